@@ -1,0 +1,390 @@
+"""MSE101-MSE109: process creation, resolved through scopes and aliases."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any, Optional
+
+from ..catalog import Catalog
+from ..diagnostics import Diagnostic
+from ..scope import ModuleIndex, Ref
+from . import FileContext
+
+_DYNAMIC_RULES = frozenset({"MSE101", "MSE102", "MSE103", "MSE104", "MSE105"})
+_NONE = "__none__"
+_UNSET = "__unset__"
+
+
+class _Missing:
+    pass
+
+
+class _Unknown:
+    pass
+
+
+MISSING = _Missing()
+UNKNOWN = _Unknown()
+
+
+@dataclass(frozen=True)
+class Clause:
+    op: str
+    arg: Optional[str] = None
+    pos: Optional[int] = None
+    default: Any = MISSING
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class ApiEntry:
+    name: str
+    rule: str
+    kind: str = "ref"
+    when: tuple[Clause, ...] = ()
+    main: bool = True
+    note: str = ""
+    needs: str = ""
+    tool: str = ""
+    result: str = ""
+    excepts: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+    python: Optional[tuple[int, int]] = None
+
+    @property
+    def prefix(self) -> str:
+        return self.name.split("*", 1)[0]
+
+    def matches(self, qname: str) -> bool:
+        if "*" not in self.name:
+            return qname == self.name
+        rest = qname[len(self.prefix) :]
+        if not qname.startswith(self.prefix) or "." in rest or "(" in rest:
+            return False
+        if not fnmatchcase(qname, self.name):
+            return False
+        return not any(fnmatchcase(qname, e) for e in self.excepts)
+
+
+def _decode(value: Any) -> Any:
+    if value == _NONE:
+        return None
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+def _entry(raw: Mapping[str, Any]) -> ApiEntry:
+    clauses = tuple(
+        Clause(
+            op=c["op"],
+            arg=c.get("arg"),
+            pos=c.get("pos"),
+            default=_decode(c["default"]) if "default" in c else MISSING,
+            value=_decode(c.get("value")),
+        )
+        for c in raw.get("when", [])
+    )
+    py = raw.get("python")
+    return ApiEntry(
+        name=raw["name"],
+        rule=raw["rule"],
+        kind=raw.get("kind", "ref"),
+        when=clauses,
+        main=raw.get("main", True),
+        note=raw.get("note", ""),
+        needs=raw.get("needs", ""),
+        tool=raw.get("tool", ""),
+        result=raw.get("result", ""),
+        excepts=tuple(raw.get("except", [])),
+        files=tuple(raw.get("files", [])),
+        python=tuple(int(p) for p in py.split(".")[:2]) if py else None,  # type: ignore[arg-type]
+    )
+
+
+def _literal(node: ast.expr) -> Any:
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return UNKNOWN
+
+
+def _argument(call: Optional[ast.Call], clause: Clause) -> Any:
+    """The clause's argument value: a literal, MISSING, or UNKNOWN."""
+    if call is None:
+        return MISSING
+    for kw in call.keywords:
+        if kw.arg is not None and kw.arg == clause.arg:
+            return _literal(kw.value)
+    if clause.pos is not None:
+        for i, a in enumerate(call.args):
+            if isinstance(a, ast.Starred):
+                return UNKNOWN
+            if i == clause.pos:
+                return _literal(a)
+    if any(kw.arg is None for kw in call.keywords):
+        return UNKNOWN  # **kwargs may carry it
+    return MISSING
+
+
+def _holds(clause: Clause, value: Any) -> bool:
+    if clause.op == "absent":
+        return value is MISSING
+    if value is MISSING:
+        value = clause.default
+        if value is MISSING:
+            return clause.op in ("falsy", "not_in")
+    if value is UNKNOWN or value == _UNSET and clause.op not in ("in", "not_in"):
+        return False
+    op = clause.op
+    if op == "truthy":
+        return bool(value)
+    if op == "falsy":
+        return not value
+    if op == "gt":
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and value > clause.value
+    if op == "in":
+        return any(value == v and type(value) is type(v) for v in clause.value)
+    if op == "not_in":
+        return not any(value == v and type(value) is type(v) for v in clause.value)
+    return False
+
+
+class ProcessCheck:
+    codes = frozenset(f"MSE10{i}" for i in range(1, 10))
+
+    def __init__(self, catalog: Catalog) -> None:
+        data = catalog.data("process")
+        entries = [_entry(raw) for raw in data.get("api", [])]
+        self.returns: Mapping[str, str] = dict(data.get("returns", {}))
+        self.exact: dict[str, list[ApiEntry]] = {}
+        self.patterns: list[ApiEntry] = []
+        self.methods: dict[str, list[ApiEntry]] = {}
+        self.imports: dict[str, list[ApiEntry]] = {}
+        self.assigns: dict[str, list[ApiEntry]] = {}
+        self.settings: list[ApiEntry] = []
+        for e in entries:
+            if e.kind == "method":
+                self.methods.setdefault(e.name, []).append(e)
+            elif e.kind == "import":
+                self.imports.setdefault(e.name, []).append(e)
+            elif e.kind == "assign":
+                self.assigns.setdefault(e.name, []).append(e)
+            elif e.kind == "setting":
+                self.settings.append(e)
+            elif "*" in e.name:
+                self.patterns.append(e)
+            else:
+                self.exact.setdefault(e.name, []).append(e)
+        qualified = [e.name for e in entries if e.kind in ("ref", "call", "assign", "import")]
+        qualified += list(self.returns)
+        self.tops = frozenset(n.split(".")[0].split("(")[0] for n in qualified) | {"importlib"}
+        words = sorted(self.tops | set(self.methods) | {"getattr", "__import__"})
+        self._prefilter = re.compile(r"\b(?:%s)\b" % "|".join(map(re.escape, words)))
+        self._settings_files = tuple(f for e in self.settings for f in e.files)
+        self._match_cache: dict[str, list[ApiEntry]] = {}
+
+    def wants(self, text: str) -> bool:
+        return self._prefilter.search(text) is not None
+
+    def wants_file(self, path: str) -> bool:
+        base = path.rsplit("/", 1)[-1]
+        return any(fnmatchcase(base, f) for f in self._settings_files)
+
+    def match(self, qname: str) -> list[ApiEntry]:
+        found = self._match_cache.get(qname)
+        if found is None:
+            found = list(self.exact.get(qname, ()))
+            found += [p for p in self.patterns if p.matches(qname)]
+            self._match_cache[qname] = found
+        return found
+
+    # ------------------------------------------------------------------------------------------
+    def run(self, ctx: FileContext) -> Iterable[Diagnostic]:
+        index = ModuleIndex(ctx.tree, self.returns)
+        touch = self._touchable(index)
+        seen: set[tuple[str, int, int, int, int]] = set()
+        for diag in self._all(ctx, index, touch):
+            key = (diag.rule, *diag.span.__dict__.values())
+            if key not in seen:
+                seen.add(key)
+                yield diag
+
+    def _all(self, ctx: FileContext, index: ModuleIndex, touch: set[str]) -> Iterator[Diagnostic]:
+        for ref in index.refs:
+            if ref.call is not None and ref.attrs and ref.attrs[-1] in self.methods:
+                yield from self._method(ctx, ref)
+            if self._root_touchable(ref.root, touch):
+                yield from self._reference(ctx, index, ref)
+        for site in index.imports:
+            for mod in site.modules:
+                top = mod.split(".")[0]
+                if top in ctx.local_modules:
+                    continue
+                for entry in self.imports.get(top, ()):
+                    yield ctx.diagnostic(
+                        entry.rule, site.node, site.node, api=f"import {mod}", note=entry.note
+                    )
+        for store in index.stores:
+            if not self.assigns or not self._root_touchable(store.target.value, touch):
+                continue
+            for value in index.resolve(store.target.value, store.scope, store.order):
+                for entry in self.assigns.get(f"{value.qname}.{store.target.attr}", ()):
+                    if store.in_main and not entry.main:
+                        continue
+                    literal = _literal(store.value)
+                    if all(_holds(c, literal) for c in entry.when):
+                        api = ast.unparse(store.target)
+                        yield ctx.diagnostic(
+                            entry.rule, store.target, store.stmt, api=api, note=entry.note
+                        )
+        if self.settings and self.wants_file(ctx.path):
+            yield from self._module_settings(ctx)
+
+    def _root_touchable(self, root: ast.expr, touch: set[str]) -> bool:
+        while True:
+            if isinstance(root, ast.Name):
+                return root.id in touch
+            if isinstance(root, ast.Call):
+                root = root.func
+            elif isinstance(root, ast.Attribute):
+                root = root.value
+            else:
+                return False
+
+    def _touchable(self, index: ModuleIndex) -> set[str]:
+        """Names that can possibly resolve to a catalogued API; everything else is skipped."""
+        touch = {"getattr", "__import__"}
+        if index.module.stars:
+            touch.update(_all_names(index))
+            return touch
+        pending: list[tuple[str, ast.expr]] = []
+        for name, bindings in _all_bindings(index):
+            for b in bindings:
+                if b.static is not None and b.static.qname.split(".")[0] in self.tops:
+                    touch.add(name)
+                elif b.expr is not None:
+                    pending.append((name, b.expr))
+        changed = True
+        while changed and pending:
+            changed = False
+            rest = []
+            for name, expr in pending:
+                if name in touch:
+                    continue
+                if any(isinstance(n, ast.Name) and n.id in touch for n in ast.walk(expr)):
+                    touch.add(name)
+                    changed = True
+                else:
+                    rest.append((name, expr))
+            pending = rest
+        return touch
+
+    def _applies(self, ctx: FileContext, entry: ApiEntry, ref: Ref) -> bool:
+        if ref.in_main and not entry.main:
+            return False
+        if entry.python is not None and ctx.target_python > entry.python:
+            return False
+        if entry.kind == "call":
+            if ref.call is None:
+                return False
+            return all(_holds(c, _argument(ref.call, c)) for c in entry.when)
+        return entry.kind == "ref"
+
+    def _reference(self, ctx: FileContext, index: ModuleIndex, ref: Ref) -> Iterator[Diagnostic]:
+        for value, used in index.chain_values(ref):
+            entries = [e for e in self.match(value.qname) if self._applies(ctx, e, ref)]
+            if not entries:
+                continue
+            node: ast.AST = ref.node
+            for _ in range(len(ref.attrs) - used):
+                node = node.value  # type: ignore[attr-defined]
+            for entry in entries:
+                if entry.kind == "call" and ref.call is not None:
+                    node = ref.call
+                yield self._report(ctx, entry, value.qname, value.dynamic, node, ref)
+            return
+
+    def _method(self, ctx: FileContext, ref: Ref) -> Iterator[Diagnostic]:
+        assert ref.call is not None
+        for entry in self.methods[ref.attrs[-1]]:
+            if ref.in_main and not entry.main:
+                continue
+            if all(_holds(c, _argument(ref.call, c)) for c in entry.when):
+                api = f"{_display(ref.node)}()"
+                yield self._report(ctx, entry, api, None, ref.node, ref)
+
+    def _report(
+        self,
+        ctx: FileContext,
+        entry: ApiEntry,
+        qname: str,
+        dynamic: Optional[str],
+        node: ast.AST,
+        ref: Ref,
+    ) -> Diagnostic:
+        api = qname if "()" not in qname else _display(ref.node)
+        rule = entry.rule
+        if dynamic and rule in _DYNAMIC_RULES:
+            rule = "MSE106"
+        return ctx.diagnostic(
+            rule,
+            node,
+            ref.stmt,
+            api=api,
+            how=dynamic or "",
+            note=entry.note,
+            needs=entry.needs,
+            tool=entry.tool,
+            result=entry.result,
+        )
+
+    def _module_settings(self, ctx: FileContext) -> Iterator[Diagnostic]:
+        base = ctx.path.rsplit("/", 1)[-1]
+        for stmt in ctx.tree.body:
+            if not isinstance(stmt, ast.Assign):
+                continue
+            for target in stmt.targets:
+                if not isinstance(target, ast.Name):
+                    continue
+                for entry in self.settings:
+                    if entry.name != target.id or not any(fnmatchcase(base, f) for f in entry.files):
+                        continue
+                    literal = _literal(stmt.value)
+                    if all(_holds(c, literal) for c in entry.when):
+                        yield ctx.diagnostic(
+                            entry.rule, stmt, stmt, api=f"{target.id} = {ast.unparse(stmt.value)}",
+                            note=entry.note,
+                        )
+
+
+def _display(node: ast.AST, limit: int = 60) -> str:
+    text = ast.unparse(node)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _all_bindings(index: ModuleIndex) -> Iterator[tuple[str, Sequence[Any]]]:
+    seen: set[int] = set()
+    stack = [index.module]
+    scopes = []
+    for ref in index.refs:
+        if id(ref.scope) not in seen:
+            seen.add(id(ref.scope))
+            scopes.append(ref.scope)
+    for s in [*stack, *scopes]:
+        yield from s.bindings.items()
+        p = s.parent
+        while p is not None and id(p) not in seen:
+            seen.add(id(p))
+            yield from p.bindings.items()
+            p = p.parent
+
+
+def _all_names(index: ModuleIndex) -> set[str]:
+    return {name for name, _ in _all_bindings(index)} | {
+        r.root.id for r in index.refs if isinstance(r.root, ast.Name)
+    }

@@ -1,0 +1,222 @@
+"""Settings: ``[tool.mse-lint]`` in pyproject.toml or ``mse-lint.toml`` (found upward from the
+linted path), overridden by command-line flags."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Optional
+
+from .catalog import Catalog
+from .diagnostics import Severity
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+class ConfigError(Exception):
+    """A bad configuration value or file (exit code 2)."""
+
+
+_ID = re.compile(r"^MSE\d{0,3}$")
+_FORMATS = ("console", "json")
+
+
+@dataclass(frozen=True)
+class Settings:
+    select: tuple[str, ...] = ("MSE",)
+    extend_select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    severity: Mapping[str, Severity] = field(default_factory=dict)
+    fail_on: Severity = Severity.INFO
+    target_python: tuple[int, int] = (3, 10)
+    exclude: tuple[str, ...] = ()
+    jobs: int = 0  # 0: one per CPU
+    source: Optional[Path] = None  # the config file these came from
+
+    def enabled(self, catalog: Catalog) -> frozenset[str]:
+        """IDs of the rules that run. Rules off by default need their full ID selected."""
+        out = set()
+        for rule in catalog.rules.values():
+            chosen = [p for p in (*self.select, *self.extend_select) if rule.id.startswith(p)]
+            if not chosen:
+                continue
+            if not rule.enabled and rule.id not in chosen:
+                continue
+            ignored = [p for p in self.ignore if rule.id.startswith(p)]
+            # the most specific prefix wins: --select MSE101 --ignore MSE1 keeps MSE101
+            if ignored and max(map(len, ignored)) >= max(map(len, chosen)):
+                continue
+            out.add(rule.id)
+        return frozenset(out)
+
+    def severity_of(self, rule_id: str, default: Severity) -> Severity:
+        best = None
+        for prefix, sev in self.severity.items():
+            if rule_id.startswith(prefix) and (best is None or len(prefix) > len(best[0])):
+                best = (prefix, sev)
+        return best[1] if best else default
+
+
+def _codes(value: Any, key: str, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [v for v in re.split(r"[,\s]+", value) if v]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: `{key}` must be a list of rule IDs or prefixes like MSE1")
+    for v in value:
+        if not _ID.match(v.strip().upper()):
+            raise ConfigError(
+                f"{where}: `{key}` has {v!r}, which is not a rule ID or prefix (MSE101, MSE1, MSE)"
+            )
+    return tuple(v.strip().upper() for v in value)
+
+
+def _severity(value: Any, key: str, where: str) -> Severity:
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: `{key}` must be one of error, warning, info")
+    try:
+        return Severity.parse(value)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: `{key}`: {exc}") from exc
+
+
+def parse_python(value: Any, where: str) -> tuple[int, int]:
+    m = re.fullmatch(r"3\.(\d{1,2})", str(value).strip()) if isinstance(value, (str, float)) else None
+    if not m or not 8 <= int(m.group(1)) <= 14:
+        raise ConfigError(f"{where}: target-python must be a version from 3.8 to 3.14, like \"3.10\"")
+    return (3, int(m.group(1)))
+
+
+def _jobs(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{where}: `jobs` must be a whole number >= 0 (0 means one per CPU)")
+    return value
+
+
+def settings_from_mapping(raw: Mapping[str, Any], where: str, base: Settings) -> Settings:
+    known = {
+        "select", "extend-select", "ignore", "severity", "fail-on", "target-python", "exclude",
+        "jobs",
+    }
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        hint = ", ".join(sorted(known))
+        raise ConfigError(f"{where}: unknown key `{unknown[0]}` (known keys: {hint})")
+    s = base
+    if "select" in raw:
+        s = replace(s, select=_codes(raw["select"], "select", where))
+    if "extend-select" in raw:
+        s = replace(s, extend_select=_codes(raw["extend-select"], "extend-select", where))
+    if "ignore" in raw:
+        s = replace(s, ignore=_codes(raw["ignore"], "ignore", where))
+    if "severity" in raw:
+        table = raw["severity"]
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: `severity` must be a table like {{ MSE109 = \"error\" }}")
+        sev = {}
+        for k, v in table.items():
+            _codes([k], "severity", where)
+            sev[k.upper()] = _severity(v, f"severity.{k}", where)
+        s = replace(s, severity=sev)
+    if "fail-on" in raw:
+        s = replace(s, fail_on=_severity(raw["fail-on"], "fail-on", where))
+    if "target-python" in raw:
+        s = replace(s, target_python=parse_python(raw["target-python"], where))
+    if "exclude" in raw:
+        ex = raw["exclude"]
+        if not isinstance(ex, list) or not all(isinstance(v, str) for v in ex):
+            raise ConfigError(f"{where}: `exclude` must be a list of gitignore-style patterns")
+        s = replace(s, exclude=tuple(ex))
+    if "jobs" in raw:
+        s = replace(s, jobs=_jobs(raw["jobs"], where))
+    return s
+
+
+def _key_line(path: Path, key: str) -> str:
+    try:
+        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if re.match(rf"\s*[\"']?{re.escape(key)}[\"']?\s*=", line):
+                return f"{path}:{i}"
+    except (OSError, UnicodeDecodeError):
+        pass
+    return str(path)
+
+
+def find_config(start: Path) -> Optional[tuple[Path, Mapping[str, Any]]]:
+    """The nearest mse-lint.toml, or pyproject.toml with a [tool.mse-lint] table."""
+    here = start.resolve()
+    here = here if here.is_dir() else here.parent
+    for folder in (here, *here.parents):
+        dedicated = folder / "mse-lint.toml"
+        if dedicated.is_file():
+            return dedicated, _read(dedicated)
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file():
+            doc = _read(pyproject)
+            tool = doc.get("tool", {})
+            if isinstance(tool, dict) and "mse-lint" in tool:
+                table = tool["mse-lint"]
+                if not isinstance(table, dict):
+                    raise ConfigError(f"{pyproject}: [tool.mse-lint] must be a table")
+                return pyproject, table
+        if (folder / ".git").exists():
+            break
+    return None
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+
+
+def load_settings(
+    start: Path, explicit: Optional[Path] = None, use_files: bool = True
+) -> Settings:
+    base = Settings()
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"{explicit}: config file not found")
+        doc = _read(explicit)
+        tool = doc.get("tool", {})
+        table = tool.get("mse-lint", doc) if isinstance(tool, dict) and "mse-lint" in tool else doc
+        return _apply(explicit, table, base)
+    if not use_files:
+        return base
+    found = find_config(start)
+    if found is None:
+        return base
+    return _apply(found[0], found[1], base)
+
+
+def _apply(path: Path, table: Mapping[str, Any], base: Settings) -> Settings:
+    try:
+        s = settings_from_mapping(table, str(path), base)
+    except ConfigError as exc:
+        msg = str(exc)
+        m = re.search(r"`([\w.-]+)`", msg)
+        if m:
+            where = _key_line(path, m.group(1).split(".")[0])
+            msg = msg.replace(str(path), where, 1)
+        raise ConfigError(msg) from None
+    return replace(s, source=path)
+
+
+def parse_severity_overrides(items: Iterable[str]) -> dict[str, Severity]:
+    out: dict[str, Severity] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--severity {item!r}: use ID=LEVEL, for example MSE109=error")
+        key, _, value = item.partition("=")
+        _codes([key], "--severity", "command line")
+        out[key.strip().upper()] = _severity(value, "--severity", "command line")
+    return out

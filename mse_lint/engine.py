@@ -1,0 +1,273 @@
+"""Files -> checks -> diagnostics, with suppressions, severity overrides and parallelism."""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import sys
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Callable, Optional, TypeVar
+
+from . import suppress
+from .catalog import Catalog
+from .checks import Check, FileContext, build_checks
+from .config import Settings
+from .diagnostics import Diagnostic, Notice, Span
+
+T = TypeVar("T")
+
+_CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", re.M)
+_PARALLEL_MIN_FILES = 48
+
+
+@dataclass(frozen=True)
+class FileJob:
+    path: str  # to open
+    display: str  # as reported
+
+
+@dataclass
+class FileResult:
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    suppressed: list[Diagnostic] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+    checked: bool = True
+
+
+@dataclass
+class RunResult:
+    diagnostics: list[Diagnostic]
+    suppressed: list[Diagnostic]
+    notices: list[Notice]
+    files_checked: int
+    files_unreadable: int
+
+
+def _decode(data: bytes) -> tuple[Optional[str], Optional[tuple[int, int, str]]]:
+    """(text, None) or (None, (line, col, reason)) in Python's own source-decoding terms."""
+    encoding = "utf-8"
+    if data.startswith(b"\xef\xbb\xbf"):
+        encoding = "utf-8-sig"
+    else:
+        head = b"\n".join(data.split(b"\n", 2)[:2])
+        m = _CODING.search(head)
+        if m:
+            encoding = m.group(1).decode("ascii", "replace")
+    try:
+        return data.decode(encoding), None
+    except LookupError:
+        return None, (1, 1, f"unknown encoding {encoding!r} declared")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line = before.count(b"\n") + 1
+        col = exc.start - (before.rfind(b"\n") + 1) + 1
+        return None, (line, col, f"byte 0x{data[exc.start]:02x} is not valid {encoding}")
+
+
+def _with_deep_stack(fn: Callable[[], T]) -> T:
+    """Run ``fn`` in a thread with a large stack and recursion limit, for very deep trees."""
+    box: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # re-raised in the caller
+            box["error"] = exc
+
+    old_limit = sys.getrecursionlimit()
+    old_size = threading.stack_size()
+    try:
+        threading.stack_size(512 * 1024 * 1024)
+        sys.setrecursionlimit(max(old_limit, 200_000))
+        t = threading.Thread(target=target)
+        t.start()
+        t.join()
+    finally:
+        threading.stack_size(old_size)
+        sys.setrecursionlimit(old_limit)
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["value"]  # type: ignore[return-value]
+
+
+class Engine:
+    def __init__(
+        self, catalog: Catalog, settings: Settings, local_modules: frozenset[str] = frozenset()
+    ) -> None:
+        self.catalog = catalog
+        self.settings = settings
+        self.enabled = settings.enabled(catalog)
+        self.checks: list[Check] = build_checks(catalog, self.enabled)
+        self.local_modules = local_modules
+
+    # -- one file ------------------------------------------------------------------------------
+    def _core(self, job: FileJob, rule: str, line: int, col: int, detail: str) -> Diagnostic:
+        r = self.catalog.get(rule)
+        return Diagnostic(
+            job.display, Span(line, col, line, col + 1), rule, r.severity,
+            r.format(detail=detail), r.fix, line,
+        )
+
+    def check_file(self, job: FileJob) -> FileResult:
+        result = FileResult()
+        try:
+            with open(job.path, "rb") as fh:
+                data = fh.read()
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            result.notices.append(Notice(f"cannot read: {reason}; not checked", job.display))
+            result.checked = False
+            return result
+        text, problem = _decode(data)
+        found: list[Diagnostic] = []
+        if text is None:
+            assert problem is not None
+            found.append(self._core(job, "MSE002", *problem))
+        else:
+            found.extend(self._check_text(job, text, result))
+        self._finish(job, text, found, result)
+        return result
+
+    def _check_text(self, job: FileJob, text: str, result: FileResult) -> list[Diagnostic]:
+        wanted = [
+            c for c in self.checks if c.wants(text) or getattr(c, "wants_file", _no)(job.display)
+        ]
+        if not wanted and "MSE001" not in self.enabled:
+            return []
+        try:
+            tree = ast.parse(text, job.display)
+        except SyntaxError as exc:
+            return self._syntax_error(job, text, exc, result)
+        except (ValueError, RecursionError, MemoryError) as exc:
+            detail = "it contains NUL bytes" if "null" in str(exc) else str(exc) or type(exc).__name__
+            return [self._core(job, "MSE001", 1, 1, detail)]
+        ctx = FileContext(
+            job.display, text, tree, self.catalog, self.settings.target_python, self.local_modules
+        )
+        out: list[Diagnostic] = []
+        for check in wanted:
+            try:
+                out.extend(check.run(ctx))
+            except RecursionError:
+                out.extend(_with_deep_stack(lambda c=check: list(c.run(ctx))))  # type: ignore[misc]
+        return out
+
+    def _syntax_error(
+        self, job: FileJob, text: str, exc: SyntaxError, result: FileResult
+    ) -> list[Diagnostic]:
+        if sys.version_info < self.settings.target_python and _parses_with_libcst(text):
+            result.notices.append(
+                Notice(
+                    f"uses syntax this Python ({sys.version_info[0]}.{sys.version_info[1]}) "
+                    f"cannot parse but Python {self.settings.target_python[0]}."
+                    f"{self.settings.target_python[1]} can; run mse-lint on a newer Python "
+                    "to check this file",
+                    job.display,
+                    exc.lineno,
+                )
+            )
+            result.checked = False
+            return []
+        line = exc.lineno or 1
+        col = exc.offset or 1
+        if line > 0 and col > 0:
+            # SyntaxError offsets are 1-based characters of the line (bytes before 3.10 on
+            # some errors); clamp to the line length so the marker stays on the line
+            lines = text.splitlines()
+            if line <= len(lines):
+                col = min(col, len(lines[line - 1]) + 1)
+        detail = f"{exc.msg} at line {line}, column {col}"
+        return [self._core(job, "MSE001", line, max(col, 1), detail)]
+
+    def _finish(
+        self, job: FileJob, text: Optional[str], found: list[Diagnostic], result: FileResult
+    ) -> None:
+        enabled = self.enabled
+        diags = []
+        for d in found:
+            if d.rule not in enabled:
+                continue
+            sev = self.settings.severity_of(d.rule, d.severity)
+            diags.append(d if sev == d.severity else replace(d, severity=sev))
+        if text is None:
+            result.diagnostics = diags
+            return
+        sups, notices = suppress.parse(text, job.display)
+        result.notices.extend(notices)
+        kept, suppressed = suppress.apply(diags, sups)
+        if "MSE003" in enabled and sups:
+            r = self.catalog.get("MSE003")
+            template = Diagnostic(
+                job.display, Span(1, 1, 1, 2), "MSE003",
+                self.settings.severity_of("MSE003", r.severity), r.format(codes="{codes}"), r.fix,
+            )
+            kept.extend(suppress.unused(sups, enabled - {"MSE003"}, template))
+        result.diagnostics = kept
+        result.suppressed = suppressed
+
+    # -- many files ----------------------------------------------------------------------------
+    def run(self, jobs: Sequence[FileJob], workers: int = 0) -> RunResult:
+        workers = workers or self.settings.jobs or (os.cpu_count() or 1)
+        results: Iterable[FileResult]
+        if workers > 1 and len(jobs) >= _PARALLEL_MIN_FILES:
+            results = self._parallel(jobs, workers)
+        else:
+            results = [self.check_file(j) for j in jobs]
+        diags: list[Diagnostic] = []
+        suppressed: list[Diagnostic] = []
+        notices: list[Notice] = []
+        checked = unreadable = 0
+        for r in results:
+            diags.extend(r.diagnostics)
+            suppressed.extend(r.suppressed)
+            notices.extend(r.notices)
+            checked += r.checked
+            unreadable += not r.checked
+        diags.sort(key=Diagnostic.sort_key)
+        suppressed.sort(key=Diagnostic.sort_key)
+        return RunResult(diags, suppressed, notices, checked, unreadable)
+
+    def _parallel(self, jobs: Sequence[FileJob], workers: int) -> list[FileResult]:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+        chunk = max(1, len(jobs) // (workers * 8))
+        with ProcessPoolExecutor(
+            workers, mp_context=ctx, initializer=_init_worker,
+            initargs=(self.catalog, self.settings, self.local_modules),
+        ) as pool:
+            return list(pool.map(_work, jobs, chunksize=chunk))
+
+
+def _no(_: str) -> bool:
+    return False
+
+
+def _parses_with_libcst(text: str) -> bool:
+    try:
+        import libcst
+    except ImportError:  # pragma: no cover - libcst is a dependency
+        return False
+    try:
+        libcst.parse_module(text)
+    except Exception:
+        return False
+    return True
+
+
+_WORKER: list[Engine] = []  # the engine of a pool worker process (set once by its initializer)
+
+
+def _init_worker(catalog: Catalog, settings: Settings, local_modules: frozenset[str]) -> None:
+    import gc
+
+    _WORKER[:] = [Engine(catalog, settings, local_modules)]
+    gc.freeze()
+
+
+def _work(job: FileJob) -> FileResult:
+    return _WORKER[0].check_file(job)

@@ -1,0 +1,317 @@
+"""Find the MSE project (mse.toml, code dir) and what actually ships from it.
+
+The manifest follows mse-cli's real behaviour (mse-cli 1.x ``prepare_code`` and
+mse-lib-crypto's ``encrypt_directory``), not its documentation:
+
+1. only ``<code>/.mseignore`` is read; each line that is not blank and does not start with ``#``
+   once stripped is kept verbatim (``str.splitlines``, so trailing spaces stay);
+2. the lines go to ``shutil.ignore_patterns``: ``fnmatch`` against the basename of every file
+   and folder at every depth (case-sensitive on POSIX), inside ``shutil.copytree`` which follows
+   symlinks;
+3. of the copy, every path with a component starting with ``.`` is left out of the archive;
+4. files named ``requirements.txt`` are not encrypted.
+"""
+
+from __future__ import annotations
+
+import enum
+import fnmatch
+import os
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+class ProjectError(Exception):
+    """A project that cannot be linted as given (exit code 2)."""
+
+
+class Fate(enum.Enum):
+    ENCRYPTED = "encrypted"
+    CLEAR = "clear text"
+    EXCLUDED = "excluded"
+    HIDDEN = "hidden"
+    BROKEN_LINK = "broken symlink"
+    LINK_LOOP = "symlink loop"
+
+    @property
+    def ships(self) -> bool:
+        return self in (Fate.ENCRYPTED, Fate.CLEAR)
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    rel: str  # relative to the code dir, "/" separators
+    fate: Fate
+    size: int = 0
+    pattern: Optional[str] = None  # the .mseignore line that excluded it (or an ancestor)
+    link: Optional[str] = None  # symlink target (resolved), when the path goes through a link
+    is_dir: bool = False
+
+
+@dataclass(frozen=True)
+class Manifest:
+    code_dir: Path
+    patterns: tuple[str, ...]
+    entries: tuple[ManifestEntry, ...]
+
+    def shipped(self) -> Iterator[ManifestEntry]:
+        return (e for e in self.entries if e.fate.ships)
+
+    def totals(self) -> dict[Fate, tuple[int, int]]:
+        out: dict[Fate, tuple[int, int]] = {}
+        for e in self.entries:
+            if e.is_dir:
+                continue
+            n, size = out.get(e.fate, (0, 0))
+            out[e.fate] = (n + 1, size + e.size)
+        return out
+
+
+def read_mseignore(code_dir: Path) -> tuple[str, ...]:
+    """The patterns mse-cli keeps, verbatim, in file order without duplicates."""
+    path = code_dir / ".mseignore"
+    try:
+        text = path.read_bytes().decode("utf-8", "surrogateescape")
+    except FileNotFoundError:
+        return ()
+    except OSError as exc:
+        raise ProjectError(f"{path}: cannot read .mseignore: {exc.strerror}") from exc
+    seen: dict[str, None] = {}
+    for line in text.splitlines():
+        if line.strip() and not line.strip().startswith("#"):
+            seen.setdefault(line, None)
+    return tuple(seen)
+
+
+def matching_pattern(name: str, patterns: Sequence[str]) -> Optional[str]:
+    for p in patterns:
+        if fnmatch.fnmatch(name, p):
+            return p
+    return None
+
+
+def fate_of(rel: str, patterns: Sequence[str]) -> tuple[Fate, Optional[str]]:
+    """The fate of a path relative to the code dir, judged on its components (no symlinks)."""
+    parts = rel.split("/")
+    for part in parts:
+        p = matching_pattern(part, patterns)
+        if p is not None:
+            return Fate.EXCLUDED, p
+    if any(part.startswith(".") for part in parts):
+        return Fate.HIDDEN, None
+    if parts[-1] == "requirements.txt":
+        return Fate.CLEAR, None
+    return Fate.ENCRYPTED, None
+
+
+def build_manifest(code_dir: Path, expand: bool = True) -> Manifest:
+    """Every file under the code dir with its fate. With ``expand=False``, excluded and hidden
+    folders are listed as one entry each instead of file by file (faster for linting)."""
+    patterns = read_mseignore(code_dir)
+    entries: list[ManifestEntry] = []
+    root_real = os.path.realpath(code_dir)
+
+    def walk(
+        directory: str,
+        rel: str,
+        active: frozenset[str],
+        inherited: Optional[tuple[Fate, Optional[str]]],
+        link: Optional[str],
+    ) -> None:
+        try:
+            with os.scandir(directory) as it:
+                items = sorted(it, key=lambda e: e.name)
+        except OSError:
+            return
+        for item in items:
+            child_rel = f"{rel}/{item.name}" if rel else item.name
+            fate: Optional[tuple[Fate, Optional[str]]] = inherited
+            if fate is None:
+                p = matching_pattern(item.name, patterns)
+                if p is not None:
+                    fate = (Fate.EXCLUDED, p)
+                elif item.name.startswith("."):
+                    fate = (Fate.HIDDEN, None)
+            child_link = link
+            try:
+                is_link = item.is_symlink()
+                if is_link:
+                    child_link = os.path.realpath(item.path)
+                is_dir = item.is_dir()  # follows symlinks, as copytree does
+                is_file = not is_dir and item.is_file()
+            except OSError:
+                is_link, is_dir, is_file = True, False, False
+            if is_link and not is_dir and not is_file:
+                entries.append(ManifestEntry(child_rel, Fate.BROKEN_LINK, 0, None, child_link))
+                continue
+            if is_dir:
+                real = os.path.realpath(item.path)
+                if real in active:
+                    entries.append(ManifestEntry(child_rel, Fate.LINK_LOOP, 0, None, child_link))
+                    continue
+                if fate is not None and not expand:
+                    entries.append(
+                        ManifestEntry(child_rel, fate[0], 0, fate[1], child_link, is_dir=True)
+                    )
+                    continue
+                walk(item.path, child_rel, active | {real}, fate, child_link)
+            elif is_file:
+                try:
+                    size = item.stat().st_size
+                except OSError:
+                    size = 0
+                if fate is None:
+                    fate = (
+                        (Fate.CLEAR, None)
+                        if item.name == "requirements.txt"
+                        else (Fate.ENCRYPTED, None)
+                    )
+                entries.append(ManifestEntry(child_rel, fate[0], size, fate[1], child_link))
+
+    walk(str(code_dir), "", frozenset({root_real}), None, None)
+    return Manifest(code_dir, patterns, tuple(entries))
+
+
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MseToml:
+    path: Path
+    data: Mapping[str, Any]
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    @property
+    def schema(self) -> str:
+        if isinstance(self.data.get("code"), dict):
+            return "0.x"
+        if any(k in self.data for k in ("plan", "version", "dev", "health_check_endpoint")):
+            return "pre-0.9"
+        return "1.x"
+
+    @property
+    def python_application(self) -> Optional[str]:
+        value = self.data.get("python_application")
+        code = self.data.get("code")
+        if value is None and isinstance(code, dict):
+            value = code.get("python_application")
+        return value if isinstance(value, str) else None
+
+
+def load_mse_toml(path: Path) -> MseToml:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ProjectError(f"{path}: cannot read mse.toml: {exc.strerror}") from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ProjectError(f"{path}: mse.toml is not UTF-8 text ({exc.reason})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ProjectError(f"{path}: mse.toml is not valid TOML: {exc}") from exc
+    return MseToml(path, data)
+
+
+def find_upward(start: Path, names: Sequence[str]) -> Optional[Path]:
+    """The first of ``names`` in ``start`` or a parent folder, not above a repository root."""
+    here = start if start.is_dir() else start.parent
+    for folder in (here, *here.parents):
+        for name in names:
+            candidate = folder / name
+            if candidate.is_file():
+                return candidate
+        if (folder / ".git").exists():
+            return None
+    return None
+
+
+@dataclass
+class Project:
+    """Where the linted files come from and what ships."""
+
+    root: Path  # mse.toml's folder, or the given path without one
+    mse_toml: Optional[MseToml]
+    code_dir: Optional[Path]
+    code_dir_origin: str
+    notices: list[str] = field(default_factory=list)
+    _manifest: Optional[Manifest] = None
+
+    def manifest(self, expand: bool = False) -> Optional[Manifest]:
+        if self.code_dir is None:
+            return None
+        if expand:
+            return build_manifest(self.code_dir, expand=True)
+        if self._manifest is None:
+            self._manifest = build_manifest(self.code_dir, expand=False)
+        return self._manifest
+
+    def local_modules(self) -> frozenset[str]:
+        if self.code_dir is None:
+            return frozenset()
+        try:
+            names = os.listdir(self.code_dir)
+        except OSError:
+            return frozenset()
+        return frozenset(n[:-3] if n.endswith(".py") else n for n in names)
+
+
+def _code_dir_from(toml: MseToml, given: Path) -> tuple[Optional[Path], str]:
+    data = toml.data
+    cloud = data.get("cloud")
+    if isinstance(cloud, dict) and "code" in cloud:
+        value, origin = cloud["code"], "[cloud] code"
+    elif isinstance(data.get("code"), dict) and "location" in data["code"]:
+        value, origin = data["code"]["location"], "[code] location"
+    else:
+        value, origin = None, ""
+    if value is not None:
+        if not isinstance(value, str) or not value.strip():
+            raise ProjectError(f"{toml.path}: {origin} must be a folder name (a string)")
+        code = toml.folder / value  # relative to mse.toml; mse-cli does not expand "~"
+        if not code.is_dir():
+            what = "is a file, not a folder" if code.exists() else "does not exist"
+            raise ProjectError(
+                f"{toml.path}: {origin} = {value!r}: {code} {what}; fix the path in mse.toml"
+            )
+        return code, origin
+    app = toml.python_application
+    if app and ":" in app:
+        module = app.split(":", 1)[0].strip()
+        rel = Path(*module.split(".")) if module else None
+        if rel is not None:
+            for base in [toml.folder, *sorted(p for p in toml.folder.iterdir() if p.is_dir())]:
+                if base.name.startswith("."):
+                    continue
+                if (base / rel).with_suffix(".py").is_file() or (base / rel / "__init__.py").is_file():
+                    return base, f"the folder of python_application's module {module!r}"
+    return None, ""
+
+
+def discover(path: Path) -> Project:
+    """The project that ``path`` (a folder or a file) belongs to."""
+    if not path.exists():
+        raise ProjectError(f"{path}: no such file or folder")
+    found = find_upward(path.resolve(), ["mse.toml"])
+    if found is None:
+        root = path if path.is_dir() else path.parent
+        return Project(root, None, None, "")
+    toml = load_mse_toml(found)
+    code, origin = _code_dir_from(toml, path)
+    project = Project(toml.folder, toml, code, origin)
+    if code is None:
+        project.code_dir = path if path.is_dir() else path.parent
+        project.code_dir_origin = "the given path (mse.toml names no code dir)"
+        project.notices.append(
+            f"{found}: no [cloud] code and no module for python_application found: "
+            f"treating {project.code_dir} as the code dir"
+        )
+    return project
