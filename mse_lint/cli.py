@@ -96,7 +96,9 @@ def check(
     target_python: Optional[str] = typer.Option(
         None, "--target-python", help="The enclave's Python version (default 3.10)."
     ),
-    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Worker processes (0: one per CPU)."),
+    jobs: Optional[int] = typer.Option(
+        None, "--jobs", "-j", help="Worker processes (0: one per CPU)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print findings only."),
     color: Optional[bool] = typer.Option(
         None, "--color/--no-color", help="Force colours on or off (default: on a terminal)."
@@ -106,8 +108,20 @@ def check(
     """Check the code that ships to the enclave (the default command)."""
     try:
         code = _check(
-            paths or [Path(".")], select, extend_select, ignore, severity, fail_on,
-            output_format, output, config, isolated, target_python, jobs, quiet, color,
+            paths or [Path(".")],
+            select,
+            extend_select,
+            ignore,
+            severity,
+            fail_on,
+            output_format,
+            output,
+            config,
+            isolated,
+            target_python,
+            jobs,
+            quiet,
+            color,
         )
     except typer.Exit:
         raise
@@ -186,9 +200,12 @@ def _check(
             merged.update(parse_severity_overrides(severity))
             settings = replace(settings, severity=merged)
         if target_python is not None:
-            settings = replace(settings, target_python=parse_python(target_python, "--target-python"))
+            settings = replace(
+                settings, target_python=parse_python(target_python, "--target-python")
+            )
         unknown = [
-            p for p in (*settings.select, *settings.extend_select, *settings.ignore)
+            p
+            for p in (*settings.select, *settings.extend_select, *settings.ignore)
             if not any(r.startswith(p) for r in catalog.rules)
         ]
         if unknown:
@@ -211,7 +228,9 @@ def _check(
     if collected.skipped_unshipped:
         n = collected.skipped_unshipped
         notices.append(
-            _notice(f"{n} named file{'s' if n != 1 else ''} not checked: not shipped to the enclave")
+            _notice(
+                f"{n} named file{'s' if n != 1 else ''} not checked: not shipped to the enclave"
+            )
         )
     report = Report(
         diagnostics, suppressed, notices, checked, time.perf_counter() - started, catalog
@@ -228,7 +247,9 @@ def _notice(message: str) -> Any:
     return Notice(message)
 
 
-def _emit(report: Any, fmt: str, output: Optional[Path], quiet: bool, color: Optional[bool]) -> None:
+def _emit(
+    report: Any, fmt: str, output: Optional[Path], quiet: bool, color: Optional[bool]
+) -> None:
     from .report import console
 
     if not quiet:
@@ -280,8 +301,13 @@ def rules_command(
         import json
 
         items = [
-            {"id": r.id, "name": r.name, "severity": r.severity.label, "enabled": r.enabled,
-             "summary": r.summary}
+            {
+                "id": r.id,
+                "name": r.name,
+                "severity": r.severity.label,
+                "enabled": r.enabled,
+                "summary": r.summary,
+            }
             for r in catalog.sorted_rules()
         ]
         sys.stdout.write(json.dumps(items, indent=2) + "\n")
@@ -311,7 +337,9 @@ def rules_command(
 
 
 @app.command("explain")
-def explain_command(rule_id: str = typer.Argument(..., help="A rule ID such as MSE101, or its name.")) -> None:
+def explain_command(
+    rule_id: str = typer.Argument(..., help="A rule ID such as MSE101, or its name."),
+) -> None:
     """Explain a rule: what it flags, why it breaks in the enclave, how to fix, examples."""
     from .catalog import load_catalog
     from .docs import rule_markdown
@@ -366,11 +394,13 @@ def manifest_command(
     shipped_n = sum(totals.get(f, (0, 0))[0] for f in (Fate.ENCRYPTED, Fate.CLEAR))
     shipped_b = sum(totals.get(f, (0, 0))[1] for f in (Fate.ENCRYPTED, Fate.CLEAR))
     sys.stdout.write("\n")
-    for fate in Fate:
-        if fate in totals:
-            n, size = totals[fate]
-            sys.stdout.write(f"{fate.value:>15}: {n} file{'s' if n != 1 else ''}, {_size(size)}\n")
-    sys.stdout.write(f"{'ships':>15}: {shipped_n} file{'s' if shipped_n != 1 else ''}, {_size(shipped_b)}\n")
+    for kind in Fate:
+        if kind in totals:
+            n, size = totals[kind]
+            sys.stdout.write(f"{kind.value:>15}: {n} file{'s' if n != 1 else ''}, {_size(size)}\n")
+    sys.stdout.write(
+        f"{'ships':>15}: {shipped_n} file{'s' if shipped_n != 1 else ''}, {_size(shipped_b)}\n"
+    )
 
 
 def _size(n: int) -> str:

@@ -86,9 +86,13 @@ def _severity(value: Any, key: str, where: str) -> Severity:
 
 
 def parse_python(value: Any, where: str) -> tuple[int, int]:
-    m = re.fullmatch(r"3\.(\d{1,2})", str(value).strip()) if isinstance(value, (str, float)) else None
+    m = (
+        re.fullmatch(r"3\.(\d{1,2})", str(value).strip())
+        if isinstance(value, (str, float))
+        else None
+    )
     if not m or not 8 <= int(m.group(1)) <= 14:
-        raise ConfigError(f"{where}: target-python must be a version from 3.8 to 3.14, like \"3.10\"")
+        raise ConfigError(f'{where}: target-python must be a version from 3.8 to 3.14, like "3.10"')
     return (3, int(m.group(1)))
 
 
@@ -100,7 +104,13 @@ def _jobs(value: Any, where: str) -> int:
 
 def settings_from_mapping(raw: Mapping[str, Any], where: str, base: Settings) -> Settings:
     known = {
-        "select", "extend-select", "ignore", "severity", "fail-on", "target-python", "exclude",
+        "select",
+        "extend-select",
+        "ignore",
+        "severity",
+        "fail-on",
+        "target-python",
+        "exclude",
         "jobs",
     }
     unknown = sorted(set(raw) - known)
@@ -117,7 +127,7 @@ def settings_from_mapping(raw: Mapping[str, Any], where: str, base: Settings) ->
     if "severity" in raw:
         table = raw["severity"]
         if not isinstance(table, dict):
-            raise ConfigError(f"{where}: `severity` must be a table like {{ MSE109 = \"error\" }}")
+            raise ConfigError(f'{where}: `severity` must be a table like {{ MSE109 = "error" }}')
         sev = {}
         for k, v in table.items():
             _codes([k], "severity", where)
@@ -179,9 +189,7 @@ def _read(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
 
 
-def load_settings(
-    start: Path, explicit: Optional[Path] = None, use_files: bool = True
-) -> Settings:
+def load_settings(start: Path, explicit: Optional[Path] = None, use_files: bool = True) -> Settings:
     base = Settings()
     if explicit is not None:
         if not explicit.is_file():

@@ -11,7 +11,9 @@ from .catalog import Catalog, Rule, load_catalog
 
 
 def rule_markdown(rule: Rule) -> str:
-    state = "" if rule.enabled else " (off by default: enable with `--extend-select " + rule.id + "`)"
+    state = (
+        "" if rule.enabled else " (off by default: enable with `--extend-select " + rule.id + "`)"
+    )
     parts = [
         f"# {rule.id} {rule.name}\n",
         f"Severity: **{rule.severity.label}**{state}. Family: {rule.family}.\n",

@@ -107,8 +107,13 @@ class Engine:
     def _core(self, job: FileJob, rule: str, line: int, col: int, detail: str) -> Diagnostic:
         r = self.catalog.get(rule)
         return Diagnostic(
-            job.display, Span(line, col, line, col + 1), rule, r.severity,
-            r.format(detail=detail), r.fix, line,
+            job.display,
+            Span(line, col, line, col + 1),
+            rule,
+            r.severity,
+            r.format(detail=detail),
+            r.fix,
+            line,
         )
 
     def check_file(self, job: FileJob) -> FileResult:
@@ -142,7 +147,9 @@ class Engine:
         except SyntaxError as exc:
             return self._syntax_error(job, text, exc, result)
         except (ValueError, RecursionError, MemoryError) as exc:
-            detail = "it contains NUL bytes" if "null" in str(exc) else str(exc) or type(exc).__name__
+            detail = (
+                "it contains NUL bytes" if "null" in str(exc) else str(exc) or type(exc).__name__
+            )
             return [self._core(job, "MSE001", 1, 1, detail)]
         ctx = FileContext(
             job.display, text, tree, self.catalog, self.settings.target_python, self.local_modules
@@ -201,8 +208,12 @@ class Engine:
         if "MSE003" in enabled and sups:
             r = self.catalog.get("MSE003")
             template = Diagnostic(
-                job.display, Span(1, 1, 1, 2), "MSE003",
-                self.settings.severity_of("MSE003", r.severity), r.format(codes="{codes}"), r.fix,
+                job.display,
+                Span(1, 1, 1, 2),
+                "MSE003",
+                self.settings.severity_of("MSE003", r.severity),
+                r.format(codes="{codes}"),
+                r.fix,
             )
             kept.extend(suppress.unused(sups, enabled - {"MSE003"}, template))
         result.diagnostics = kept
@@ -237,7 +248,9 @@ class Engine:
         ctx = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
         chunk = max(1, len(jobs) // (workers * 8))
         with ProcessPoolExecutor(
-            workers, mp_context=ctx, initializer=_init_worker,
+            workers,
+            mp_context=ctx,
+            initializer=_init_worker,
             initargs=(self.catalog, self.settings, self.local_modules),
         ) as pool:
             return list(pool.map(_work, jobs, chunksize=chunk))

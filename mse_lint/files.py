@@ -19,7 +19,7 @@ from typing import Optional
 
 from .diagnostics import Notice
 from .engine import FileJob
-from .project import Project, discover, fate_of
+from .project import Project, discover, fate_of, read_mseignore
 
 
 @dataclass
@@ -69,7 +69,9 @@ def _within(child: Path, parent: Path) -> bool:
     return True
 
 
-def collect(paths: Sequence[Path], cwd: Optional[Path] = None, exclude: Sequence[str] = ()) -> Collected:
+def collect(
+    paths: Sequence[Path], cwd: Optional[Path] = None, exclude: Sequence[str] = ()
+) -> Collected:
     cwd = (cwd or Path.cwd()).resolve()
     groups: dict[str, Group] = {}
     notices: list[Notice] = []
@@ -121,7 +123,7 @@ def collect(paths: Sequence[Path], cwd: Optional[Path] = None, exclude: Sequence
                 skipped += 1
                 continue
             rel = target.relative_to(code).as_posix()
-            fate, _ = fate_of(rel, project.manifest().patterns if project.manifest() else ())
+            fate, _ = fate_of(rel, read_mseignore(code))
             if fate.ships and target.suffix == ".py":
                 add(group, absolute)
             else:

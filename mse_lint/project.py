@@ -149,13 +149,29 @@ def build_manifest(code_dir: Path, expand: bool = True) -> Manifest:
                 is_file = not is_dir and item.is_file()
             except OSError:
                 is_link, is_dir, is_file = True, False, False
+            # copytree never opens a name its ignore function dropped (nor anything below it):
+            # a dangling link or a loop there is harmless. In a hidden folder it is still copied
+            # (only the tar leaves hidden paths out), so there it makes the copy fail.
+            ignored = fate is not None and fate[0] is Fate.EXCLUDED
             if is_link and not is_dir and not is_file:
-                entries.append(ManifestEntry(child_rel, Fate.BROKEN_LINK, 0, None, child_link))
+                if ignored:
+                    assert fate is not None
+                    entries.append(ManifestEntry(child_rel, fate[0], 0, fate[1], child_link))
+                else:
+                    entries.append(ManifestEntry(child_rel, Fate.BROKEN_LINK, 0, None, child_link))
                 continue
             if is_dir:
                 real = os.path.realpath(item.path)
                 if real in active:
-                    entries.append(ManifestEntry(child_rel, Fate.LINK_LOOP, 0, None, child_link))
+                    if ignored:
+                        assert fate is not None
+                        entries.append(
+                            ManifestEntry(child_rel, fate[0], 0, fate[1], child_link, is_dir=True)
+                        )
+                    else:
+                        entries.append(
+                            ManifestEntry(child_rel, Fate.LINK_LOOP, 0, None, child_link)
+                        )
                     continue
                 if fate is not None and not expand:
                     entries.append(

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field, replace
 
 from .diagnostics import Diagnostic, Notice, Span
 
-_MSE = re.compile(r"#\s*mse-lint\s*:\s*(ignore-file|ignore)\b\s*(\[([^\]]*)\])?\s*(--\s*(.*))?", re.I)
+_MSE = re.compile(
+    r"#\s*mse-lint\s*:\s*(ignore-file|ignore)\b\s*(\[([^\]]*)\])?\s*(--\s*(.*))?", re.I
+)
 _NOQA = re.compile(r"#\s*noqa\s*:\s*([A-Z]+[0-9]*(?:[\s,]+[A-Z]+[0-9]*)*)", re.I)
 _CODE = re.compile(r"^MSE\d{0,3}$")
 

@@ -56,7 +56,10 @@ def _finding(d: Diagnostic, name: str, sources: _Sources) -> Iterator[Line]:
         start = max(d.span.col - 1, 0)
         end = d.span.end_col - 1 if d.span.end_line == d.span.line else len(text.rstrip())
         end = max(end, start + 1)
-        yield [(f"    {' ' * width} | ", "dim"), (" " * start + "^" * (end - start), _SEV_STYLE[sev])]
+        yield [
+            (f"    {' ' * width} | ", "dim"),
+            (" " * start + "^" * (end - start), _SEV_STYLE[sev]),
+        ]
     if d.fix:
         yield [("    fix: ", "green"), (d.fix, "")]
 
@@ -83,8 +86,11 @@ def _summary(report: Report) -> Iterator[Line]:
         by_rule = Counter(d.rule for d in diags)
         for rule_id in sorted(by_rule):
             rule = report.catalog.rules.get(rule_id)
-            yield [(f"  {by_rule[rule_id]:>4}  ", ""), (f"{rule_id} ", "bold"),
-                   (rule.name if rule else "", "magenta")]
+            yield [
+                (f"  {by_rule[rule_id]:>4}  ", ""),
+                (f"{rule_id} ", "bold"),
+                (rule.name if rule else "", "magenta"),
+            ]
     if report.suppressed:
         n = len(report.suppressed)
         yield [(f"{n} finding{'s' if n != 1 else ''} suppressed by comments.", "dim")]
@@ -116,7 +122,14 @@ def render(report: Report, out: TextIO, quiet: bool, color: bool) -> None:
     from rich.console import Console
     from rich.text import Text
 
-    console = Console(file=out, highlight=False, soft_wrap=True)
+    tty = hasattr(out, "isatty") and out.isatty()
+    console = Console(
+        file=out,
+        highlight=False,
+        soft_wrap=True,
+        force_terminal=True,
+        color_system="auto" if tty else "standard",
+    )
     for line in lines(report, quiet):
         console.print(Text.assemble(*line))
 
@@ -128,4 +141,4 @@ def use_color(stream: TextIO, force: Optional[bool]) -> bool:
         return force
     if os.environ.get("NO_COLOR"):
         return False
-    return hasattr(stream, "isatty") and stream.isatty() and sys.platform != "win32" or False
+    return (hasattr(stream, "isatty") and stream.isatty() and sys.platform != "win32") or False

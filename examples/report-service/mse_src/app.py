@@ -1,0 +1,65 @@
+"""A reporting service: renders PDFs, thumbnails and statistics for its users."""
+
+import ctypes.util
+import multiprocessing
+import os
+import subprocess as sp
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from os import system as shell
+
+from flask import Flask, jsonify, request
+
+from workers.batch import score_all
+
+app = Flask(__name__)
+POOL = ThreadPoolExecutor(max_workers=8)  # threads are fine in the enclave
+LIBSSL = ctypes.util.find_library("ssl")  # expect: MSE109
+
+
+@app.get("/health")
+def health():
+    return "ok"
+
+
+@app.post("/thumbnail")
+def thumbnail():
+    path = request.json["path"]
+    sp.run(["convert", path, "-resize", "128x128", path + ".png"], check=True)  # expect: MSE101
+    return jsonify(done=True)
+
+
+@app.post("/archive")
+def archive():
+    status = shell("tar czf /tmp/reports.tgz /root/reports")  # expect: MSE103
+    return jsonify(status=status)
+
+
+@app.get("/version")
+def version():
+    return getattr(os, "popen")("git describe").read()  # expect: MSE106
+
+
+@app.post("/stats")
+def stats():
+    rows = request.json["rows"]
+    with ProcessPoolExecutor(max_workers=multiprocessing.cpu_count()) as pool:  # expect: MSE104
+        totals = list(pool.map(sum, rows))
+    return jsonify(totals=totals)
+
+
+@app.post("/scores")
+def scores():
+    return jsonify(score_all(request.json["rows"]))
+
+
+def daemonize():
+    if os.fork():  # expect: MSE102
+        os._exit(0)
+
+
+def debug_server():
+    app.run(host="0.0.0.0", debug=True)  # expect: MSE108
+
+
+if __name__ == "__main__":
+    app.run(debug=True)  # a local run: never executed in the enclave
