@@ -143,14 +143,25 @@ class Engine:
         if not wanted and "MSE001" not in self.enabled:
             return []
         try:
-            tree = ast.parse(text, job.display)
+            try:
+                tree = ast.parse(text, job.display)
+            except RecursionError:
+                # Deep but valid code (long sums, huge literals): Python imports it fine, only
+                # building the ast objects needs a deeper stack.
+                tree = _with_deep_stack(lambda: ast.parse(text, job.display))
         except SyntaxError as exc:
             return self._syntax_error(job, text, exc, result)
-        except (ValueError, RecursionError, MemoryError) as exc:
-            detail = (
-                "it contains NUL bytes" if "null" in str(exc) else str(exc) or type(exc).__name__
-            )
+        except ValueError as exc:
+            detail = "it contains NUL bytes" if "null" in str(exc) else str(exc)
             return [self._core(job, "MSE001", 1, 1, detail)]
+        except (RecursionError, MemoryError) as exc:
+            result.notices.append(
+                Notice(
+                    f"too deeply nested to analyse ({type(exc).__name__}); not checked", job.display
+                )
+            )
+            result.checked = False
+            return []
         ctx = FileContext(
             job.display, text, tree, self.catalog, self.settings.target_python, self.local_modules
         )

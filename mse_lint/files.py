@@ -48,14 +48,19 @@ def _is_venv(folder: str) -> bool:
 
 def python_files(folder: Path) -> Iterator[Path]:
     """Every ``.py`` file under ``folder``, not in hidden folders or virtualenvs, sorted."""
+    visited = {os.path.realpath(folder)}
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
-        dirnames[:] = sorted(
-            d
-            for d in dirnames
-            if not d.startswith(".")
-            and d not in ("__pycache__", "site-packages", "node_modules")
-            and not _is_venv(os.path.join(dirpath, d))
-        )
+        keep = []
+        for d in sorted(dirnames):
+            full = os.path.join(dirpath, d)
+            if d.startswith(".") or d in ("__pycache__", "site-packages", "node_modules"):
+                continue
+            real = os.path.realpath(full)
+            if real in visited or _is_venv(full):
+                continue  # a symlink loop, or a folder already seen through another link
+            visited.add(real)
+            keep.append(d)
+        dirnames[:] = keep
         for name in sorted(filenames):
             if name.endswith(".py") and not name.startswith("."):
                 yield Path(dirpath, name)

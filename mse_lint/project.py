@@ -307,7 +307,9 @@ def _code_dir_from(toml: MseToml, given: Path) -> tuple[Optional[Path], str]:
             for base in [toml.folder, *sorted(p for p in toml.folder.iterdir() if p.is_dir())]:
                 if base.name.startswith("."):
                     continue
-                if (base / rel).with_suffix(".py").is_file() or (base / rel / "__init__.py").is_file():
+                if (base / rel).with_suffix(".py").is_file() or (
+                    base / rel / "__init__.py"
+                ).is_file():
                     return base, f"the folder of python_application's module {module!r}"
     return None, ""
 

@@ -2,10 +2,14 @@
 
 One pass binds names per scope (module, class, function, lambda, comprehension) following
 Python's rules: a name bound anywhere in a function is local to all of it, class bodies are not
-visible from nested functions, ``global``/``nonlocal`` redirect bindings. Each binding remembers
-its position in evaluation order and the branch it sits in (if/else, try/except, match cases),
-so that the value visible at a use is the latest binding before it, plus earlier bindings in
-mutually exclusive branches (``try: from subprocess import run`` / ``except: run = None``).
+visible from nested functions (nor from comprehensions in them), ``global``/``nonlocal`` redirect
+bindings. Each binding remembers its position in evaluation order and the branches it sits in
+(if/else, try/except, match cases, loop bodies), so that the values visible at a use are those of
+the bindings that may reach it: walking back from the latest binding before the use, each one
+counts until one is found that runs on every path to the use, either unconditionally or because
+every branch of an if/else or try/except rebinds the name. ``try: from subprocess import run`` /
+``except ImportError: run = None`` gives both values; ``from os import popen`` followed by
+``if cond: popen = None`` still lets ``os.popen`` through.
 
 Values are qualified names: ``import subprocess as sp`` makes ``sp.run`` resolve to
 ``subprocess.run``; a call result is the callee's name with ``()`` (``flask.Flask()`` for an
@@ -14,7 +18,9 @@ resolve too, marked as dynamic. Anything else (a parameter, a computed value) is
 resolves to nothing, so a local ``system = print`` shadows ``from os import system``.
 
 The pass also records the places the checks look at: reference chains (``a.b.c`` in load
-context, optionally the callee of a call), attribute stores, and import statements.
+context, optionally the callee of a call), attribute stores, and import statements. Code that
+only names types is not recorded: annotations, the class argument of ``isinstance``/``issubclass``
+and ``if TYPE_CHECKING:`` blocks (whose imports are still bound, for the annotations).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from typing import Optional, Union
 
 _BUILTIN_NAMES = frozenset(dir(builtins))
 _DYNAMIC_IMPORTERS = {"builtins.__import__", "importlib.import_module", "importlib.__import__"}
+_TYPE_TESTS = frozenset({"isinstance", "issubclass"})
 
 Path = tuple[tuple[int, int], ...]
 
@@ -63,11 +70,12 @@ class Binding:
 
 
 class Scope:
-    __slots__ = ("bindings", "globals", "kind", "nonlocals", "parent", "stars")
+    __slots__ = ("bindings", "globals", "kind", "nonlocals", "parent", "path", "stars")
 
-    def __init__(self, kind: str, parent: Optional[Scope]) -> None:
+    def __init__(self, kind: str, parent: Optional[Scope], path: Path = ()) -> None:
         self.kind = kind  # module | class | function | comprehension
         self.parent = parent
+        self.path = path  # the branches the scope's definition sits in
         self.bindings: dict[str, list[Binding]] = {}
         self.globals: set[str] = set()
         self.nonlocals: set[str] = set()
@@ -86,6 +94,7 @@ class Ref:
     in_main: bool
     stmt: ast.stmt
     call: Optional[ast.Call] = None
+    path: Path = ()
 
 
 @dataclass(frozen=True)
@@ -96,6 +105,7 @@ class AttrStore:
     order: int
     in_main: bool
     stmt: ast.stmt
+    path: Path = ()
 
 
 @dataclass(frozen=True)
@@ -115,11 +125,25 @@ def _is_main_guard(test: ast.expr) -> bool:
     return has_name and has_main
 
 
-def _exclusive(a: Path, b: Path) -> bool:
-    for x, y in zip(a, b):
-        if x != y:
-            return x[0] == y[0]
-    return False
+def _bound_before(bindings: list[Binding], order: int, scope: Scope) -> bool:
+    """A binding precedes ``order`` in ``scope``'s own flow, or comes from a ``global``
+    statement in a function, which may have run before."""
+    return any(b.order < order or b.scope is not scope for b in bindings)
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    if isinstance(test, ast.Name):
+        return test.id == "TYPE_CHECKING"
+    return isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+
+
+def _is_wildcard_case(case: ast.AST) -> bool:
+    pattern = getattr(case, "pattern", None)
+    return (
+        type(pattern).__name__ == "MatchAs"
+        and getattr(pattern, "pattern", None) is None
+        and getattr(case, "guard", None) is None
+    )
 
 
 class ModuleIndex:
@@ -132,31 +156,47 @@ class ModuleIndex:
         self.stores: list[AttrStore] = []
         self.imports: list[ImportSite] = []
         self._order = 0
-        self._path: list[tuple[int, int]] = []
+        self._path: Path = ()  # immutable: records share it
+        # Branching statements by id: how many branches rebinding a name makes it unconditional
+        # (0: never, e.g. loops and if without else), and which ones are mutually exclusive.
+        self._arity: dict[int, int] = {}
+        self._alternatives: set[int] = set()
         self._in_main = False
-        self._annotation = 0
+        self._annotation = 0  # > 0: names types only (annotations, TYPE_CHECKING); not recorded
         self._stmt: ast.stmt = ast.Pass()
         self._scope = self.module
-        self._deferred: list[tuple[ast.AST, Scope, tuple[tuple[int, int], ...], bool]] = []
+        self._deferred: list[tuple[ast.AST, Scope, Path, bool, bool]] = []
         self._visit_body(tree.body)
         self._run_deferred()
 
     # -- resolution ----------------------------------------------------------------------------
-    def lookup(self, scope: Scope, name: str, order: Optional[int]) -> list[Value]:
+    def lookup(
+        self, scope: Scope, name: str, order: Optional[int], path: Optional[Path] = None
+    ) -> list[Value]:
+        """Values ``name`` may have when read in ``scope`` at ``order``, in branches ``path``.
+
+        ``order=None`` reads it after the scope has run (a closure or a global read from a
+        function); ``path=None`` stands for the scope's own level.
+        """
         s: Optional[Scope] = scope
         o = order
+        u = scope.path if path is None else path
         skip_class = False
         while s is not None:
             if s.kind == "class" and skip_class:
                 s = s.parent
                 continue
             if name in s.globals:
-                s, o = self.module, None
+                s, o, u = self.module, None, ()
                 continue
             if name in s.bindings and name not in s.nonlocals:
-                return self._values_of(s.bindings[name], o)
+                bindings = s.bindings[name]
+                if o is None or s.kind == "function" or _bound_before(bindings, o, s):
+                    return self._values_of(bindings, o, u)
+                # Not bound yet: a class body or the module reads the enclosing scope or the
+                # builtins instead (a function would raise UnboundLocalError).
             if s.kind == "function":
-                o = None
+                o, u = None, s.path
             if s.kind != "module":
                 skip_class = True
             s = s.parent
@@ -165,20 +205,45 @@ class ModuleIndex:
             out.append(Value(f"builtins.{name}"))
         return out
 
-    def _values_of(self, bindings: list[Binding], order: Optional[int]) -> list[Value]:
+    def _values_of(self, bindings: list[Binding], order: Optional[int], use: Path) -> list[Value]:
         pre = bindings if order is None else [b for b in bindings if b.order < order]
         if not pre:
-            pre = bindings
-        chosen = [pre[-1]]
-        for b in reversed(pre[:-1]):
-            if all(_exclusive(b.path, c.path) for c in chosen):
-                chosen.append(b)
-            else:
-                break
+            pre = bindings  # a function local read before its binding: the name is never global
         out: list[Value] = []
-        for b in chosen:
+        covered: dict[tuple[Path, int], set[int]] = {}
+        for b in reversed(pre):
+            if self._excluded(b.path, use):
+                continue
             out.extend(self._binding_values(b))
+            if self._reaches_all(b.path, use, covered):
+                break
         return out
+
+    def _excluded(self, path: Path, use: Path) -> bool:
+        """The binding sits in another branch of an if/match that the use is in."""
+        for x, y in zip(path, use):
+            if x != y:
+                return x[0] == y[0] and x[0] in self._alternatives
+        return False
+
+    def _reaches_all(
+        self, path: Path, use: Path, covered: dict[tuple[Path, int], set[int]]
+    ) -> bool:
+        """Whether the bindings seen so far (latest first) rebind the name on every path to
+        ``use``, so that no earlier binding can reach it."""
+        while True:
+            if use[: len(path)] == path:
+                return True
+            head = path[:-1]
+            node, branch = path[-1]
+            arity = self._arity.get(node, 0)
+            if not arity:
+                return False
+            seen = covered.setdefault((head, node), set())
+            seen.add(branch)
+            if len(seen) < arity:
+                return False
+            path = head
 
     def _binding_values(self, b: Binding) -> list[Value]:
         if b._values is not None:
@@ -190,21 +255,23 @@ class ModuleIndex:
             return []
         b._resolving = True
         try:
-            b._values = self.resolve(b.expr, b.scope, b.order)
+            b._values = self.resolve(b.expr, b.scope, b.order, b.path)
         finally:
             b._resolving = False
         return b._values
 
-    def resolve(self, node: ast.expr, scope: Scope, order: Optional[int]) -> list[Value]:
+    def resolve(
+        self, node: ast.expr, scope: Scope, order: Optional[int], path: Optional[Path] = None
+    ) -> list[Value]:
         """Qualified names ``node`` may evaluate to (empty when unknown)."""
         attrs: list[str] = []
         while isinstance(node, ast.Attribute):
             attrs.append(node.attr)
             node = node.value
         if isinstance(node, ast.Name):
-            base = self.lookup(scope, node.id, order)
+            base = self.lookup(scope, node.id, order, path)
         elif isinstance(node, ast.Call):
-            base = self._resolve_call(node, scope, order)
+            base = self._resolve_call(node, scope, order, path)
         else:
             return []
         if not attrs:
@@ -212,17 +279,20 @@ class ModuleIndex:
         suffix = ".".join(reversed(attrs))
         return [Value(f"{v.qname}.{suffix}", v.dynamic) for v in base]
 
-    def _resolve_call(self, call: ast.Call, scope: Scope, order: Optional[int]) -> list[Value]:
+    def _resolve_call(
+        self, call: ast.Call, scope: Scope, order: Optional[int], path: Optional[Path] = None
+    ) -> list[Value]:
         out: list[Value] = []
         args = call.args
         first = _str_const(args[0]) if args else None
-        for f in self.resolve(call.func, scope, order):
+        for f in self.resolve(call.func, scope, order, path):
             q = f.qname
             if q == "builtins.getattr" and len(args) >= 2:
                 name = _str_const(args[1])
                 if name is not None:
                     how = f'getattr(..., "{name}")'
-                    out.extend(v.attr(name, how) for v in self.resolve(args[0], scope, order))
+                    targets = self.resolve(args[0], scope, order, path)
+                    out.extend(v.attr(name, how) for v in targets)
             elif q in _DYNAMIC_IMPORTERS and first and not first.startswith("."):
                 if q == "importlib.import_module" or _has_fromlist(call):
                     out.append(Value(first, f'{q.rsplit(".", 1)[-1]}("{first}")'))
@@ -252,7 +322,7 @@ class ModuleIndex:
                     break
                 s = s.parent
             scope = s or self.module
-        b = Binding(self._tick(), tuple(self._path), self._scope, static, expr)
+        b = Binding(self._tick(), self._path, self._scope, static, expr)
         scope.bindings.setdefault(name, []).append(b)
 
     def _bind_target(self, target: ast.expr, value: Optional[ast.expr]) -> None:
@@ -270,9 +340,17 @@ class ModuleIndex:
             self._bind_target(target.value, None)
         elif isinstance(target, ast.Attribute):
             self._expr(target.value)
-            if value is not None:
+            if value is not None and not self._annotation:
                 self.stores.append(
-                    AttrStore(target, value, self._scope, self._tick(), self._in_main, self._stmt)
+                    AttrStore(
+                        target,
+                        value,
+                        self._scope,
+                        self._tick(),
+                        self._in_main,
+                        self._stmt,
+                        self._path,
+                    )
                 )
         elif isinstance(target, ast.Subscript):
             self._expr(target.value)
@@ -283,13 +361,14 @@ class ModuleIndex:
             self._stmt_(stmt)
 
     def _branch(self, node: ast.AST, index: int, body: Iterable[ast.stmt]) -> None:
-        self._path.append((id(node), index))
+        saved = self._path
+        self._path = (*saved, (id(node), index))
         try:
             self._visit_body(body)
         finally:
-            self._path.pop()
+            self._path = saved
 
-    def _stmt_(self, node: ast.stmt) -> None:  # noqa: C901 - one dispatch over statement kinds
+    def _stmt_(self, node: ast.stmt) -> None:  # one dispatch over statement kinds
         self._stmt = node
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             for d in node.decorator_list:
@@ -300,7 +379,7 @@ class ModuleIndex:
                 self._expr(node.returns)
             self._annotation -= 1
             self._bind(node.name)
-            self._deferred.append((node, self._scope, tuple(self._path), self._in_main))
+            self._defer(node)
         elif isinstance(node, ast.ClassDef):
             for d in node.decorator_list:
                 self._expr(d)
@@ -309,7 +388,7 @@ class ModuleIndex:
             for k in node.keywords:
                 self._expr(k.value)
             outer = self._scope
-            self._scope = Scope("class", outer)
+            self._scope = Scope("class", outer, self._path)
             self._visit_body(node.body)
             self._scope = outer
             self._bind(node.name)
@@ -342,7 +421,8 @@ class ModuleIndex:
                 else:
                     top = alias.name.split(".")[0]
                     self._bind(top, static=Value(top))
-            self.imports.append(ImportSite(node, tuple(mods)))
+            if not self._annotation:
+                self.imports.append(ImportSite(node, tuple(mods)))
         elif isinstance(node, ast.ImportFrom):
             mod = ("." * node.level) + (node.module or "")
             for alias in node.names:
@@ -351,22 +431,32 @@ class ModuleIndex:
                         self._scope.stars.append(mod)
                     continue
                 self._bind(alias.asname or alias.name, static=Value(f"{mod}.{alias.name}"))
-            self.imports.append(ImportSite(node, (mod,)))
+            if not self._annotation:
+                self.imports.append(ImportSite(node, (mod,)))
         elif isinstance(node, (ast.For, ast.AsyncFor)):
+            # The body may run zero times: its bindings are conditional (a branch of arity 0).
             self._expr(node.iter)
+            saved = self._path
+            self._path = (*saved, (id(node), 0))
             self._bind_target(node.target, None)
-            self._visit_body(node.body)
+            self._path = saved
+            self._branch(node, 0, node.body)
             self._visit_body(node.orelse)
         elif isinstance(node, ast.While):
             self._expr(node.test)
-            self._visit_body(node.body)
+            self._branch(node, 0, node.body)
             self._visit_body(node.orelse)
         elif isinstance(node, ast.If):
             self._expr(node.test)
+            self._arity[id(node)] = 2
+            self._alternatives.add(id(node))
             was_main = self._in_main
             if _is_main_guard(node.test):
                 self._in_main = True
+            type_only = _is_type_checking(node.test)
+            self._annotation += type_only
             self._branch(node, 0, node.body)
+            self._annotation -= type_only
             self._in_main = was_main
             self._branch(node, 1, node.orelse)
         elif isinstance(node, (ast.With, ast.AsyncWith)):
@@ -391,9 +481,13 @@ class ModuleIndex:
                     self._expr(child)
 
     def _try(self, node: ast.stmt) -> None:
+        # A name bound in the body (or else) and in every handler is bound on every path past
+        # the try: an exception that no handler catches never gets there.
+        self._arity[id(node)] = 1 + len(node.handlers)  # type: ignore[attr-defined]
         self._branch(node, 0, node.body)  # type: ignore[attr-defined]
         for i, h in enumerate(node.handlers, start=1):  # type: ignore[attr-defined]
-            self._path.append((id(node), i))
+            saved = self._path
+            self._path = (*saved, (id(node), i))
             try:
                 if h.type is not None:
                     self._expr(h.type)
@@ -401,14 +495,19 @@ class ModuleIndex:
                     self._bind(h.name)
                 self._visit_body(h.body)
             finally:
-                self._path.pop()
+                self._path = saved
         self._branch(node, 0, node.orelse)  # type: ignore[attr-defined]
         self._visit_body(node.finalbody)  # type: ignore[attr-defined]
 
     def _match(self, node: ast.stmt) -> None:
         self._expr(node.subject)  # type: ignore[attr-defined]
-        for i, case in enumerate(node.cases):  # type: ignore[attr-defined]
-            self._path.append((id(node), i))
+        cases = node.cases  # type: ignore[attr-defined]
+        self._alternatives.add(id(node))
+        if cases and _is_wildcard_case(cases[-1]):
+            self._arity[id(node)] = len(cases)
+        for i, case in enumerate(cases):
+            saved = self._path
+            self._path = (*saved, (id(node), i))
             try:
                 for sub in ast.walk(case.pattern):
                     name = getattr(sub, "name", None) or getattr(sub, "rest", None)
@@ -420,7 +519,7 @@ class ModuleIndex:
                     self._expr(case.guard)
                 self._visit_body(case.body)
             finally:
-                self._path.pop()
+                self._path = saved
 
     def _arguments_outer(self, args: ast.arguments) -> None:
         for d in [*args.defaults, *[d for d in args.kw_defaults if d is not None]]:
@@ -431,14 +530,19 @@ class ModuleIndex:
                 self._expr(a.annotation)
         self._annotation -= 1
 
+    def _defer(self, node: ast.AST) -> None:
+        path = self._path
+        self._deferred.append((node, self._scope, path, self._in_main, self._annotation > 0))
+
     def _run_deferred(self) -> None:
         # Function bodies run after the enclosing scope is complete: bind them last.
         while self._deferred:
-            node, outer, path, in_main = self._deferred.pop(0)
-            saved = (self._scope, self._path, self._in_main)
-            self._scope = Scope("function", outer)
-            self._path = list(path)
+            node, outer, path, in_main, type_only = self._deferred.pop(0)
+            saved = (self._scope, self._path, self._in_main, self._annotation)
+            self._scope = Scope("function", outer, path)
+            self._path = path
             self._in_main = in_main
+            self._annotation = int(type_only)
             if isinstance(node, ast.Lambda):
                 for a in _all_args(node.args):
                     self._bind(a.arg)
@@ -453,10 +557,10 @@ class ModuleIndex:
                     elif isinstance(sub, ast.Nonlocal):
                         self._scope.nonlocals.update(sub.names)
                 self._visit_body(node.body)
-            self._scope, self._path, self._in_main = saved
+            self._scope, self._path, self._in_main, self._annotation = saved
 
     # -- expressions ---------------------------------------------------------------------------
-    def _expr(self, node: ast.expr) -> None:  # noqa: C901 - one dispatch over expression kinds
+    def _expr(self, node: ast.expr) -> None:  # one dispatch over expression kinds
         stack: list[ast.AST] = [node]
         while stack:
             n = stack.pop()
@@ -473,11 +577,17 @@ class ModuleIndex:
                     self._bind(n.id)
             elif isinstance(n, ast.Call):
                 root = self._record_chain(n.func, n)
-                stack.extend(reversed([*n.args, *(k.value for k in n.keywords)]))
+                args = [*n.args, *(k.value for k in n.keywords)]
+                if isinstance(n.func, ast.Name) and n.func.id in _TYPE_TESTS and len(args) == 2:
+                    # isinstance(x, T): T is only compared against, never called
+                    self._annotation += 1
+                    self._expr(args.pop())
+                    self._annotation -= 1
+                stack.extend(reversed(args))
                 stack.append(root)
             elif isinstance(n, ast.Lambda):
                 self._arguments_outer(n.args)
-                self._deferred.append((n, self._scope, tuple(self._path), self._in_main))
+                self._defer(n)
             elif isinstance(n, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
                 self._comprehension(n)
             elif isinstance(n, ast.NamedExpr):
@@ -497,7 +607,7 @@ class ModuleIndex:
         gens = node.generators
         self._expr(gens[0].iter)
         outer = self._scope
-        self._scope = Scope("comprehension", outer)
+        self._scope = Scope("comprehension", outer, self._path)
         for i, g in enumerate(gens):
             if i:
                 self._expr(g.iter)
@@ -528,6 +638,7 @@ class ModuleIndex:
                     self._in_main,
                     self._stmt,
                     call,
+                    self._path,
                 )
             )
         if isinstance(root, ast.Name):
@@ -538,10 +649,10 @@ class ModuleIndex:
     def chain_values(self, ref: Ref) -> Iterator[tuple[Value, int]]:
         """(value, number of attrs used) for the chain and each prefix, longest first."""
         if isinstance(ref.root, ast.Name):
-            base = self.lookup(ref.scope, ref.root.id, ref.order)
+            base = self.lookup(ref.scope, ref.root.id, ref.order, ref.path)
         else:
             assert isinstance(ref.root, ast.Call)
-            base = self._resolve_call(ref.root, ref.scope, ref.order)
+            base = self._resolve_call(ref.root, ref.scope, ref.order, ref.path)
         for v in base:
             for k in range(len(ref.attrs), -1, -1):
                 q = v.qname + "".join("." + a for a in ref.attrs[:k])

@@ -22,7 +22,9 @@ def _exe() -> str:
     return found or shutil.which("mse-lint") or "mse-lint"
 
 
-def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
     full_env.update(env or {})
     return subprocess.run(
@@ -149,7 +151,9 @@ def test_code_dir_that_does_not_exist_exits_2(tmp_path: Path) -> None:
 
 def test_unknown_config_key_exits_2_with_file_and_line(tmp_path: Path) -> None:
     root = project(tmp_path, {"src/app.py": ""})
-    (root / "pyproject.toml").write_text('[project]\nname = "x"\n\n[tool.mse-lint]\nselec = ["MSE1"]\n')
+    (root / "pyproject.toml").write_text(
+        '[project]\nname = "x"\n\n[tool.mse-lint]\nselec = ["MSE1"]\n'
+    )
     proc = run(str(root))
     assert proc.returncode == 2
     assert "pyproject.toml:5" in proc.stderr and "unknown key `selec`" in proc.stderr
@@ -165,8 +169,14 @@ def test_bad_config_value_exits_2(tmp_path: Path) -> None:
 
 def test_bad_cli_values_exit_2(tmp_path: Path) -> None:
     root = project(tmp_path, {"src/app.py": ""})
-    for args in (["--select", "XYZ"], ["--select", "MSE999"], ["--fail-on", "bad"],
-                 ["--format", "xml"], ["--severity", "MSE101"], ["--target-python", "2.7"]):
+    for args in (
+        ["--select", "XYZ"],
+        ["--select", "MSE999"],
+        ["--fail-on", "bad"],
+        ["--format", "xml"],
+        ["--severity", "MSE101"],
+        ["--target-python", "2.7"],
+    ):
         proc = run(str(root), *args)
         assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
         assert "Traceback" not in proc.stderr

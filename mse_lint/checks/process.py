@@ -59,15 +59,20 @@ class ApiEntry:
     def prefix(self) -> str:
         return self.name.split("*", 1)[0]
 
-    def matches(self, qname: str) -> bool:
+    def covers(self, qname: str) -> bool:
+        """The pattern matches ``qname``, excepted or not. ``*`` spans submodules and
+        attributes (``pathos.*`` covers ``pathos.pools.ProcessPool``), not call results."""
         if "*" not in self.name:
             return qname == self.name
-        rest = qname[len(self.prefix) :]
-        if not qname.startswith(self.prefix) or "." in rest or "(" in rest:
+        if not qname.startswith(self.prefix) or "(" in qname[len(self.prefix) :]:
             return False
-        if not fnmatchcase(qname, self.name):
-            return False
-        return not any(fnmatchcase(qname, e) for e in self.excepts)
+        return fnmatchcase(qname, self.name)
+
+    def excepted(self, qname: str) -> bool:
+        return any(fnmatchcase(qname, e) for e in self.excepts)
+
+    def matches(self, qname: str) -> bool:
+        return self.covers(qname) and not self.excepted(qname)
 
 
 def _decode(value: Any) -> Any:
@@ -138,7 +143,7 @@ def _holds(clause: Clause, value: Any) -> bool:
         value = clause.default
         if value is MISSING:
             return clause.op in ("falsy", "not_in")
-    if value is UNKNOWN or value == _UNSET and clause.op not in ("in", "not_in"):
+    if value is UNKNOWN or (value == _UNSET and clause.op not in ("in", "not_in")):
         return False
     op = clause.op
     if op == "truthy":
@@ -146,7 +151,9 @@ def _holds(clause: Clause, value: Any) -> bool:
     if op == "falsy":
         return not value
     if op == "gt":
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and value > clause.value
+        return (
+            isinstance(value, (int, float)) and not isinstance(value, bool) and value > clause.value
+        )
     if op == "in":
         return any(value == v and type(value) is type(v) for v in clause.value)
     if op == "not_in":
@@ -184,9 +191,10 @@ class ProcessCheck:
         qualified += list(self.returns)
         self.tops = frozenset(n.split(".")[0].split("(")[0] for n in qualified) | {"importlib"}
         words = sorted(self.tops | set(self.methods) | {"getattr", "__import__"})
-        self._prefilter = re.compile(r"\b(?:%s)\b" % "|".join(map(re.escape, words)))
+        alternatives = "|".join(map(re.escape, words))
+        self._prefilter = re.compile(rf"\b(?:{alternatives})\b")
         self._settings_files = tuple(f for e in self.settings for f in e.files)
-        self._match_cache: dict[str, list[ApiEntry]] = {}
+        self._match_cache: dict[str, tuple[list[ApiEntry], bool]] = {}
 
     def wants(self, text: str) -> bool:
         return self._prefilter.search(text) is not None
@@ -196,11 +204,21 @@ class ProcessCheck:
         return any(fnmatchcase(base, f) for f in self._settings_files)
 
     def match(self, qname: str) -> list[ApiEntry]:
+        return self._lookup(qname)[0]
+
+    def _lookup(self, qname: str) -> tuple[list[ApiEntry], bool]:
+        """(entries matching ``qname``, whether a pattern names it as an exception)."""
         found = self._match_cache.get(qname)
         if found is None:
-            found = list(self.exact.get(qname, ()))
-            found += [p for p in self.patterns if p.matches(qname)]
-            self._match_cache[qname] = found
+            entries = list(self.exact.get(qname, ()))
+            excepted = False
+            for p in self.patterns:
+                if p.covers(qname):
+                    if p.excepted(qname):
+                        excepted = True
+                    else:
+                        entries.append(p)
+            found = self._match_cache[qname] = (entries, excepted)
         return found
 
     # ------------------------------------------------------------------------------------------
@@ -216,10 +234,15 @@ class ProcessCheck:
 
     def _all(self, ctx: FileContext, index: ModuleIndex, touch: set[str]) -> Iterator[Diagnostic]:
         for ref in index.refs:
-            if ref.call is not None and ref.attrs and ref.attrs[-1] in self.methods:
-                yield from self._method(ctx, ref)
+            found = False
             if self._root_touchable(ref.root, touch):
-                yield from self._reference(ctx, index, ref)
+                for diag in self._reference(ctx, index, ref):
+                    found = True
+                    yield diag
+            # `obj.compute(...)` on any object, unless the object resolved to a catalogued API
+            # already (`dask.compute(...)` is that API's finding, not a second one)
+            if not found and ref.call is not None and ref.attrs and ref.attrs[-1] in self.methods:
+                yield from self._method(ctx, ref)
         for site in index.imports:
             for mod in site.modules:
                 top = mod.split(".")[0]
@@ -232,7 +255,8 @@ class ProcessCheck:
         for store in index.stores:
             if not self.assigns or not self._root_touchable(store.target.value, touch):
                 continue
-            for value in index.resolve(store.target.value, store.scope, store.order):
+            values = index.resolve(store.target.value, store.scope, store.order, store.path)
+            for value in values:
                 for entry in self.assigns.get(f"{value.qname}.{store.target.attr}", ()):
                     if store.in_main and not entry.main:
                         continue
@@ -296,18 +320,39 @@ class ProcessCheck:
         return entry.kind == "ref"
 
     def _reference(self, ctx: FileContext, index: ModuleIndex, ref: Ref) -> Iterator[Diagnostic]:
+        safe = False  # the current value's longer chain is a catalogued exception
         for value, used in index.chain_values(ref):
-            entries = [e for e in self.match(value.qname) if self._applies(ctx, e, ref)]
+            if used == len(ref.attrs):
+                safe = False  # the full chain of the next possible value
+            elif safe:
+                continue  # `pathos.pools.ThreadPool` is safe: do not report `pathos.pools`
+            entries, excepted = self._lookup(value.qname)
+            entries = [e for e in entries if self._applies(ctx, e, ref)]
             if not entries:
+                safe = excepted
+                if not ref.attrs and value.qname == "builtins.getattr" and ref.call is not None:
+                    # getattr(os, "system") is a reference to os.system, called or not
+                    found = self._getattr_reference(ctx, index, ref, ref.call)
+                    if found is not None:
+                        yield found
+                        return
                 continue
             node: ast.AST = ref.node
             for _ in range(len(ref.attrs) - used):
                 node = node.value  # type: ignore[attr-defined]
             for entry in entries:
-                if entry.kind == "call" and ref.call is not None:
-                    node = ref.call
-                yield self._report(ctx, entry, value.qname, value.dynamic, node, ref)
+                where = ref.call if entry.kind == "call" and ref.call is not None else node
+                yield self._report(ctx, entry, value.qname, value.dynamic, where, ref)
             return
+
+    def _getattr_reference(
+        self, ctx: FileContext, index: ModuleIndex, ref: Ref, call: ast.Call
+    ) -> Optional[Diagnostic]:
+        for value in index.resolve(call, ref.scope, ref.order, ref.path):
+            for entry in self.match(value.qname):
+                if entry.kind == "ref" and self._applies(ctx, entry, ref):
+                    return self._report(ctx, entry, value.qname, value.dynamic, call, ref)
+        return None
 
     def _method(self, ctx: FileContext, ref: Ref) -> Iterator[Diagnostic]:
         assert ref.call is not None
@@ -352,12 +397,17 @@ class ProcessCheck:
                 if not isinstance(target, ast.Name):
                     continue
                 for entry in self.settings:
-                    if entry.name != target.id or not any(fnmatchcase(base, f) for f in entry.files):
+                    if entry.name != target.id or not any(
+                        fnmatchcase(base, f) for f in entry.files
+                    ):
                         continue
                     literal = _literal(stmt.value)
                     if all(_holds(c, literal) for c in entry.when):
                         yield ctx.diagnostic(
-                            entry.rule, stmt, stmt, api=f"{target.id} = {ast.unparse(stmt.value)}",
+                            entry.rule,
+                            stmt,
+                            stmt,
+                            api=f"{target.id} = {ast.unparse(stmt.value)}",
                             note=entry.note,
                         )
 
