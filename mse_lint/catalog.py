@@ -107,7 +107,17 @@ def load_catalog(directory: Optional[Path] = None) -> Catalog:
             if rule.id in rules:
                 raise CatalogError(f"{path}: rule {rule.id} is defined twice")
             rules[rule.id] = rule
-        families[family] = {k: v for k, v in doc.items() if k not in ("rules", "family")}
+        data = dict(families.get(family, {}))
+        for key, value in doc.items():
+            if key in ("rules", "family", "title"):
+                continue
+            if key in data and isinstance(data[key], list) and isinstance(value, list):
+                data[key] = [*data[key], *value]
+            elif key in data:
+                raise CatalogError(f"{path}: `{key}` of family {family} is defined twice")
+            else:
+                data[key] = value
+        families[family] = data
     if not rules:
         raise CatalogError(f"no rules found in {directory}")
     return Catalog(rules, families)

@@ -169,10 +169,9 @@ def _check(
         parse_severity_overrides,
         settings_from_mapping,
     )
-    from .engine import Engine
-    from .files import collect
     from .project import ProjectError
     from .report import Report
+    from .run import lint
 
     started = time.perf_counter()
     if output_format not in ("console", "json"):
@@ -210,41 +209,22 @@ def _check(
         ]
         if unknown:
             raise ConfigError(f"no rule matches {unknown[0]!r} (see `mse-lint rules`)")
-        collected = collect(paths, exclude=settings.exclude)
+        outcome = lint(paths, catalog, settings)
     except (ConfigError, ProjectError, CatalogError) as exc:
         raise UserError(str(exc)) from None
-
-    diagnostics = []
-    suppressed = []
-    notices = list(collected.notices)
-    checked = 0
-    for group in collected.groups:
-        engine = Engine(catalog, settings, group.project.local_modules())
-        result = engine.run(group.jobs)
-        diagnostics.extend(result.diagnostics)
-        suppressed.extend(result.suppressed)
-        notices.extend(result.notices)
-        checked += result.files_checked
-    if collected.skipped_unshipped:
-        n = collected.skipped_unshipped
-        notices.append(
-            _notice(
-                f"{n} named file{'s' if n != 1 else ''} not checked: not shipped to the enclave"
-            )
-        )
+    diagnostics = outcome.diagnostics
     report = Report(
-        diagnostics, suppressed, notices, checked, time.perf_counter() - started, catalog
+        diagnostics,
+        outcome.suppressed,
+        outcome.notices,
+        outcome.files_checked,
+        time.perf_counter() - started,
+        catalog,
     )
     _emit(report, output_format, output, quiet, color)
     worst = max((d.severity for d in diagnostics), default=None)
     failing = worst is not None and worst >= settings.fail_on
     return EXIT_FINDINGS if failing else EXIT_CLEAN
-
-
-def _notice(message: str) -> Any:
-    from .diagnostics import Notice
-
-    return Notice(message)
 
 
 def _emit(

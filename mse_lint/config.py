@@ -28,6 +28,15 @@ _FORMATS = ("console", "json")
 
 
 @dataclass(frozen=True)
+class SecretSettings:
+    """``[tool.mse-lint.secrets]``: more credential formats, and values that are not secrets."""
+
+    extra_patterns: tuple[tuple[str, str], ...] = ()  # (id, regex)
+    allowlist: tuple[str, ...] = ()  # literal values never reported
+    allowlist_regex: tuple[str, ...] = ()  # values matching one of these are never reported
+
+
+@dataclass(frozen=True)
 class Settings:
     select: tuple[str, ...] = ("MSE",)
     extend_select: tuple[str, ...] = ()
@@ -37,6 +46,7 @@ class Settings:
     target_python: tuple[int, int] = (3, 10)
     exclude: tuple[str, ...] = ()
     jobs: int = 0  # 0: one per CPU
+    secrets: SecretSettings = field(default_factory=SecretSettings)
     source: Optional[Path] = None  # the config file these came from
 
     def enabled(self, catalog: Catalog) -> frozenset[str]:
@@ -112,6 +122,7 @@ def settings_from_mapping(raw: Mapping[str, Any], where: str, base: Settings) ->
         "target-python",
         "exclude",
         "jobs",
+        "secrets",
     }
     unknown = sorted(set(raw) - known)
     if unknown:
@@ -144,7 +155,48 @@ def settings_from_mapping(raw: Mapping[str, Any], where: str, base: Settings) ->
         s = replace(s, exclude=tuple(ex))
     if "jobs" in raw:
         s = replace(s, jobs=_jobs(raw["jobs"], where))
+    if "secrets" in raw:
+        s = replace(s, secrets=_secrets(raw["secrets"], where))
     return s
+
+
+def _regex(value: Any, key: str, where: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: `{key}` entries must be strings (regular expressions)")
+    try:
+        re.compile(value)
+    except re.error as exc:
+        msg = f"{where}: `{key}` has an invalid regular expression {value!r}: {exc}"
+        raise ConfigError(msg) from None
+    return value
+
+
+def _secrets(raw: Any, where: str) -> SecretSettings:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: `secrets` must be a table ([tool.mse-lint.secrets])")
+    known = {"extra-patterns", "allowlist", "allowlist-regex"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key `secrets.{unknown[0]}` (known keys: {', '.join(sorted(known))})"
+        )
+    patterns = []
+    for item in raw.get("extra-patterns", []):
+        if not isinstance(item, dict) or set(item) - {"id", "regex"} or "regex" not in item:
+            raise ConfigError(
+                f"{where}: `secrets.extra-patterns` entries look like "
+                '{ id = "acme-token", regex = "acme_[0-9a-f]{32}" }'
+            )
+        patterns.append((str(item.get("id", "custom")), _regex(item["regex"], "secrets", where)))
+    allow = raw.get("allowlist", [])
+    if not isinstance(allow, list) or not all(isinstance(v, str) for v in allow):
+        raise ConfigError(f"{where}: `secrets.allowlist` must be a list of strings")
+    allow_re = raw.get("allowlist-regex", [])
+    if not isinstance(allow_re, list):
+        raise ConfigError(f"{where}: `secrets.allowlist-regex` must be a list of strings")
+    return SecretSettings(
+        tuple(patterns), tuple(allow), tuple(_regex(v, "secrets", where) for v in allow_re)
+    )
 
 
 def _key_line(path: Path, key: str) -> str:

@@ -51,6 +51,8 @@ class Diagnostic:
     # First line of the innermost statement holding the construct: suppression comments there
     # (or alone on the line before) also apply, as they do for multi-line statements.
     stmt_line: int = 0
+    # True when the span covers secret text: reporters never show it (see mse_lint.redact)
+    secret: bool = False
 
     def sort_key(self) -> tuple[str, Span, str, str]:
         return (self.path, self.span, self.rule, self.message)

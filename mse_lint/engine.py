@@ -13,7 +13,14 @@ from typing import Callable, Optional, TypeVar
 
 from . import suppress
 from .catalog import Catalog
-from .checks import Check, FileContext, build_checks
+from .checks import (
+    Check,
+    FileContext,
+    ProjectContext,
+    ProjectInfo,
+    build_checks,
+    build_project_checks,
+)
 from .config import Settings
 from .diagnostics import Diagnostic, Notice, Span
 
@@ -95,13 +102,18 @@ def _with_deep_stack(fn: Callable[[], T]) -> T:
 
 class Engine:
     def __init__(
-        self, catalog: Catalog, settings: Settings, local_modules: frozenset[str] = frozenset()
+        self,
+        catalog: Catalog,
+        settings: Settings,
+        local_modules: frozenset[str] = frozenset(),
+        info: Optional[ProjectInfo] = None,
     ) -> None:
         self.catalog = catalog
         self.settings = settings
         self.enabled = settings.enabled(catalog)
-        self.checks: list[Check] = build_checks(catalog, self.enabled)
+        self.checks: list[Check] = build_checks(catalog, self.enabled, settings)
         self.local_modules = local_modules
+        self.info = info or ProjectInfo(local_modules=local_modules)
 
     # -- one file ------------------------------------------------------------------------------
     def _core(self, job: FileJob, rule: str, line: int, col: int, detail: str) -> Diagnostic:
@@ -163,7 +175,13 @@ class Engine:
             result.checked = False
             return []
         ctx = FileContext(
-            job.display, text, tree, self.catalog, self.settings.target_python, self.local_modules
+            job.display,
+            text,
+            tree,
+            self.catalog,
+            self.settings.target_python,
+            self.local_modules,
+            self.info,
         )
         out: list[Diagnostic] = []
         for check in wanted:
@@ -201,7 +219,13 @@ class Engine:
         return [self._core(job, "MSE001", line, max(col, 1), detail)]
 
     def _finish(
-        self, job: FileJob, text: Optional[str], found: list[Diagnostic], result: FileResult
+        self,
+        job: FileJob,
+        text: Optional[str],
+        found: list[Diagnostic],
+        result: FileResult,
+        python: bool = True,
+        report_unused: bool = True,
     ) -> None:
         enabled = self.enabled
         diags = []
@@ -213,10 +237,10 @@ class Engine:
         if text is None:
             result.diagnostics = diags
             return
-        sups, notices = suppress.parse(text, job.display)
+        sups, notices = suppress.parse(text, job.display, python)
         result.notices.extend(notices)
         kept, suppressed = suppress.apply(diags, sups)
-        if "MSE003" in enabled and sups:
+        if report_unused and "MSE003" in enabled and sups:
             r = self.catalog.get("MSE003")
             template = Diagnostic(
                 job.display,
@@ -229,6 +253,33 @@ class Engine:
             kept.extend(suppress.unused(sups, enabled - {"MSE003"}, template))
         result.diagnostics = kept
         result.suppressed = suppressed
+
+    # -- the project as a whole ----------------------------------------------------------------
+    def run_project(self, ctx: ProjectContext, cwd: Optional[str] = None) -> RunResult:
+        """Project-level checks (manifest, requirements, secrets files, mse.toml)."""
+        found: dict[str, list[Diagnostic]] = {}
+        for check in build_project_checks(self.catalog, self.enabled, self.settings):
+            for d in check.run(ctx):
+                found.setdefault(d.path, []).append(d)
+        diags: list[Diagnostic] = []
+        suppressed: list[Diagnostic] = []
+        notices: list[Notice] = []
+        for path, items in sorted(found.items()):
+            result = FileResult()
+            text: Optional[str] = None
+            try:
+                with open(os.path.join(cwd or os.getcwd(), path), "rb") as fh:
+                    text = fh.read(4 << 20).decode("utf-8", "replace")
+            except OSError:
+                text = None
+            self._finish(
+                FileJob(path, path), text, items, result, path.endswith(".py"), report_unused=False
+            )
+            diags.extend(result.diagnostics)
+            suppressed.extend(result.suppressed)
+            notices.extend(result.notices)
+        diags.sort(key=Diagnostic.sort_key)
+        return RunResult(diags, suppressed, notices, 0, 0)
 
     # -- many files ----------------------------------------------------------------------------
     def run(self, jobs: Sequence[FileJob], workers: int = 0) -> RunResult:
@@ -262,7 +313,7 @@ class Engine:
             workers,
             mp_context=ctx,
             initializer=_init_worker,
-            initargs=(self.catalog, self.settings, self.local_modules),
+            initargs=(self.catalog, self.settings, self.local_modules, self.info),
         ) as pool:
             return list(pool.map(_work, jobs, chunksize=chunk))
 
@@ -286,10 +337,12 @@ def _parses_with_libcst(text: str) -> bool:
 _WORKER: list[Engine] = []  # the engine of a pool worker process (set once by its initializer)
 
 
-def _init_worker(catalog: Catalog, settings: Settings, local_modules: frozenset[str]) -> None:
+def _init_worker(
+    catalog: Catalog, settings: Settings, local_modules: frozenset[str], info: ProjectInfo
+) -> None:
     import gc
 
-    _WORKER[:] = [Engine(catalog, settings, local_modules)]
+    _WORKER[:] = [Engine(catalog, settings, local_modules, info)]
     gc.freeze()
 
 

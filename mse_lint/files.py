@@ -26,6 +26,9 @@ from .project import Project, discover, fate_of, read_mseignore
 class Group:
     project: Project
     jobs: list[FileJob] = field(default_factory=list)
+    # a path given covers the whole code dir: project-level checks (manifest, requirements,
+    # mse.toml) run too; a run on named files (pre-commit) checks only those files
+    whole: bool = False
 
 
 @dataclass
@@ -135,6 +138,7 @@ def collect(
                 skipped += 1
             continue
         if _within(code, target) or _within(target, code):
+            group.whole = group.whole or _within(code, target)
             manifest = project.manifest()
             assert manifest is not None
             for entry in manifest.shipped():

@@ -205,6 +205,44 @@ class ModuleIndex:
             out.append(Value(f"builtins.{name}"))
         return out
 
+    def reaching_bindings(
+        self, scope: Scope, name: str, order: Optional[int], path: Optional[Path] = None
+    ) -> list[Binding]:
+        """The bindings of ``name`` that may reach a read in ``scope`` at ``order`` (latest
+        first), found as :meth:`lookup` finds values. A binding's ``expr`` is the bound value
+        (None for imports, parameters, loop, ``with`` and ``except`` targets); its ``scope``,
+        ``order`` and ``path`` are where that value is evaluated."""
+        s: Optional[Scope] = scope
+        o = order
+        u = scope.path if path is None else path
+        skip_class = False
+        while s is not None:
+            if s.kind == "class" and skip_class:
+                s = s.parent
+                continue
+            if name in s.globals:
+                s, o, u = self.module, None, ()
+                continue
+            if name in s.bindings and name not in s.nonlocals:
+                bindings = s.bindings[name]
+                if o is None or s.kind == "function" or _bound_before(bindings, o, s):
+                    pre = bindings if o is None else [b for b in bindings if b.order < o]
+                    out: list[Binding] = []
+                    covered: dict[tuple[Path, int], set[int]] = {}
+                    for b in reversed(pre or bindings):
+                        if self._excluded(b.path, u):
+                            continue
+                        out.append(b)
+                        if self._reaches_all(b.path, u, covered):
+                            break
+                    return out
+            if s.kind == "function":
+                o, u = None, s.path
+            if s.kind != "module":
+                skip_class = True
+            s = s.parent
+        return []
+
     def _values_of(self, bindings: list[Binding], order: Optional[int], use: Path) -> list[Value]:
         pre = bindings if order is None else [b for b in bindings if b.order < order]
         if not pre:

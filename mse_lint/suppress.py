@@ -57,12 +57,21 @@ def _comments(source: str) -> Iterator[tuple[int, int, str, bool]]:
         yield tok.start[0], tok.start[1] + 1, tok.string, tok.start[0] not in code_lines
 
 
-def parse(source: str, path: str) -> tuple[list[Suppression], list[Notice]]:
+def _plain_comments(text: str) -> Iterator[tuple[int, int, str, bool]]:
+    """Comments of a `#`-commented text file (requirements.txt, TOML): no string syntax."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        at = line.find("#")
+        if at >= 0:
+            yield number, at + 1, line[at:], not line[:at].strip()
+
+
+def parse(source: str, path: str, python: bool = True) -> tuple[list[Suppression], list[Notice]]:
     if "mse-lint" not in source and "noqa" not in source and "NOQA" not in source:
         return [], []
     found: list[Suppression] = []
     notices: list[Notice] = []
-    for line, col, text, standalone in _comments(source):
+    comments = _comments(source) if python else _plain_comments(source)
+    for line, col, text, standalone in comments:
         m = _MSE.search(text)
         if m:
             kind, bracket, inner = m.group(1).lower(), m.group(2), m.group(3)

@@ -11,6 +11,7 @@ from mse_lint.catalog import load_catalog
 from mse_lint.config import Settings
 from mse_lint.docs import pages
 from mse_lint.engine import Engine, FileJob
+from mse_lint.run import lint
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = load_catalog()
@@ -24,13 +25,52 @@ def _examples(kind: str) -> list[tuple[str, int, str]]:
     ]
 
 
+DEFAULT_TOML = 'name = "example"\npython_application = "app:app"\n[cloud]\ncode = "mse_src"\n'
+
+
+def build_project(text: str, root: Path) -> None:
+    """Lay out a `# file: PATH` / `# symlink: LINK -> TARGET` example under ``root``."""
+    (root / ".git").mkdir(parents=True)
+    current: list[str] = []
+    name = None
+
+    def flush() -> None:
+        if name is not None:
+            target = root / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text("".join(current), encoding="utf-8")
+
+    for line in text.splitlines(keepends=True):
+        m = re.match(r"# (file|symlink): (.+?)\s*$", line)
+        if m and m.group(1) == "file":
+            flush()
+            name, current = m.group(2), []
+        elif m:
+            flush()
+            name, current = None, []
+            link, _, target = m.group(2).partition(" -> ")
+            (root / link).parent.mkdir(parents=True, exist_ok=True)
+            (root / link).symlink_to(target)
+        else:
+            current.append(line)
+    flush()
+    if not (root / "mse.toml").exists():
+        (root / "mse.toml").write_text(DEFAULT_TOML)
+
+
 def _fired(rule_id: str, text: str, tmp_path: Path, as_bytes: bool = False) -> list[str]:
+    settings = Settings(select=("MSE",), extend_select=(rule_id,))
+    if text.startswith("# file: "):
+        root = tmp_path / "project"
+        build_project(text, root)
+        outcome = lint([root], CATALOG, settings, cwd=tmp_path)
+        return [d.rule for d in outcome.diagnostics if d.rule == rule_id]
     path = tmp_path / "example.py"
     if as_bytes:
         path.write_bytes(text.encode("latin-1"))
     else:
         path.write_text(text, encoding="utf-8")
-    engine = Engine(CATALOG, Settings(select=("MSE",), extend_select=(rule_id,)))
+    engine = Engine(CATALOG, settings)
     result = engine.check_file(FileJob(str(path), "example.py"))
     return [d.rule for d in result.diagnostics if d.rule == rule_id]
 

@@ -51,7 +51,7 @@ def project(tmp_path: Path, files: dict[str, str], toml: str | None = None) -> P
 
 def expected_lines(folder: Path) -> set[tuple[str, int, str]]:
     out = set()
-    for path in sorted(folder.rglob("*.py")):
+    for path in sorted([*folder.rglob("*.py"), *folder.rglob("requirements.txt")]):
         for i, line in enumerate(path.read_text().splitlines(), start=1):
             m = re.search(r"#\s*expect:\s*([A-Z0-9, ]+)", line)
             if m:
@@ -61,7 +61,7 @@ def expected_lines(folder: Path) -> set[tuple[str, int, str]]:
 
 
 # -- the acceptance points --------------------------------------------------------------------
-def test_example_app_reports_every_process_rule_at_the_right_lines() -> None:
+def test_example_app_reports_findings_at_the_right_lines() -> None:
     proc = run(str(EXAMPLE), "--format", "json")
     assert proc.returncode == 1, proc.stderr
     found = {(Path(f["path"]).name, f["line"], f["rule"]) for f in json.loads(proc.stdout)}
@@ -69,6 +69,7 @@ def test_example_app_reports_every_process_rule_at_the_right_lines() -> None:
     assert found == expected_lines(shipped)
     rules = {r for _, _, r in found}
     assert {f"MSE10{i}" for i in range(1, 9)} <= rules
+    assert {"MSE201", "MSE203", "MSE205", "MSE208"} <= rules
 
 
 def test_example_host_tests_are_not_checked() -> None:

@@ -4,12 +4,28 @@ report), ``wants(text)`` (a cheap text prefilter) and ``run(ctx)`` returning Dia
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Optional, Protocol
 
 from ..catalog import Catalog
+from ..config import Settings
 from ..diagnostics import Diagnostic, Span
+from ..project import Manifest, Project
+
+
+@dataclass(frozen=True)
+class ProjectInfo:
+    """What per-file checks may know of the project (picklable: it goes to worker processes)."""
+
+    local_modules: frozenset[str] = frozenset()
+    # Top-level keys of the secrets JSON named by `[cloud] secrets` (None: not configured or
+    # not readable), and that file's path as displayed.
+    secret_keys: Optional[frozenset[str]] = None
+    secrets_file: Optional[str] = None
+    # mse.toml's [cloud] table is filled in for MSE cloud (docker, project and hardware set)
+    cloud: bool = False
 
 
 @dataclass
@@ -22,6 +38,7 @@ class FileContext:
     catalog: Catalog
     target_python: tuple[int, int] = (3, 10)
     local_modules: frozenset[str] = frozenset()
+    project: ProjectInfo = field(default_factory=ProjectInfo)
     _lines: Optional[list[str]] = field(default=None, repr=False)
 
     @property
@@ -52,14 +69,17 @@ class FileContext:
     ) -> Diagnostic:
         rule = self.catalog.get(rule_id)
         stmt_line = getattr(stmt, "lineno", 0) if stmt is not None else 0
+        secret = bool(values.pop("_secret", False))
+        span = values.pop("_span", None)
         return Diagnostic(
             path=self.path,
-            span=self.span(node),
+            span=span if isinstance(span, Span) else self.span(node),
             rule=rule_id,
             severity=rule.severity,
             message=rule.format(**values),
             fix=rule.fix,
             stmt_line=stmt_line,
+            secret=secret,
         )
 
 
@@ -71,9 +91,91 @@ class Check(Protocol):
     def run(self, ctx: FileContext) -> Iterable[Diagnostic]: ...
 
 
-def build_checks(catalog: Catalog, enabled: frozenset[str]) -> list[Check]:
-    """The checks that can report at least one enabled rule."""
+def build_checks(
+    catalog: Catalog, enabled: frozenset[str], settings: Optional[Settings] = None
+) -> list[Check]:
+    """The per-file checks that can report at least one enabled rule."""
     from .process import ProcessCheck
+    from .secret_formats import SecretFormatsCheck
+    from .secret_usage import SecretUsageCheck
+    from .secret_values import SecretValuesCheck
 
-    checks: list[Check] = [ProcessCheck(catalog)]
+    settings = settings or Settings()
+    checks: list[Check] = [
+        ProcessCheck(catalog),
+        SecretValuesCheck(catalog, settings),
+        SecretFormatsCheck(catalog, settings),
+        SecretUsageCheck(catalog, settings),
+    ]
     return [c for c in checks if c.codes & enabled]
+
+
+@dataclass
+class ProjectContext:
+    """What project-level checks (files that are not Python: manifest, requirements, secrets
+    files, mse.toml) may look at."""
+
+    project: Project
+    manifest: Optional[Manifest]
+    catalog: Catalog
+    display: Callable[[Path], str]
+
+    def diagnostic(
+        self, rule_id: str, path: str, span: Span, secret: bool = False, **values: object
+    ) -> Diagnostic:
+        rule = self.catalog.get(rule_id)
+        return Diagnostic(
+            path=path,
+            span=span,
+            rule=rule_id,
+            severity=rule.severity,
+            message=rule.format(**values),
+            fix=rule.fix,
+            stmt_line=span.line,
+            secret=secret,
+        )
+
+
+class ProjectCheck(Protocol):
+    codes: frozenset[str]
+
+    def run(self, ctx: ProjectContext) -> Iterable[Diagnostic]: ...
+
+
+def build_project_checks(
+    catalog: Catalog, enabled: frozenset[str], settings: Optional[Settings] = None
+) -> list[ProjectCheck]:
+    """The project-level checks that can report at least one enabled rule."""
+    from .secret_files import SecretFilesCheck
+
+    settings = settings or Settings()
+    checks: list[ProjectCheck] = [SecretFilesCheck(catalog, settings)]
+    return [c for c in checks if c.codes & enabled]
+
+
+def project_info(project: Project) -> ProjectInfo:
+    """Facts about the project that per-file checks need, read once per run."""
+    import json
+
+    toml = project.mse_toml
+    keys: Optional[frozenset[str]] = None
+    secrets_file: Optional[str] = None
+    cloud = False
+    if toml is not None:
+        table = toml.data.get("cloud")
+        if isinstance(table, dict):
+            cloud = all(
+                isinstance(table.get(k), str) and table[k].strip()
+                for k in ("docker", "project", "hardware")
+            )
+            name = table.get("secrets")
+            if isinstance(name, str) and name.strip():
+                path = toml.folder / name
+                secrets_file = str(path)
+                try:
+                    data = json.loads(path.read_text(encoding="utf-8"))
+                    if isinstance(data, dict):
+                        keys = frozenset(str(k) for k in data)
+                except (OSError, ValueError):
+                    keys = None
+    return ProjectInfo(project.local_modules(), keys, secrets_file, cloud)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Optional, TextIO
 
 from ..diagnostics import Diagnostic, Severity
+from ..redact import mask_span
 from . import Report
 
 Segment = tuple[str, str]  # (text, rich style)
@@ -20,8 +21,19 @@ _SEV_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.I
 
 
 class _Sources:
-    def __init__(self) -> None:
+    """Source lines for display, with every secret span of the run masked."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
         self._cache: dict[str, list[str]] = {}
+        self._secrets: dict[tuple[str, int], list[tuple[int, int]]] = {}
+        for d in diagnostics:
+            if not d.secret:
+                continue
+            sp = d.span
+            for n in range(sp.line, sp.end_line + 1):
+                start = sp.col - 1 if n == sp.line else 0
+                end = sp.end_col - 1 if n == sp.end_line else 1 << 30
+                self._secrets.setdefault((d.path, n), []).append((start, end))
 
     def line(self, path: str, number: int) -> Optional[str]:
         if path not in self._cache:
@@ -33,7 +45,12 @@ class _Sources:
             except OSError:
                 self._cache[path] = []
         lines = self._cache[path]
-        return lines[number - 1] if 0 < number <= len(lines) else None
+        if not 0 < number <= len(lines):
+            return None
+        text = lines[number - 1]
+        for start, end in self._secrets.get((path, number), ()):
+            text = mask_span(text, start, end)
+        return text
 
 
 def _finding(d: Diagnostic, name: str, sources: _Sources) -> Iterator[Line]:
@@ -97,7 +114,7 @@ def _summary(report: Report) -> Iterator[Line]:
 
 
 def lines(report: Report, quiet: bool) -> Iterator[Line]:
-    sources = _Sources()
+    sources = _Sources(report.diagnostics)
     current = None
     for d in report.diagnostics:
         if d.path != current:

@@ -1,6 +1,7 @@
 """A reporting service: renders PDFs, thumbnails and statistics for its users."""
 
 import ctypes.util
+import json
 import multiprocessing
 import os
 import subprocess as sp
@@ -14,6 +15,9 @@ from workers.batch import score_all
 app = Flask(__name__)
 POOL = ThreadPoolExecutor(max_workers=8)  # threads are fine in the enclave
 LIBSSL = ctypes.util.find_library("ssl")  # expect: MSE109
+ADMIN_PASSWORD = "Sup3r-Admin-2023"  # expect: MSE201
+DATABASE_URL = "postgresql://reports:r3p0rtsPw@db.internal:5432/reports"  # expect: MSE203
+SETTINGS = json.load(open("secrets.json"))  # expect: MSE208
 
 
 @app.get("/health")

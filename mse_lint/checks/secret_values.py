@@ -1,0 +1,993 @@
+"""MSE201 hardcoded-secret, MSE203 credentials-in-url, MSE204 high-entropy-string.
+
+One pass over the tree collects every string literal that is bound to a name (assignment
+targets, attributes, subscripts with a literal key, annotated assignments, dict keys, keyword
+arguments, parameter defaults, comparisons, ``x.get("key", default)``-style calls) or passed to
+a call. MSE201 judges the literals bound to a secret-like name on their value; MSE203 looks at
+every string and bytes literal (f-string constant parts included) for ``scheme://user:pw@host``;
+MSE204 measures the entropy of the bound and passed literals that neither of the others, nor the
+credential formats of MSE202, report. Every word list, pattern and threshold comes from
+``rules/secrets.toml``.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Optional, Union
+
+from ..catalog import Catalog
+from ..config import Settings
+from ..diagnostics import Diagnostic, Span
+from ..redact import redact
+from . import FileContext
+
+_SEP = re.compile(r"[^0-9A-Za-z]+")
+_CAMEL = r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+"
+_QUOTE = re.compile(r"([rRbBuUfF]{0,2})('''|\"\"\"|'|\")")
+_LETTER_WORD = re.compile(r"[^\W\d_]+")
+_FILE_KEY = re.compile(r"[\w-]+\.[A-Za-z][A-Za-z0-9]{0,4}")
+_PATH_WORD = re.compile(r"[a-z][a-z0-9_.-]{2,}")
+_PUNCT = "#@!?.:;,*'\"()[]{}<>-_ "
+# lower, UPPER, Capitalised, camelCase, PascalCase words, with - _ . between them
+_CASED_WORD = r"(?:[a-z]+|[A-Z]+|[A-Z]?[a-z]+(?:[A-Z][a-z]+)*)"
+_REGULAR_CASE = re.compile(rf"{_CASED_WORD}(?:[-_.]{_CASED_WORD})*")
+# Methods whose first two arguments are a key and its (default) value:
+# os.getenv("DB_PASSWORD", "..."), cfg.get("token", "..."), os.environ.setdefault(...)
+_KEY_VALUE_CALLS = frozenset({"get", "getenv", "setdefault", "putenv", "setenv", "pop"})
+_ATTR_VALUE_CALLS = frozenset({"getattr", "setattr"})
+_OPTION = re.compile(r"--?[A-Za-z][\w-]*")
+_CLASSES = {
+    "upper": str.isupper,
+    "lower": str.islower,
+    "digit": str.isdigit,
+    "letter": str.isalpha,
+}
+
+StrNode = Union[ast.Constant, ast.JoinedStr]
+
+
+def _strings(raw: Any) -> list[str]:
+    return [str(x) for x in raw] if isinstance(raw, list) else []
+
+
+def _table(raw: Any) -> Mapping[str, Any]:
+    return raw if isinstance(raw, dict) else {}
+
+
+def shannon_entropy(text: str) -> float:
+    """Bits per character of ``text`` (0 for an empty string)."""
+    if not text:
+        return 0.0
+    n = len(text)
+    counts: dict[str, int] = {}
+    for ch in text:
+        counts[ch] = counts.get(ch, 0) + 1
+    return -sum(c / n * math.log2(c / n) for c in counts.values())
+
+
+def _norm(text: str) -> str:
+    return _SEP.sub("", text).lower()
+
+
+def _string_value(node: ast.AST) -> Optional[str]:
+    """The text of a str or bytes literal (bytes read as latin-1), else None."""
+    if isinstance(node, ast.Constant):
+        if isinstance(node.value, str):
+            return node.value
+        if isinstance(node.value, bytes):
+            return node.value.decode("latin-1")
+    return None
+
+
+@dataclass(frozen=True)
+class Charset:
+    name: str
+    spec: str  # the character class, as in the catalogue ("A-Za-z0-9+/_-")
+    run: re.Pattern[str]
+    chars: frozenset[str]
+    min_length: int
+    max_length: int
+    threshold: float
+    scale: float
+    require: tuple[str, ...]
+
+    def limit(self, n: int) -> float:
+        """The entropy a candidate of ``n`` characters must exceed."""
+        return min(self.threshold, self.scale * math.log2(max(n, 2)))
+
+
+@dataclass(frozen=True)
+class Entropic:
+    start: int
+    end: int
+    entropy: float
+    charset: str
+
+
+@dataclass(frozen=True)
+class UrlCredential:
+    user: str
+    start: int  # of the password in the literal's text
+    end: int
+
+
+class SecretValuesCheck:
+    codes = frozenset({"MSE201", "MSE203", "MSE204"})
+
+    def __init__(self, catalog: Catalog, settings: Settings) -> None:
+        self.catalog = catalog
+        self.settings = settings
+        family = catalog.data("secrets")
+        data = _table(family.get("secret_values"))
+        names = _table(data.get("names"))
+        values = _table(data.get("values"))
+        urls = _table(data.get("urls"))
+        entropy = _table(data.get("entropy"))
+
+        # -- names ---------------------------------------------------------------------------
+        self.strong = frozenset(w.lower() for w in _strings(names.get("strong")))
+        self.weak = frozenset(w.lower() for w in _strings(names.get("weak")))
+        self.human = frozenset(w.lower() for w in _strings(names.get("human")))
+        self.pair_words = frozenset(w.lower() for w in _strings(names.get("pair_words")))
+        self.compound = tuple(w.lower() for w in _strings(names.get("compound_suffixes")))
+        self.bigrams = frozenset(
+            tuple(b.lower().split()) for b in _strings(names.get("bigrams")) if len(b.split()) == 2
+        )
+        self.metadata: dict[int, set[tuple[str, ...]]] = {}
+        for m in _strings(names.get("metadata_suffixes")):
+            suffix = tuple(m.lower().split("_"))
+            self.metadata.setdefault(len(suffix), set()).add(suffix)
+        self.neutral = frozenset(
+            tuple(n.lower().split(":", 1)) for n in _strings(names.get("neutralizers")) if ":" in n
+        )
+        keep = [re.escape(w) for w in _strings(names.get("camel_keep"))]
+        self._word = re.compile("|".join([*keep, _CAMEL]))
+
+        # -- values --------------------------------------------------------------------------
+        self.min_length = int(values.get("min_length", 4))
+        self.short_length = int(values.get("short_length", 6))
+        self.schemes = tuple(
+            sorted({s.lower() for s in _strings(values.get("auth_schemes"))}, key=len, reverse=True)
+        )
+        self.placeholder = _union(_strings(values.get("placeholder_regexes")), re.IGNORECASE)
+        self.not_secret = _union(_strings(values.get("not_secret_regexes")), 0)
+        self.path_starts = tuple(_strings(values.get("path_starts")))
+        exts = "|".join(re.escape(e) for e in _strings(values.get("path_extensions")))
+        self.file_name = re.compile(rf"[\w.@-]*\.(?:{exts})" if exts else r"(?!)", re.IGNORECASE)
+        self.translations = frozenset(t.lower() for t in _strings(values.get("translations")))
+        self.setting_words = frozenset(w.lower() for w in _strings(values.get("setting_words")))
+        # callables taking a password as a positional argument: login:1 is login(user, password)
+        self.password_args: dict[str, int] = {}
+        for item in _strings(names.get("password_arguments")):
+            callee, _, index = item.partition(":")
+            if index.isdigit():
+                self.password_args[callee] = int(index)
+
+        # -- URLs ----------------------------------------------------------------------------
+        self.url = re.compile(str(urls.get("regex", r"(?!)")))
+        self.url_placeholder = _union(_strings(urls.get("placeholder_regexes")), re.IGNORECASE)
+        self.example_passwords = frozenset(
+            p.lower() for p in _strings(urls.get("example_passwords"))
+        )
+
+        # -- entropy -------------------------------------------------------------------------
+        self.charsets = tuple(
+            _charset(name, _table(entropy.get(name)))
+            for name in ("hex", "base64")
+            if isinstance(entropy.get(name), dict)
+        )
+        wide = [c for c in self.charsets if c.name == "base64"] or list(self.charsets)
+        self.run_finder = wide[0].run if wide else None
+        self.min_run = min((c.min_length for c in self.charsets), default=10**9)
+        self.sequences = _strings(entropy.get("sequences"))
+        self.pairs = frozenset(
+            pair
+            for seq in self.sequences
+            for a, b in zip(seq, seq[1:])
+            for pair in ((a, b), (b, a))
+        )
+        self.sequential_ratio = float(entropy.get("sequential_ratio", 0.5))
+        self.ascending_ratio = float(entropy.get("ascending_ratio", 0.8))
+        part = str(entropy.get("identifier_part", r"[a-z]+"))
+        self.identifier = re.compile(rf"{part}(?:[-_/.=]+{part})*[-_/.=]*")
+        self.token = re.compile(str(entropy.get("token", _CAMEL)))
+        self.token_length = float(entropy.get("identifier_token_length", 3.0))
+        self.data_prefixes = tuple(_strings(entropy.get("data_prefixes")))
+        self.data_regex = _union(_strings(entropy.get("data_regexes")), 0)
+        self.value_data = _union(_strings(entropy.get("value_data_regexes")), 0)
+        self.uuid = re.compile(str(entropy.get("uuid_regex", r"(?!)")))
+        self.context_words = frozenset(w.lower() for w in _strings(entropy.get("context_words")))
+        # long context words also count inside a word: expectedchecksum, sha256sum
+        long_words = sorted((re.escape(w) for w in self.context_words if len(w) >= 5), key=len)
+        self._long_context = (
+            re.compile("|".join(reversed(long_words)), re.IGNORECASE) if long_words else None
+        )
+        self._contexts: dict[str, bool] = {}
+
+        # -- MSE202's formats and the user's settings ----------------------------------------
+        self.formats: list[re.Pattern[str]] = []
+        raw_formats = family.get("formats", [])
+        for fmt in raw_formats if isinstance(raw_formats, list) else []:
+            if isinstance(fmt, dict) and isinstance(fmt.get("regex"), str):
+                try:
+                    self.formats.append(re.compile(fmt["regex"]))
+                except re.error:
+                    continue
+        for _id, regex in settings.secrets.extra_patterns:
+            self.formats.append(re.compile(regex))
+        self.allow = frozenset(settings.secrets.allowlist)
+        self.allow_re = [re.compile(r) for r in settings.secrets.allowlist_regex]
+
+        # names worth judging: a secret word or a bigram in them
+        words = sorted(self.strong | self.weak | set(self.compound), key=len, reverse=True)
+        alternatives = [re.escape(w) for w in words]
+        alternatives += [rf"{re.escape(a)}[-_. ]?{re.escape(b)}" for a, b in sorted(self.bigrams)]
+        self._hint = re.compile("|".join(alternatives), re.IGNORECASE)
+        # the file prefilter (plain substring tests on the lower-cased text: fast)
+        self._needles = tuple(words)
+        self._callees = tuple(f"{c.lower()}(" for c in sorted(self.password_args))
+        self._run_hint = re.compile(f"[{wide[0].spec}]{{{self.min_run},}}") if wide else None
+        self._names: dict[str, Optional[str]] = {}
+
+    # == prefilter ===============================================================================
+    def wants(self, text: str) -> bool:
+        """The file may hold a candidate: a URL, a long base64/hex run, a secret word, both
+        words of a bigram, or a call taking a password."""
+        if "://" in text or (self._run_hint is not None and self._run_hint.search(text)):
+            return True
+        low = text.lower()
+        return (
+            any(w in low for w in self._needles)
+            or any(a in low and b in low for a, b in self.bigrams)
+            or any(c in low for c in self._callees)
+        )
+
+    # == names ===================================================================================
+    def words(self, name: str) -> list[str]:
+        """``dbPassword`` / ``DB_PASSWORD`` / ``db-password`` -> ["db", "password"]."""
+        out: list[str] = []
+        for chunk in _SEP.split(name):
+            if chunk:
+                out.extend(w.lower() for w in self._word.findall(chunk))
+        return out
+
+    def secret_name(self, name: str) -> bool:
+        """A name that holds a secret (not one that describes it: ``PASSWORD_FIELD``)."""
+        return self.name_kind(name) is not None
+
+    def name_kind(self, name: str) -> Optional[str]:
+        """None for an ordinary name; "human" for a secret people choose (password, secret:
+        a plain word can be one), "machine" for one programs generate (token, api key, auth:
+        a value without digits, symbols or irregular case is not one), "weak" for a name that
+        is a secret name only by a weak last word (auth: a lower-case name is not one either)."""
+        try:
+            return self._names[name]
+        except KeyError:
+            if len(self._names) > 65536:
+                self._names.clear()
+            kind = self._names[name] = self._name_kind(name)
+            return kind
+
+    def _name_kind(self, name: str) -> Optional[str]:
+        if not name or len(name) > 80 or name.count(" ") > 1 or not self._hint.search(name):
+            return None
+        if ":" in name or "/" in name:
+            return None  # "AWS::IAM::AccessKey", "api/token": a type name, a route, not a name
+        words = self.words(name)
+        if not words:
+            return None
+        for n, suffixes in self.metadata.items():
+            if len(words) > n and tuple(words[-n:]) in suffixes:
+                return None
+        kind: Optional[str] = None
+        for i, word in enumerate(words):
+            before = words[i - 1] if i else ""
+            stem = self._secret_stem(word)
+            if stem is not None:
+                if stem[1]:
+                    before = stem[1]  # csrftoken: "csrf" comes before "token"
+                if (stem[0], before) in self.neutral:
+                    continue
+                if stem[0] in self.human:
+                    return "human"
+                kind = "machine"
+            elif i and (before, word) in self.bigrams:
+                if word in self.human:
+                    return "human"
+                kind = "machine"
+        if kind is None:
+            core = words
+            while len(core) > 1 and core[-1].isdigit():
+                core = core[:-1]  # auth2
+            if core[-1] in self.weak:
+                kind = "weak"
+        return kind
+
+    def pair_name(self, name: str) -> bool:
+        """A name whose (user, password) pair holds a password: ``auth=("admin", "...")``."""
+        words = self.words(name)
+        return bool(words) and words[-1] in self.pair_words
+
+    def _secret_stem(self, word: str) -> Optional[tuple[str, str]]:
+        """(secret word, what precedes it inside ``word``) when ``word`` is a secret word."""
+        if word in self.strong:
+            return word, ""
+        for c in self.compound:
+            if word.endswith(c) and len(word) > len(c):
+                return c, word[: -len(c)]
+        return None
+
+    # == values of secret names (MSE201) =========================================================
+    def allowed(self, value: str) -> bool:
+        return value in self.allow or any(r.search(value) for r in self.allow_re)
+
+    def secret_part(self, name: str, value: str) -> Optional[tuple[int, int]]:
+        """Where the secret is in ``value`` bound to ``name`` (start, end), or None when the value
+        is not a secret."""
+        kind = self.name_kind(name)
+        if kind is None:
+            return None
+        start, end = 0, len(value)
+        low = value.lower()
+        for scheme in self.schemes:
+            if low.startswith(scheme):
+                start = len(scheme)
+                break
+        while start < end and value[start].isspace():
+            start += 1
+        while end > start and value[end - 1].isspace():
+            end -= 1
+        inner = value[start:end].split()
+        if (
+            len(inner) == 2
+            and re.fullmatch(r"[A-Za-z][\w-]{0,20}", inner[0])
+            and len(inner[1]) >= 12
+            and self._machine(inner[1])
+        ):  # "MyScheme abc123...": an unknown scheme before a credential
+            start = value.index(inner[1], start)
+            end = start + len(inner[1])
+        secret = value[start:end]
+        if not secret or self.allowed(value) or self.allowed(secret):
+            return None
+        if self._not_a_secret(name, secret, kind):
+            return None
+        return start, end
+
+    def _not_a_secret(self, name: str, v: str, kind: str) -> bool:
+        if len(v) < self.min_length or "://" in v:
+            return True
+        if any(c.isspace() for c in v):
+            return True  # prose ("Enter your password"), labels, several words
+        if self.placeholder is not None and self.placeholder.search(v):
+            return True
+        if self.not_secret is not None and self.not_secret.fullmatch(v):
+            return True
+        if v.startswith(self.path_starts) or self.file_name.fullmatch(v):
+            return True
+        if "/" in v and all(re.fullmatch(r"[a-z0-9_.-]*", p) for p in v.split("/")):
+            return True  # a relative path or a route: static/js, api/v1/token
+        low = v.lower()
+        if low in self.translations or low in self.setting_words or self._label(v):
+            return True
+        nv, nn = _norm(v), _norm(name)
+        if nv and (nv in nn or (nn and nn in nv and nv.isalpha())):
+            return True  # repeats the name: PASSWORD = "password", {"NextToken": "NextToken"}
+        if nv.isalpha() and any(w in nv for w in self.compound):
+            return True  # says what it is: "newpassword", "notsecret", "mytoken"
+        if len(nv) >= 4 and self._sequential(nv, ascending=False):
+            return True  # "abcdefgh", "12345678", "qwertyuiop"
+        if kind != "human" and not self._machine(v):
+            return True  # token == "keyword", auth = "required": words, not generated values
+        if kind == "weak" and re.fullmatch(r"[a-z0-9_.-]+", v):
+            return True  # {"auth0": "types-auth0-python"}: a weak name wants more than a name
+        has_letter = any(c.isalpha() for c in v)
+        has_digit = any(c.isdigit() for c in v)
+        has_symbol = any(not c.isalnum() for c in v)
+        mixed = (has_letter + has_digit + has_symbol) >= 2
+        return len(v) < self.short_length and not mixed
+
+    def _label(self, v: str) -> bool:
+        """A word with its punctuation: "Password:", "Token?"."""
+        stripped = v.rstrip(":?!.…*")
+        return stripped != v and _LETTER_WORD.fullmatch(stripped) is not None
+
+    def _machine(self, v: str) -> bool:
+        """Looks generated: a digit, a symbol inside, or irregular letter case."""
+        core = v.strip(_PUNCT)
+        if any(c.isdigit() for c in core):
+            return True
+        if any(not c.isalnum() and c not in "-_." for c in core):
+            return True
+        return bool(core) and not _REGULAR_CASE.fullmatch(core)
+
+    # == URLs (MSE203) ===========================================================================
+    def url_credentials(self, text: str) -> list[UrlCredential]:
+        if "://" not in text or "@" not in text:
+            return []
+        out = []
+        for m in self.url.finditer(text):
+            user, pw = m.group("user"), m.group("password")
+            if pw == user or pw.lower() in self.example_passwords:
+                continue
+            if self.url_placeholder is not None and self.url_placeholder.search(pw):
+                continue
+            if self.allowed(pw) or self.allowed(text):
+                continue
+            out.append(UrlCredential(user, m.start("password"), m.end("password")))
+        return out
+
+    # == entropy (MSE204) ========================================================================
+    def high_entropy(self, value: str, context: Sequence[str] = ()) -> Optional[Entropic]:
+        """The first random-looking run of ``value``, unless the context (the names the value
+        is bound to or passed to) marks it as a checksum, an identifier or a test vector."""
+        if self.run_finder is None or len(value) < self.min_run:
+            return None
+        for name in context:
+            if _FILE_KEY.fullmatch(name) or self._context_name(name):
+                return None  # EXPECTED_SHA256 = "...", {"ascent.dat": "<sha256>"}
+        if value.startswith(self.data_prefixes) or self.allowed(value):
+            return None
+        if self.placeholder is not None and self.placeholder.search(value):
+            return None  # "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"
+        if self.value_data is not None and self.value_data.search(value):
+            return None
+        for m in self.run_finder.finditer(value):
+            if m.end() - m.start() < self.min_run:
+                continue
+            for start, end in self._pieces(m.group(), m.start()):
+                found = self._judge_run(value[start:end])
+                if found is None:
+                    continue
+                # "Signature: 8a47...", "sha256=9f86...", "/blob/89aa...": the words before it
+                lead = self.words(value[max(0, start - 24) : start])[-2:]
+                if any(w in self.context_words for w in lead):
+                    continue
+                if any(f.search(value) for f in self.formats):
+                    return None  # MSE202 reports it
+                return Entropic(start, end, found[0], found[1])
+        return None
+
+    def _context_name(self, name: str) -> bool:
+        hit = self._contexts.get(name)
+        if hit is None:
+            if len(self._contexts) > 65536:
+                self._contexts.clear()
+            hit = any(w in self.context_words for w in self.words(name)) or bool(
+                self._long_context and self._long_context.search(name)
+            )
+            self._contexts[name] = hit
+        return hit
+
+    def _pieces(self, run: str, at: int) -> list[tuple[int, int]]:
+        """A path-like run (two or more lower-case word segments between slashes:
+        "com/python/cpython/blob/89aa.../Lib") is judged segment by segment."""
+        parts = run.split("/")
+        if len(parts) < 3 or sum(bool(_PATH_WORD.fullmatch(p)) for p in parts) < 2:
+            return [(at, at + len(run))]
+        out = []
+        for p in parts:
+            if len(p) >= self.min_run:
+                out.append((at, at + len(p)))
+            at += len(p) + 1
+        return out
+
+    def _judge_run(self, run: str) -> Optional[tuple[float, str]]:
+        core = run.rstrip("=")
+        if self.uuid.fullmatch(run) or run.startswith(self.data_prefixes):
+            return None
+        if self.data_regex is not None and self.data_regex.match(run):
+            return None
+        if self.allowed(run) or self.identifier.fullmatch(run):
+            return None
+        for cs in self.charsets:
+            if not (cs.min_length <= len(core) <= cs.max_length):
+                continue
+            if not all(c in cs.chars for c in core):
+                continue
+            if cs.name == "hex" and not (core.islower() or core.isupper()):
+                continue  # mixed-case hex letters: judged as base64
+            if not all(any(_CLASSES[k](c) for c in core) for k in cs.require if k in _CLASSES):
+                return None
+            if self._sequential(core) or (cs.name != "hex" and self._wordy(core)):
+                return None
+            if cs.name == "base64" and _encoded_text(core):
+                return None
+            e = shannon_entropy(core)
+            return (e, cs.name) if e > cs.limit(len(core)) else None
+        return None
+
+    def _wordy(self, s: str) -> bool:
+        tokens = self.token.findall(s)
+        return bool(tokens) and sum(map(len, tokens)) >= self.token_length * len(tokens)
+
+    def _sequential(self, s: str, ascending: bool = True) -> bool:
+        """Most neighbours follow each other in an alphabet or on a keyboard row ("abcdef",
+        "123456", "qwerty"), or (``ascending``, for long runs) the characters are sorted
+        (base58 and other alphabet constants)."""
+        n = len(s) - 1
+        if n <= 0:
+            return True
+        follow = sum((a, b) in self.pairs for a, b in zip(s, s[1:]))
+        if follow >= self.sequential_ratio * n:
+            return True
+        return ascending and sum(a < b for a, b in zip(s, s[1:])) >= self.ascending_ratio * n
+
+    # == the pass ================================================================================
+    def run(self, ctx: FileContext) -> Iterable[Diagnostic]:
+        return _Pass(self, ctx).run()
+
+
+def _encoded_text(run: str) -> bool:
+    """``run`` is base64 of readable text without a colon: encoded data ("YWJjZGVm..." is
+    "abcdef..."), not a key; "dXNlcjpwYXNz" ("user:pass") stays a candidate."""
+    import base64
+    import binascii
+
+    body = run.rstrip("=")
+    body = body[: len(body) - len(body) % 4]
+    if len(body) < 16:
+        return False
+    try:
+        raw = base64.b64decode(body, altchars=b"-_" if ("-" in body or "_" in body) else None)
+        text = raw.decode("utf-8")
+    except (binascii.Error, ValueError):
+        return False
+    return ":" not in text and sum(c.isprintable() or c in "\n\r\t" for c in text) >= 0.95 * len(
+        text
+    )
+
+
+_ESCAPE = re.compile(
+    r"\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|N\{[^}]*\}|[0-7]{1,3}|.)"
+)
+
+
+def _source_offsets(body: str, raw: bool, length: int) -> Optional[list[int]]:
+    """For each character of a one-line literal's value (and its end), its offset in the
+    literal's ``body`` as written, escapes included; None when the body is not exactly one
+    literal of ``length`` characters (implicit concatenation, f-string)."""
+    if raw or "\\" not in body:
+        return list(range(len(body) + 1)) if len(body) == length else None
+    out: list[int] = []
+    i = 0
+    while i < len(body):
+        out.append(i)
+        m = _ESCAPE.match(body, i) if body[i] == "\\" else None
+        i = m.end() if m else i + 1
+    out.append(len(body))
+    return out if len(out) == length + 1 else None
+
+
+def _union(patterns: Sequence[str], flags: int) -> Optional[re.Pattern[str]]:
+    """One regex matching any of ``patterns`` (invalid ones are skipped), or None."""
+    ok = []
+    for p in patterns:
+        try:
+            re.compile(p)
+        except re.error:
+            continue
+        ok.append(f"(?:{p})")
+    if not ok:
+        return None
+    return re.compile("|".join(ok), flags)
+
+
+def _charset(name: str, raw: Mapping[str, Any]) -> Charset:
+    chars = str(raw.get("charset", "A-Za-z0-9"))
+    pad = re.escape(str(raw.get("padding", "")))
+    run = re.compile(f"[{chars}]+{pad}{{0,2}}" if pad else f"[{chars}]+")
+    members = frozenset(chr(i) for i in range(32, 127) if re.fullmatch(f"[{chars}]", chr(i)))
+    return Charset(
+        name=name,
+        spec=chars,
+        run=run,
+        chars=members,
+        min_length=int(raw.get("min_length", 20)),
+        max_length=int(raw.get("max_length", 1000)),
+        threshold=float(raw.get("threshold", 4.5)),
+        scale=float(raw.get("scale", 1.0)),
+        require=tuple(_strings(raw.get("require"))),
+    )
+
+
+@dataclass
+class _Bound:
+    node: StrNode
+    name: str  # the name MSE201 judges ("" when only passed to a call)
+    shown: str  # the name as messages show it (self.password)
+    context: tuple[str, ...]  # names that qualify the value (MSE204): target, callee
+    secret_name: bool  # MSE201 judges it
+
+
+def _callee(func: ast.expr) -> str:
+    parts = []
+    while isinstance(func, ast.Attribute):
+        parts.append(func.attr)
+        func = func.value
+    if isinstance(func, ast.Name):
+        parts.append(func.id)
+    elif parts:
+        parts.append("…")
+    return ".".join(reversed(parts))
+
+
+def _called(callee: str) -> str:
+    return f"{callee}()" if callee else ""
+
+
+def _is_string(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes))
+
+
+# fields that never hold an expression: names, flags, contexts, operators
+_SKIPPED_FIELDS = frozenset(
+    {
+        "ctx", "op", "ops", "type_comment", "type_ignores", "id", "attr", "arg", "name",
+        "module", "level", "names", "kind", "conversion", "is_async", "simple", "tag",
+    }
+)  # fmt: skip
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {ast.Constant: ()}
+
+
+def _child_fields(kind: type) -> tuple[str, ...]:
+    """The fields of an ast node type that may hold nodes worth visiting."""
+    return tuple(f for f in getattr(kind, "_fields", ()) if f not in _SKIPPED_FIELDS)
+
+
+class _Pass:
+    """One walk over a file's tree: collect the bound literals, check URLs on the way."""
+
+    def __init__(self, check: SecretValuesCheck, ctx: FileContext) -> None:
+        self.c = check
+        self.ctx = ctx
+        self.bound: dict[int, _Bound] = {}
+        self.fstring_parts: set[int] = set()
+        self.dict_names: dict[int, str] = {}
+        self.out: list[Diagnostic] = []
+        self.done: set[int] = set()  # literals reported by MSE201 / MSE203
+        self.handlers: dict[type, Callable[[Any], None]] = {
+            ast.Assign: self.visit_assign,
+            ast.AnnAssign: self.visit_annassign,
+            ast.NamedExpr: self.visit_namedexpr,
+            ast.Dict: self.visit_dict,
+            ast.Call: self.visit_call,
+            ast.FunctionDef: self.visit_function,
+            ast.AsyncFunctionDef: self.visit_function,
+            ast.Lambda: self.visit_function,
+            ast.Compare: self.visit_compare,
+            ast.JoinedStr: self.visit_fstring,
+            ast.Constant: self.visit_constant,
+        }
+
+    def run(self) -> list[Diagnostic]:
+        # a pre-order walk (a parent before its children: an f-string before its parts, an
+        # assignment before its dict) over the fields that can hold expressions
+        handlers = self.handlers
+        fields = _CHILD_FIELDS
+        todo: list[ast.AST] = [self.ctx.tree]
+        pop, push, append = todo.pop, todo.extend, todo.append
+        while todo:
+            node = pop()
+            kind = type(node)
+            handler = handlers.get(kind)
+            if handler is not None:
+                handler(node)
+            names = fields.get(kind)
+            if names is None:
+                names = fields[kind] = _child_fields(kind)
+            for name in names:
+                value = getattr(node, name, None)
+                if value is None:
+                    continue
+                if type(value) is list:
+                    push(value)
+                else:
+                    append(value)
+        for b in list(self.bound.values()):
+            if b.secret_name:
+                self.judge_secret(b)
+        for b in self.bound.values():
+            if id(b.node) not in self.done:
+                self.judge_entropy(b)
+        self.out.sort(key=lambda d: (d.span, d.rule))
+        return self.out
+
+    # -- binding literals to names ---------------------------------------------------------------
+    def bind(
+        self,
+        value: Optional[ast.AST],
+        name: str,
+        context: tuple[str, ...] = (),
+        shown: str = "",
+    ) -> None:
+        """``value`` is bound to ``name`` (judged by MSE201; ``shown`` in messages)."""
+        if value is None:
+            return
+        if isinstance(value, ast.Call):
+            # password = models.CharField(default="..."), key = Signer("...")
+            callee = _callee(value.func)
+            for kw in value.keywords:
+                if kw.arg == "default" and name:
+                    self.bind(kw.value, name, (callee,), shown)
+            for arg in value.args:
+                if _is_string(arg):
+                    self.add(arg, "", _called(callee), (name, callee), False)  # type: ignore[arg-type]
+            return
+        if (
+            isinstance(value, (ast.Tuple, ast.List))
+            and len(value.elts) == 2
+            and name
+            and self.c.pair_name(name)
+        ):  # auth=("admin", "...") holds a user name and a password
+            self.bind(value.elts[1], name, context, shown)
+            return
+        if _is_string(value):
+            secret = bool(name) and self.c.secret_name(name)
+            self.add(value, name, shown or name, (name, *context), secret)  # type: ignore[arg-type]
+
+    def add(
+        self, node: StrNode, name: str, shown: str, context: tuple[str, ...], secret: bool
+    ) -> None:
+        old = self.bound.get(id(node))
+        if old is not None and (old.secret_name or not secret):
+            return
+        self.bound[id(node)] = _Bound(node, name, shown, tuple(c for c in context if c), secret)
+
+    def target_name(self, target: ast.AST) -> str:
+        if isinstance(target, ast.Name):
+            return target.id
+        if isinstance(target, ast.Attribute):
+            return target.attr
+        if isinstance(target, ast.Subscript):
+            key: Any = target.slice
+            if isinstance(key, ast.Index):  # pragma: no cover - Python 3.8
+                key = key.value  # type: ignore[attr-defined]
+            if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                return key.value
+        if isinstance(target, ast.Starred):
+            return self.target_name(target.value)
+        return ""
+
+    def shown(self, target: ast.AST) -> str:
+        """The name as messages show it: ``self.password``, ``DB_PASSWORD``, ``password``."""
+        if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+            return f"{target.value.id}.{target.attr}"
+        return self.target_name(target)
+
+    def assign(self, target: ast.AST, value: Optional[ast.AST]) -> None:
+        if isinstance(target, (ast.Tuple, ast.List)):
+            if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(target.elts):
+                for t, v in zip(target.elts, value.elts):
+                    self.assign(t, v)
+            return
+        name = self.target_name(target)
+        if name:
+            self.bind(value, name, shown=self.shown(target))
+
+    # -- the node types --------------------------------------------------------------------------
+    def visit_assign(self, node: ast.Assign) -> None:
+        for t in node.targets:
+            self.assign(t, node.value)
+        if isinstance(node.value, ast.Dict) and node.targets:
+            self.dict_names[id(node.value)] = self.target_name(node.targets[0])
+
+    def visit_annassign(self, node: ast.AnnAssign) -> None:
+        self.assign(node.target, node.value)
+
+    def visit_namedexpr(self, node: ast.NamedExpr) -> None:
+        self.assign(node.target, node.value)
+
+    def visit_dict(self, node: ast.Dict) -> None:
+        outer = self.dict_names.get(id(node), "")  # INT_FUNC_HASHES = {"binomial": "..."}
+        for k, v in zip(node.keys, node.values):
+            if isinstance(k, ast.Constant) and isinstance(k.value, str):
+                if isinstance(v, ast.Dict):
+                    self.dict_names[id(v)] = k.value
+                self.bind(v, k.value, (outer,))
+
+    def visit_call(self, node: ast.Call) -> None:
+        callee = _callee(node.func)
+        last = callee.rsplit(".", 1)[-1]
+        for kw in node.keywords:
+            if kw.arg:
+                self.bind(kw.value, kw.arg, (callee,))
+        args = node.args
+        key = _string_value(args[0]) if args else None
+        if key is not None:
+            if last in _KEY_VALUE_CALLS and len(args) >= 2:
+                self.bind(args[1], key, (callee,))  # os.getenv("DB_PASSWORD", "...")
+            elif _OPTION.fullmatch(key):  # parser.add_argument("--password", default="...")
+                for kw in node.keywords:
+                    if kw.arg == "default":
+                        self.bind(kw.value, key.lstrip("-"), (callee,))
+        index = self.c.password_args.get(last)
+        if index is not None and len(args) > index:
+            self.bind(args[index], "password", (callee,), f"{callee}()")  # smtp.login(u, "...")
+        if last in _ATTR_VALUE_CALLS and len(args) >= 3:
+            attr = _string_value(args[1])
+            if attr is not None:
+                self.bind(args[2], attr, (callee,))  # setattr(cfg, "password", "...")
+        strings = [a for a in args if _is_string(a)]
+        if strings:
+            # the other short strings of the call qualify each one: check("md5", b"", "d41d...")
+            words = tuple(
+                v for v in (_string_value(a) for a in strings) if v is not None and len(v) <= 24
+            )
+            for arg in strings:
+                self.add(arg, "", _called(callee), (callee, *words), False)  # type: ignore[arg-type]
+
+    def visit_function(
+        self, node: Union[ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda]
+    ) -> None:
+        args = node.args
+        positional = [*args.posonlyargs, *args.args]
+        for a, d in zip(positional[len(positional) - len(args.defaults) :], args.defaults):
+            self.bind(d, a.arg)
+        for a, kd in zip(args.kwonlyargs, args.kw_defaults):
+            self.bind(kd, a.arg)
+
+    def visit_compare(self, node: ast.Compare) -> None:
+        operands = [node.left, *node.comparators]
+        for op, left, right in zip(node.ops, operands, operands[1:]):
+            if not isinstance(op, (ast.Eq, ast.NotEq)):
+                continue
+            for a, b in ((left, right), (right, left)):
+                if _is_string(b):
+                    name = self.operand_name(a)
+                    if name and self.c.secret_name(name):
+                        self.bind(b, name, shown=self.shown(a) or name)
+
+    def operand_name(self, node: ast.AST) -> str:
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Attribute) and func.attr == "get" and node.args:
+                return _string_value(node.args[0]) or ""  # headers.get("X-Api-Key") == "..."
+            return ""
+        return self.target_name(node)
+
+    def visit_fstring(self, node: ast.JoinedStr) -> None:
+        for part in node.values:
+            self.fstring_parts.add(id(part))
+            text = _string_value(part)
+            if text is not None:
+                self.urls(node, text, exact=False)
+
+    def visit_constant(self, node: ast.Constant) -> None:
+        if id(node) not in self.fstring_parts:
+            text = _string_value(node)
+            if text is not None and "://" in text:
+                self.urls(node, text, exact=True)
+
+    # -- MSE201 ----------------------------------------------------------------------------------
+    def judge_secret(self, b: _Bound) -> None:
+        node = b.node
+        value = _string_value(node)
+        if value is None:
+            return
+        where = self.c.secret_part(b.name, value)
+        if where is None:
+            return
+        secret = value[where[0] : where[1]]
+        self.done.add(id(node))
+        self.out.append(
+            self.ctx.diagnostic(
+                "MSE201",
+                node,
+                self.stmt_of(node),
+                name=b.shown,
+                value=redact(secret),
+                _secret=True,
+                _span=self.locate(node, value, where[0], secret),
+            )
+        )
+
+    # -- MSE203 ----------------------------------------------------------------------------------
+    def urls(self, node: StrNode, text: str, exact: bool) -> None:
+        for cred in self.c.url_credentials(text):
+            pw = text[cred.start : cred.end]
+            self.done.add(id(node))
+            before = text[: cred.start][-40:]
+            self.out.append(
+                self.ctx.diagnostic(
+                    "MSE203",
+                    node,
+                    self.stmt_of(node),
+                    user=cred.user or "(none)",
+                    value=redact(pw),
+                    _secret=True,
+                    _span=self.locate(node, text if exact else "", cred.start, pw, before),
+                )
+            )
+
+    # -- MSE204 ----------------------------------------------------------------------------------
+    def judge_entropy(self, b: _Bound) -> None:
+        node = b.node
+        value = _string_value(node)
+        if value is None or not isinstance(node, ast.Constant):
+            return
+        found = self.c.high_entropy(value, b.context)
+        if found is None:
+            return
+        secret = value[found.start : found.end]
+        shown = b.shown or "a call argument"
+        self.out.append(
+            self.ctx.diagnostic(
+                "MSE204",
+                node,
+                self.stmt_of(node),
+                name=shown,
+                value=redact(secret),
+                entropy=found.entropy,
+                _secret=True,
+                _span=self.locate(node, value, found.start, secret),
+            )
+        )
+
+    # -- positions -------------------------------------------------------------------------------
+    def stmt_of(self, node: ast.AST) -> Optional[ast.AST]:
+        """The innermost statement holding ``node`` (for suppression comments); found from the
+        top only for the few literals that are reported."""
+        line = getattr(node, "lineno", 0)
+        col = getattr(node, "col_offset", 0)
+        body: list[ast.stmt] = self.ctx.tree.body
+        found: Optional[ast.AST] = None
+        while body:
+            inner: list[ast.stmt] = []
+            for s in body:
+                first = min([s.lineno, *(d.lineno for d in getattr(s, "decorator_list", ()))])
+                end = (getattr(s, "end_lineno", None) or s.lineno, s.end_col_offset or 0)
+                if (first, 0) <= (line, col) < end:
+                    found = s
+                    for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+                        for child in getattr(s, field, None) or ():
+                            if isinstance(child, ast.stmt):
+                                inner.append(child)
+                            else:  # except handlers, match cases
+                                inner.extend(getattr(child, "body", ()))
+                    break
+            body = inner
+        return found
+
+    def locate(
+        self, node: ast.AST, value: str, start: int, secret: str, before: str = ""
+    ) -> Optional[Span]:
+        """The span of ``secret`` (at ``start`` of the literal's ``value``) in the source: exact
+        for a plain one-line literal, found by search in the literal's lines otherwise (escapes,
+        implicit concatenation, f-strings), the whole literal as a last resort."""
+        ctx = self.ctx
+        line = getattr(node, "lineno", 0)
+        end_line = getattr(node, "end_lineno", None) or line
+        lines = ctx.lines
+        if not (1 <= line <= end_line <= len(lines)) or not secret:
+            return None
+        c0 = ctx.char_col(line, getattr(node, "col_offset", 0)) - 1
+        c1 = ctx.char_col(end_line, getattr(node, "end_col_offset", 0) or 0) - 1
+        if line == end_line:
+            seg = lines[line - 1][c0:c1]
+            m = _QUOTE.match(seg)
+            if m and value and seg.endswith(m.group(2)) and len(seg) >= 2 * len(m.group(2)):
+                body_at = m.end()
+                body = seg[body_at : len(seg) - len(m.group(2))]
+                at = _source_offsets(body, "r" in m.group(1).lower(), len(value))
+                if at is not None:
+                    col = c0 + body_at + at[start] + 1
+                    end = c0 + body_at + at[start + len(secret)] + 1
+                    return Span(line, col, line, end)
+            anchor = seg.find(before + secret) if before else -1
+            idx = anchor + len(before) if anchor >= 0 else seg.find(secret)
+            if idx >= 0:
+                col = c0 + idx + 1
+                return Span(line, col, line, col + len(secret))
+            return None
+        for n in range(line, end_line + 1):
+            text = lines[n - 1]
+            lo = c0 if n == line else 0
+            hi = c1 if n == end_line else len(text)
+            idx = text.find(secret, lo, hi)
+            if idx >= 0:
+                return Span(n, idx + 1, n, idx + 1 + len(secret))
+        return None
