@@ -178,28 +178,9 @@ class ModuleIndex:
         ``order=None`` reads it after the scope has run (a closure or a global read from a
         function); ``path=None`` stands for the scope's own level.
         """
-        s: Optional[Scope] = scope
-        o = order
-        u = scope.path if path is None else path
-        skip_class = False
-        while s is not None:
-            if s.kind == "class" and skip_class:
-                s = s.parent
-                continue
-            if name in s.globals:
-                s, o, u = self.module, None, ()
-                continue
-            if name in s.bindings and name not in s.nonlocals:
-                bindings = s.bindings[name]
-                if o is None or s.kind == "function" or _bound_before(bindings, o, s):
-                    return self._values_of(bindings, o, u)
-                # Not bound yet: a class body or the module reads the enclosing scope or the
-                # builtins instead (a function would raise UnboundLocalError).
-            if s.kind == "function":
-                o, u = None, s.path
-            if s.kind != "module":
-                skip_class = True
-            s = s.parent
+        found = self._reaching(scope, name, order, path)
+        if found is not None:
+            return [v for b in found for v in self._binding_values(b)]
         out = [Value(f"{mod}.{name}") for mod in self.module.stars]
         if name in _BUILTIN_NAMES:
             out.append(Value(f"builtins.{name}"))
@@ -212,6 +193,13 @@ class ModuleIndex:
         first), found as :meth:`lookup` finds values. A binding's ``expr`` is the bound value
         (None for imports, parameters, loop, ``with`` and ``except`` targets); its ``scope``,
         ``order`` and ``path`` are where that value is evaluated."""
+        return self._reaching(scope, name, order, path) or []
+
+    def _reaching(
+        self, scope: Scope, name: str, order: Optional[int], path: Optional[Path]
+    ) -> Optional[list[Binding]]:
+        """Scope walk shared by :meth:`lookup` and :meth:`reaching_bindings`; None when the
+        name is not bound in any enclosing scope (a builtin, a star import, or unknown)."""
         s: Optional[Scope] = scope
         o = order
         u = scope.path if path is None else path
@@ -226,33 +214,28 @@ class ModuleIndex:
             if name in s.bindings and name not in s.nonlocals:
                 bindings = s.bindings[name]
                 if o is None or s.kind == "function" or _bound_before(bindings, o, s):
-                    pre = bindings if o is None else [b for b in bindings if b.order < o]
-                    out: list[Binding] = []
-                    covered: dict[tuple[Path, int], set[int]] = {}
-                    for b in reversed(pre or bindings):
-                        if self._excluded(b.path, u):
-                            continue
-                        out.append(b)
-                        if self._reaches_all(b.path, u, covered):
-                            break
-                    return out
+                    return self._select(bindings, o, u)
+                # Not bound yet: a class body or the module reads the enclosing scope or the
+                # builtins instead (a function would raise UnboundLocalError).
             if s.kind == "function":
                 o, u = None, s.path
             if s.kind != "module":
                 skip_class = True
             s = s.parent
-        return []
+        return None
 
-    def _values_of(self, bindings: list[Binding], order: Optional[int], use: Path) -> list[Value]:
+    def _select(self, bindings: list[Binding], order: Optional[int], use: Path) -> list[Binding]:
+        """The bindings that may reach a use (latest first): walking back from the latest one
+        before the use until a binding that runs on every path to it."""
         pre = bindings if order is None else [b for b in bindings if b.order < order]
         if not pre:
             pre = bindings  # a function local read before its binding: the name is never global
-        out: list[Value] = []
+        out: list[Binding] = []
         covered: dict[tuple[Path, int], set[int]] = {}
         for b in reversed(pre):
             if self._excluded(b.path, use):
                 continue
-            out.extend(self._binding_values(b))
+            out.append(b)
             if self._reaches_all(b.path, use, covered):
                 break
         return out
