@@ -3,6 +3,7 @@ linted path), overridden by command-line flags."""
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from collections.abc import Iterable, Mapping
@@ -34,6 +35,17 @@ class SecretSettings:
     extra_patterns: tuple[tuple[str, str], ...] = ()  # (id, regex)
     allowlist: tuple[str, ...] = ()  # literal values never reported
     allowlist_regex: tuple[str, ...] = ()  # values matching one of these are never reported
+
+    def allows(self, value: str) -> bool:
+        """The value is allowlisted: equal to a listed literal, or found by a listed regex."""
+        return value in self.allowlist or any(
+            r.search(value) for r in _compiled(self.allowlist_regex)
+        )
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(p) for p in patterns)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -12,28 +11,20 @@ from .catalog import Catalog
 from .checks import ProjectContext, project_info
 from .config import Settings
 from .diagnostics import Diagnostic, Notice
-from .engine import Engine
+from .engine import Engine, RunResult
 from .files import collect, display
-
-
-@dataclass(frozen=True)
-class Outcome:
-    diagnostics: list[Diagnostic]
-    suppressed: list[Diagnostic]
-    notices: list[Notice]
-    files_checked: int
 
 
 def lint(
     paths: Sequence[Path], catalog: Catalog, settings: Settings, cwd: Optional[Path] = None
-) -> Outcome:
+) -> RunResult:
     """Raises ProjectError / ConfigError for what makes the run impossible (exit code 2)."""
     cwd = (cwd or Path.cwd()).resolve()
     collected = collect(paths, cwd=cwd, exclude=settings.exclude)
     diagnostics: list[Diagnostic] = []
     suppressed: list[Diagnostic] = []
     notices = list(collected.notices)
-    checked = 0
+    checked = unreadable = 0
     for group in collected.groups:
         info = project_info(group.project)
         engine = Engine(catalog, settings, info.local_modules, info)
@@ -42,6 +33,7 @@ def lint(
         suppressed.extend(result.suppressed)
         notices.extend(result.notices)
         checked += result.files_checked
+        unreadable += result.files_unreadable
         if group.whole and group.project.mse_toml is not None:
             pctx = ProjectContext(
                 group.project,
@@ -60,4 +52,4 @@ def lint(
         notices.append(
             Notice(f"{n} named file{'s' if n != 1 else ''} not checked: not shipped to the enclave")
         )
-    return Outcome(diagnostics, suppressed, notices, checked)
+    return RunResult(diagnostics, suppressed, notices, checked, unreadable)

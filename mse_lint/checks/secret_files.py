@@ -106,8 +106,6 @@ class SecretFilesCheck:
                     continue
         formats.extend(re.compile(regex) for _, regex in settings.secrets.extra_patterns)
         self.formats = formats
-        self.allow = frozenset(settings.secrets.allowlist)
-        self.allow_re = [re.compile(r) for r in settings.secrets.allowlist_regex]
 
     def wants(self, text: str) -> bool:
         return False
@@ -127,7 +125,7 @@ class SecretFilesCheck:
         return out
 
     def _allowed(self, value: str) -> bool:
-        return value in self.allow or any(r.search(value) for r in self.allow_re)
+        return self.settings.secrets.allows(value)
 
     # -- MSE205 --------------------------------------------------------------------------------
     def _requirements(self, ctx: ProjectContext, code: Path, rel: str) -> Iterator[Diagnostic]:

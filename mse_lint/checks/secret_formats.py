@@ -212,8 +212,6 @@ class SecretFormatsCheck:
         self._unfiltered = _combined(
             [f.regex for f in self.formats if not f.keywords and f.precheck is None]
         )
-        self._allow = frozenset(secrets.allowlist)
-        self._allow_re = [re.compile(r) for r in secrets.allowlist_regex]
 
     # -- prefilter --------------------------------------------------------------------------------
     def wants(self, text: str) -> bool:
@@ -289,7 +287,7 @@ class SecretFormatsCheck:
         return out
 
     def allowed(self, value: str) -> bool:
-        return value in self._allow or any(rx.search(value) for rx in self._allow_re)
+        return self.settings.secrets.allows(value)
 
 
 def _combined(patterns: Sequence[re.Pattern[str]]) -> list[re.Pattern[str]]:

@@ -35,7 +35,6 @@ class SecretUsageCheck:
     codes = frozenset({"MSE208", "MSE209", "MSE210"})
 
     def __init__(self, catalog: Catalog, settings: Settings) -> None:
-        import re
 
         self.catalog = catalog
         self.settings = settings
@@ -57,15 +56,13 @@ class SecretUsageCheck:
         self.default_place = self.files.get(
             "secrets.json", (self.secrets_env, "/root/.cache/mse/secrets.json")
         )
-        self.allow = frozenset(settings.secrets.allowlist)
-        self.allow_re = [re.compile(r) for r in settings.secrets.allowlist_regex]
 
     def wants(self, text: str) -> bool:
         # every catalogued secrets file name ends with .json; the env var names share a suffix
         return self.secrets_env in text or ".json" in text
 
     def _allowed(self, value: str) -> bool:
-        return value in self.allow or any(r.search(value) for r in self.allow_re)
+        return self.settings.secrets.allows(value)
 
     def run(self, ctx: FileContext) -> Iterable[Diagnostic]:
         files = dict(self.files)

@@ -219,8 +219,6 @@ class SecretValuesCheck:
                     continue
         for _id, regex in settings.secrets.extra_patterns:
             self.formats.append(re.compile(regex))
-        self.allow = frozenset(settings.secrets.allowlist)
-        self.allow_re = [re.compile(r) for r in settings.secrets.allowlist_regex]
 
         # names worth judging: a secret word or a bigram in them
         words = sorted(self.strong | self.weak | set(self.compound), key=len, reverse=True)
@@ -323,7 +321,7 @@ class SecretValuesCheck:
 
     # == values of secret names (MSE201) =========================================================
     def allowed(self, value: str) -> bool:
-        return value in self.allow or any(r.search(value) for r in self.allow_re)
+        return self.settings.secrets.allows(value)
 
     def secret_part(self, name: str, value: str) -> Optional[tuple[int, int]]:
         """Where the secret is in ``value`` bound to ``name`` (start, end), or None when the value
