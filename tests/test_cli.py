@@ -5,21 +5,16 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers import mse_lint_command
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "report-service"
 SCAFFOLDS = ROOT / "tests" / "fixtures" / "projects"
-
-
-def _exe() -> str:
-    found = shutil.which("mse-lint", path=str(Path(sys.executable).parent))
-    return found or shutil.which("mse-lint") or "mse-lint"
 
 
 def run(
@@ -28,7 +23,12 @@ def run(
     full_env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
     full_env.update(env or {})
     return subprocess.run(
-        [_exe(), *args], cwd=cwd, capture_output=True, text=True, timeout=120, env=full_env
+        [*mse_lint_command(), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=full_env,
     )
 
 

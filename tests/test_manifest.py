@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Optional, Union
 
 import pytest
+from helpers import mse_lint_command
 
 from mse_lint.project import (
     Fate,
@@ -809,18 +810,6 @@ def test_discover_without_mse_toml(tmp_path: Path):
 
 # ------------------------------------------------------------------------------------------------
 # the CLI: `mse-lint manifest PATH`
-def mse_lint_command() -> list[str]:
-    """The ``mse-lint`` of the installation under test: the script next to this interpreter
-    (a venv not on PATH, as in CI), else the one on PATH, else ``python -m mse_lint``."""
-    beside = Path(sys.executable).parent / "mse-lint"
-    if beside.is_file():
-        return [str(beside)]
-    found = shutil.which("mse-lint")
-    if found:
-        return [found]
-    return [sys.executable, "-m", "mse_lint"]
-
-
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*mse_lint_command(), *args],

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import mse_lint_command
 
 from mse_lint.catalog import load_catalog
 from mse_lint.redact import mask_span, redact
 
 CATALOG = load_catalog()
-
-
-def _exe() -> str:
-    return str(Path(sys.executable).parent / "mse-lint")
 
 
 def _format_examples() -> list[str]:
@@ -72,7 +68,7 @@ def test_no_output_format_prints_a_secret(tmp_path: Path, args: list[str]) -> No
     planted = _project(tmp_path / "p")
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
     proc = subprocess.run(
-        [_exe(), str(tmp_path / "p"), *args],
+        [*mse_lint_command(), str(tmp_path / "p"), *args],
         capture_output=True,
         text=True,
         timeout=120,

@@ -15,7 +15,6 @@ import json
 import os
 import random
 import re
-import shutil
 import string
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pytest
+from helpers import mse_lint_command
 
 from mse_lint.catalog import load_catalog
 from mse_lint.checks.secret_formats import (
@@ -550,15 +550,15 @@ def test_settings_extra_patterns_and_allowlist_through_lint(tmp_path: Path) -> N
     assert all(d.secret for d in found)
 
 
-def _exe() -> str:
-    found = shutil.which("mse-lint", path=str(Path(sys.executable).parent))
-    return found or shutil.which("mse-lint") or "mse-lint"
-
-
 def _cli(*args: Any, cwd: Optional[Path] = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
     return subprocess.run(
-        [_exe(), *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=120, env=env
+        [*mse_lint_command(), *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
 
 

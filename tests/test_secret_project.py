@@ -8,12 +8,12 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
 import pytest
+from helpers import mse_lint_command
 
 from mse_lint.catalog import Catalog
 from mse_lint.config import SecretSettings, Settings
@@ -508,10 +508,9 @@ def health():
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    exe = shutil.which("mse-lint", path=str(Path(sys.executable).parent)) or "mse-lint"
     env = {**os.environ, "NO_COLOR": "1"}
     return subprocess.run(
-        [exe, *args], cwd=cwd, capture_output=True, text=True, timeout=120, env=env
+        [*mse_lint_command(), *args], cwd=cwd, capture_output=True, text=True, timeout=120, env=env
     )
 
 

@@ -13,12 +13,12 @@ import math
 import random
 import string
 import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
 
 import pytest
+from helpers import mse_lint_command
 
 from mse_lint.catalog import Catalog, load_catalog
 from mse_lint.checks.secret_values import SecretValuesCheck, shannon_entropy
@@ -29,7 +29,6 @@ from mse_lint.run import lint
 
 ROOT = Path(__file__).resolve().parent.parent
 DECOYS = ROOT / "tests" / "fixtures" / "projects" / "decoys"
-CLI = Path(sys.executable).parent / "mse-lint"
 CATALOG = load_catalog()
 RULES = ("MSE201", "MSE203", "MSE204")
 
@@ -41,7 +40,7 @@ def check() -> SecretValuesCheck:
 
 def run_cli(*args: str, cwd: Optional[Path] = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(CLI), *args], capture_output=True, text=True, timeout=120, cwd=cwd or ROOT
+        [*mse_lint_command(), *args], capture_output=True, text=True, timeout=120, cwd=cwd or ROOT
     )
 
 
@@ -64,7 +63,6 @@ def covered(source: str, d: Diagnostic) -> str:
 
 
 def test_decoys_project_is_clean_through_the_cli() -> None:
-    assert CLI.exists(), f"mse-lint is not installed next to {sys.executable}"
     done = run_cli("check", "--isolated", "--select", "MSE2", "--format", "json", str(DECOYS))
     assert done.returncode == 0, done.stdout + done.stderr
     assert json.loads(done.stdout) == []
