@@ -24,8 +24,6 @@ from ..diagnostics import Diagnostic
 from ..scope import ModuleIndex, Ref
 from . import FileContext
 
-_PATH_METHODS = frozenset({"joinpath", "expanduser", "resolve", "absolute", "with_name"})
-_TEXT_METHODS = frozenset({"read_text", "read_bytes"})
 _MAX_DEPTH = 12
 
 Kind = tuple[str, str]  # (what the value is: path/handle/text/json, the env var it comes from)
@@ -50,6 +48,8 @@ class SecretUsageCheck:
         self.json_text_calls = frozenset(usage.get("json_text_calls", ()))
         self.json_file_calls = frozenset(usage.get("json_file_calls", ()))
         self.message_calls = frozenset(usage.get("message_calls", ()))
+        self.path_methods = frozenset(usage.get("path_methods", ()))
+        self.text_methods = frozenset(usage.get("text_methods", ()))
         self.files: dict[str, tuple[str, str]] = {
             f["name"]: (f["env"], f["enclave_path"]) for f in data.get("secrets_path_files", [])
         }
@@ -154,9 +154,9 @@ class _Run:
                 if what == "path":
                     if func.attr == "open":
                         return ("handle", env)
-                    if func.attr in _TEXT_METHODS:
+                    if func.attr in self.c.text_methods:
                         return ("text", env)
-                    if func.attr in _PATH_METHODS:
+                    if func.attr in self.c.path_methods:
                         return inner
                 elif what == "handle" and func.attr == "read":
                     return ("text", env)

@@ -35,10 +35,6 @@ _PUNCT = "#@!?.:;,*'\"()[]{}<>-_ "
 # lower, UPPER, Capitalised, camelCase, PascalCase words, with - _ . between them
 _CASED_WORD = r"(?:[a-z]+|[A-Z]+|[A-Z]?[a-z]+(?:[A-Z][a-z]+)*)"
 _REGULAR_CASE = re.compile(rf"{_CASED_WORD}(?:[-_.]{_CASED_WORD})*")
-# Methods whose first two arguments are a key and its (default) value:
-# os.getenv("DB_PASSWORD", "..."), cfg.get("token", "..."), os.environ.setdefault(...)
-_KEY_VALUE_CALLS = frozenset({"get", "getenv", "setdefault", "putenv", "setenv", "pop"})
-_ATTR_VALUE_CALLS = frozenset({"getattr", "setattr"})
 _OPTION = re.compile(r"--?[A-Za-z][\w-]*")
 _CLASSES = {
     "upper": str.isupper,
@@ -161,6 +157,8 @@ class SecretValuesCheck:
         self.translations = frozenset(t.lower() for t in _strings(values.get("translations")))
         self.setting_words = frozenset(w.lower() for w in _strings(values.get("setting_words")))
         # callables taking a password as a positional argument: login:1 is login(user, password)
+        self.key_value_calls = frozenset(_strings(names.get("key_value_calls")))
+        self.attribute_value_calls = frozenset(_strings(names.get("attribute_value_calls")))
         self.password_args: dict[str, int] = {}
         for item in _strings(names.get("password_arguments")):
             callee, _, index = item.partition(":")
@@ -796,7 +794,7 @@ class _Pass:
         args = node.args
         key = _string_value(args[0]) if args else None
         if key is not None:
-            if last in _KEY_VALUE_CALLS and len(args) >= 2:
+            if last in self.c.key_value_calls and len(args) >= 2:
                 self.bind(args[1], key, (callee,))  # os.getenv("DB_PASSWORD", "...")
             elif _OPTION.fullmatch(key):  # parser.add_argument("--password", default="...")
                 for kw in node.keywords:
@@ -805,7 +803,7 @@ class _Pass:
         index = self.c.password_args.get(last)
         if index is not None and len(args) > index:
             self.bind(args[index], "password", (callee,), f"{callee}()")  # smtp.login(u, "...")
-        if last in _ATTR_VALUE_CALLS and len(args) >= 3:
+        if last in self.c.attribute_value_calls and len(args) >= 3:
             attr = _string_value(args[1])
             if attr is not None:
                 self.bind(args[2], attr, (callee,))  # setattr(cfg, "password", "...")
