@@ -182,6 +182,7 @@ class Engine:
             self.settings.target_python,
             self.local_modules,
             self.info,
+            file=job.path,
         )
         out: list[Diagnostic] = []
         for check in wanted:

@@ -4,10 +4,10 @@ report), ``wants(text)`` (a cheap text prefilter) and ``run(ctx)`` returning Dia
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Protocol
+from typing import Any, Optional, Protocol
 
 from ..catalog import Catalog
 from ..config import Settings
@@ -26,6 +26,14 @@ class ProjectInfo:
     secrets_file: Optional[str] = None
     # mse.toml's [cloud] table is filled in for MSE cloud (docker, project and hardware set)
     cloud: bool = False
+    # The code dir (absolute) and what the manifest says of the paths in it (relative, "/"):
+    # ``shipped`` ships; ``unshipped`` maps a path that exists but does not ship to its fate
+    # (excluded, hidden, broken-link, link-loop). None when there is no code dir.
+    code_dir: Optional[str] = None
+    shipped: frozenset[str] = frozenset()
+    unshipped: Mapping[str, str] = field(default_factory=dict)
+    # The docker image mse.toml names (1.x `[cloud] docker`, 0.x `[code] docker`), if any
+    docker: Optional[str] = None
 
 
 @dataclass
@@ -39,6 +47,8 @@ class FileContext:
     target_python: tuple[int, int] = (3, 10)
     local_modules: frozenset[str] = frozenset()
     project: ProjectInfo = field(default_factory=ProjectInfo)
+    # the file on disk (absolute or relative to the run's cwd): to place it in the code dir
+    file: str = ""
     _lines: Optional[list[str]] = field(default=None, repr=False)
 
     @property
@@ -91,23 +101,39 @@ class Check(Protocol):
     def run(self, ctx: FileContext) -> Iterable[Diagnostic]: ...
 
 
+# The families, as (module in mse_lint.checks, class). Imported only when one of their rules is
+# enabled, so that a run never imports what it does not use. A family is one line here.
+FILE_CHECKS: tuple[tuple[str, str], ...] = (
+    ("process", "ProcessCheck"),
+    ("secret_values", "SecretValuesCheck"),
+    ("secret_formats", "SecretFormatsCheck"),
+    ("secret_usage", "SecretUsageCheck"),
+)
+PROJECT_CHECKS: tuple[tuple[str, str], ...] = (("secret_files", "SecretFilesCheck"),)
+
+
+def _instantiate(
+    families: tuple[tuple[str, str], ...],
+    catalog: Catalog,
+    enabled: frozenset[str],
+    settings: Optional[Settings],
+) -> list[Any]:
+    import importlib
+
+    settings = settings or Settings()
+    out: list[Any] = []
+    for module, name in families:
+        cls = getattr(importlib.import_module(f"{__name__}.{module}", __name__), name)
+        if cls.codes & enabled:
+            out.append(cls(catalog, settings))
+    return out
+
+
 def build_checks(
     catalog: Catalog, enabled: frozenset[str], settings: Optional[Settings] = None
 ) -> list[Check]:
     """The per-file checks that can report at least one enabled rule."""
-    from .process import ProcessCheck
-    from .secret_formats import SecretFormatsCheck
-    from .secret_usage import SecretUsageCheck
-    from .secret_values import SecretValuesCheck
-
-    settings = settings or Settings()
-    checks: list[Check] = [
-        ProcessCheck(catalog),
-        SecretValuesCheck(catalog, settings),
-        SecretFormatsCheck(catalog, settings),
-        SecretUsageCheck(catalog, settings),
-    ]
-    return [c for c in checks if c.codes & enabled]
+    return _instantiate(FILE_CHECKS, catalog, enabled, settings)
 
 
 @dataclass
@@ -146,11 +172,7 @@ def build_project_checks(
     catalog: Catalog, enabled: frozenset[str], settings: Optional[Settings] = None
 ) -> list[ProjectCheck]:
     """The project-level checks that can report at least one enabled rule."""
-    from .secret_files import SecretFilesCheck
-
-    settings = settings or Settings()
-    checks: list[ProjectCheck] = [SecretFilesCheck(catalog, settings)]
-    return [c for c in checks if c.codes & enabled]
+    return _instantiate(PROJECT_CHECKS, catalog, enabled, settings)
 
 
 def project_info(project: Project) -> ProjectInfo:
@@ -178,4 +200,27 @@ def project_info(project: Project) -> ProjectInfo:
                         keys = frozenset(str(k) for k in data)
                 except (OSError, ValueError):
                     keys = None
-    return ProjectInfo(project.local_modules(), keys, secrets_file, cloud)
+    code_dir: Optional[str] = None
+    shipped: frozenset[str] = frozenset()
+    unshipped: dict[str, str] = {}
+    manifest = project.manifest()
+    if manifest is not None:
+        code_dir = str(manifest.code_dir.resolve())
+        shipped = frozenset(e.rel for e in manifest.entries if e.fate.ships)
+        unshipped = {e.rel: e.fate.value for e in manifest.entries if not e.fate.ships}
+    docker: Optional[str] = None
+    if toml is not None:
+        for table in (toml.data.get("cloud"), toml.data.get("code")):
+            if isinstance(table, dict) and isinstance(table.get("docker"), str):
+                docker = table["docker"]
+                break
+    return ProjectInfo(
+        project.local_modules(),
+        keys,
+        secrets_file,
+        cloud,
+        code_dir=code_dir,
+        shipped=shipped,
+        unshipped=unshipped,
+        docker=docker,
+    )

@@ -164,7 +164,7 @@ def _holds(clause: Clause, value: Any) -> bool:
 class ProcessCheck:
     codes = frozenset(f"MSE10{i}" for i in range(1, 10))
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, settings: object = None) -> None:
         data = catalog.data("process")
         entries = [_entry(raw) for raw in data.get("api", [])]
         self.returns: Mapping[str, str] = dict(data.get("returns", {}))
