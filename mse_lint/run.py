@@ -40,6 +40,7 @@ def lint(
                 group.project.manifest(),
                 catalog,
                 lambda p: display(Path(os.path.abspath(p)), cwd),
+                settings.target_python,
             )
             whole = engine.run_project(pctx, str(cwd))
             diagnostics.extend(whole.diagnostics)

@@ -145,6 +145,7 @@ class ProjectContext:
     manifest: Optional[Manifest]
     catalog: Catalog
     display: Callable[[Path], str]
+    target_python: tuple[int, int] = (3, 10)
 
     def diagnostic(
         self, rule_id: str, path: str, span: Span, secret: bool = False, **values: object
