@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 _FILE_SPAN = Span(1, 1, 1, 2)
 _LISTED = 3  # files named in a message before "and N more"
 _PRUNE = frozenset({"node_modules", "site-packages", "__pycache__"})
+_PLAIN = re.compile(
+    r"([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(\[[^\]]*\])?\s*([<>=!~][^;@]*)?$"
+)
 _HARDWARE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mMgGtT])")
 
 
@@ -142,13 +145,16 @@ class Distributions:
 
 
 def _requirement_names(texts: Iterable[str], python: tuple[int, int]) -> list[str]:
-    texts = list(texts)
-    if not texts:
-        return []
-    from ..requirements import marker_holds, parse
-
     out = []
     for text in texts:
+        plain = _PLAIN.match(text)
+        if plain is not None:
+            # `name[extra]>=1.0`: PEP 508 names the distribution first; packaging (65 ms to
+            # import) is only needed for markers and URLs
+            out.append(canonical(plain.group(1)))
+            continue
+        from ..requirements import marker_holds, parse
+
         req = parse(text)
         if req is not None and marker_holds(req.marker, python):
             out.append(req.name)
