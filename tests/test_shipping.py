@@ -245,6 +245,18 @@ def test_requirements_count_too(catalog: Catalog, tmp_path: Path) -> None:
     assert "(83%, over 50%)" in d.message
 
 
+def test_legacy_schema_resource(catalog: Catalog, tmp_path: Path) -> None:
+    toml = (
+        'name = "t"\nproject = "default"\nresource = "512m-eu-001"\n'
+        '[code]\nlocation = "mse_src"\npython_application = "app:app"\n'
+        'docker = "ghcr.io/cosmian/mse-nlp:20230710124434"\n'
+    )
+    root = make(tmp_path, {}, toml=toml)
+    [d] = found(catalog, root, "MSE507")
+    assert d.span == Span(3, 12, 3, 25)
+    assert "of `512m-eu-001` (184%, over 50%)" in d.message
+
+
 def test_no_hardware_no_budget(catalog: Catalog, tmp_path: Path) -> None:
     root = make(tmp_path, {})
     assert found(catalog, root, "MSE507") == []

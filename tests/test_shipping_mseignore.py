@@ -262,6 +262,15 @@ def test_lines_with_the_same_meaning(catalog: Catalog, tmp_path: Path, text: str
     assert found(catalog, root) == []
 
 
+def test_suppression_comment_in_mseignore(catalog: Catalog, tmp_path: Path) -> None:
+    """Only whole-line comments exist in .mseignore: a suppression goes on the line before."""
+    text = "# mse-lint: ignore[MSE501] -- editors' folder, hidden anyway\n.vscode/\ndata/\n"
+    root = make(tmp_path, text, {})
+    outcome = lint([root], catalog, Settings(), cwd=root)
+    assert [(d.rule, d.span.line) for d in outcome.diagnostics] == [("MSE501", 3)]
+    assert [(d.rule, d.span.line) for d in outcome.suppressed] == [("MSE501", 2)]
+
+
 def test_scaffold_mseignore(catalog: Catalog) -> None:
     """The three lines of `mse cloud scaffold`'s .mseignore that never match, and only them."""
     root = Path(__file__).parent / "fixtures" / "projects" / "scaffold_cloud"

@@ -451,7 +451,11 @@ class ShippingCheck:
         if toml is None:
             return
         cloud = toml.data.get("cloud")
-        hardware = cloud.get("hardware") if isinstance(cloud, Mapping) else None
+        if isinstance(cloud, Mapping):
+            hardware, key = cloud.get("hardware"), "hardware"
+        else:  # 0.x schema: top-level `hardware`, `resource` before 0.12
+            key = "hardware" if "hardware" in toml.data else "resource"
+            hardware = toml.data.get(key)
         if not isinstance(hardware, str):
             return
         memory = hardware_memory(hardware)
@@ -479,7 +483,7 @@ class ShippingCheck:
         yield ctx.diagnostic(
             "MSE507",
             shown,
-            _toml_value_span(toml.path, "hardware", hardware),
+            _toml_value_span(toml.path, key, hardware),
             code=human_size(code_size),
             libraries=libraries,
             used=human_size(used),
