@@ -229,3 +229,20 @@ def test_without_a_project_nothing_is_reported(catalog: Catalog, tmp_path: Path)
     (tmp_path / ".git").mkdir()
     (tmp_path / "app.py").write_text("import pandas\n")
     assert found(catalog, tmp_path) == []
+
+
+def test_dynamic_imports_with_literal_names(catalog: Catalog, tmp_path: Path) -> None:
+    app = (
+        "import importlib\nimport importlib as il\n\n"
+        "yaml = importlib.import_module('yaml')\n"
+        "def load():\n    return il.import_module('bs4').BeautifulSoup\n"
+        "np = __import__('numpy')\n"
+        "def import_module(name):\n    return name\n"
+        "def local():\n    return import_module('pandas')\n"
+        "plugin = importlib.import_module('.plugins', __package__)\n"
+        "json = importlib.import_module('json')\n"
+        "try:\n    fast = importlib.import_module('orjson')\nexcept ImportError:\n    fast = None\n"
+    )
+    root = make(tmp_path, {"mse_src/app.py": app})
+    got = [(d.span.line, d.span.col, d.message.split("`")[1]) for d in found(catalog, root)]
+    assert got == [(4, 8, "yaml"), (6, 12, "bs4"), (7, 6, "numpy")]

@@ -28,6 +28,9 @@ _CATCHES_IMPORT_ERROR = frozenset(
 )
 
 
+_IMPORTERS = frozenset({"importlib.import_module", "builtins.__import__", "importlib.__import__"})
+
+
 class ImportsCheck:
     codes = frozenset({"MSE504"})
 
@@ -65,20 +68,24 @@ class ImportsCheck:
         )
         out: list[Diagnostic] = []
         seen: set[tuple[int, str]] = set()
-        for stmt, module, shown in _runtime_imports(ctx.tree):
+        reached: set[int] = set()
+        found = list(_runtime_imports(ctx.tree, reached))
+        if "import_module" in ctx.source or "__import__" in ctx.source:
+            found.extend(_dynamic_imports(ctx.tree, reached))
+        for node, stmt, module, shown in found:
             top = module.split(".", 1)[0]
             if top in self.stdlib or top in local or not top:
                 continue
             providers = self.dists.providers(module)
             if any(canonical(p) in env.installed for p in providers):
                 continue
-            if (id(stmt), providers[0]) in seen:
+            if (id(node), providers[0]) in seen:
                 continue  # `from pandas import DataFrame, Series`: one finding
-            seen.add((id(stmt), providers[0]))
+            seen.add((id(node), providers[0]))
             out.append(
                 ctx.diagnostic(
                     "MSE504",
-                    stmt,
+                    node,
                     stmt,
                     module=shown,
                     dist=providers[0],
@@ -112,15 +119,19 @@ class ImportsCheck:
         return self._folders[1]
 
 
-def _runtime_imports(tree: ast.Module) -> Iterator[tuple[ast.stmt, str, str]]:
-    """(statement, dotted name to look up, module as written) of each absolute import that runs
-    unguarded when the module is imported or its functions are called."""
+def _runtime_imports(
+    tree: ast.Module, reached: set[int]
+) -> Iterator[tuple[ast.AST, ast.stmt, str, str]]:
+    """(node, statement, dotted name to look up, module as written) of each absolute import
+    that runs unguarded when the module is imported or its functions are called. ``reached``
+    receives the id of every statement visited (those are the unguarded ones)."""
     todo: list[list[ast.stmt]] = [list(tree.body)]
     while todo:
         for stmt in todo.pop():
+            reached.add(id(stmt))
             if isinstance(stmt, ast.Import):
                 for alias in stmt.names:
-                    yield stmt, alias.name, alias.name
+                    yield stmt, stmt, alias.name, alias.name
             elif isinstance(stmt, ast.ImportFrom):
                 if stmt.level or not stmt.module:
                     continue  # relative: the project's own
@@ -128,7 +139,7 @@ def _runtime_imports(tree: ast.Module) -> Iterator[tuple[ast.stmt, str, str]]:
                     # `from google.cloud import storage` may name a module: the longest
                     # catalogued prefix decides, see Distributions.providers
                     name = stmt.module if alias.name == "*" else f"{stmt.module}.{alias.name}"
-                    yield stmt, name, stmt.module
+                    yield stmt, stmt, name, stmt.module
             elif isinstance(stmt, ast.If):
                 if _is_type_checking(stmt.test) or _is_main_guard(stmt.test):
                     todo.append(stmt.orelse)
@@ -151,6 +162,29 @@ def _runtime_imports(tree: ast.Module) -> Iterator[tuple[ast.stmt, str, str]]:
             elif type(stmt).__name__ == "Match":
                 for case in getattr(stmt, "cases", []):
                     todo.append(case.body)
+
+
+def _dynamic_imports(
+    tree: ast.Module, reached: set[int]
+) -> Iterator[tuple[ast.AST, ast.stmt, str, str]]:
+    """``importlib.import_module("yaml")`` / ``__import__("yaml")`` with a literal name, resolved
+    by scope (an alias of importlib counts, a local function named import_module does not)."""
+    from ..scope import ModuleIndex
+
+    index = ModuleIndex(tree)
+    for ref in index.refs:
+        call = ref.call
+        if call is None or not call.args or id(ref.stmt) not in reached:
+            continue
+        first = call.args[0]
+        if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+            continue
+        name = first.value
+        if not name or name.startswith("."):
+            continue
+        values = index.resolve(ref.node, ref.scope, ref.order, ref.path)
+        if any(v.qname in _IMPORTERS for v in values):
+            yield call, ref.stmt, name, name
 
 
 def _exception_names(node: Optional[ast.expr]) -> Iterator[str]:
