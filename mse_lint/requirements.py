@@ -151,13 +151,20 @@ class Entry:
         return self.line.span(self.start, self.end)
 
 
-def entries(path: Path, _seen: Optional[set[str]] = None) -> Iterator[Entry]:
+def entries(
+    path: Path, root: Optional[Path] = None, _seen: Optional[set[str]] = None
+) -> Iterator[Entry]:
     """The requirement lines pip installs from ``path``, following ``-r`` includes (relative to
-    the including file, as pip resolves them). ``-c`` constraints install nothing."""
+    the including file, as pip resolves them). ``-c`` constraints install nothing. An include
+    outside ``root`` (the code dir) is not followed: it does not exist in the enclave."""
     seen = _seen if _seen is not None else set()
     real = os.path.realpath(path)
     if real in seen:
         return
+    if root is not None:
+        top = os.path.realpath(root)
+        if real != top and not real.startswith(top.rstrip("/") + "/"):
+            return
     seen.add(real)
     text = read_text(path)
     if text is None:
@@ -173,7 +180,7 @@ def entries(path: Path, _seen: Optional[set[str]] = None) -> Iterator[Entry]:
                 if not value and len(toks) > 1:
                     value = toks[1][2]
                 if value and not _SCHEME.match(value):
-                    yield from entries(path.parent / value, seen)
+                    yield from entries(path.parent / value, root, seen)
             elif opt in ("-e", "--editable"):
                 if value:
                     start = line.text.find(value, len(opt))

@@ -165,7 +165,10 @@ def test_guarded_imports_are_not_reported(catalog: Catalog, tmp_path: Path) -> N
 def test_requirements_that_do_not_install(catalog: Catalog, tmp_path: Path) -> None:
     files = {
         "mse_src/app.py": "import yaml\nimport numpy\nimport scipy\n",
-        "mse_src/requirements.txt": "PyYAML==6.0.1 ; python_version < '3.0'\n-r more.txt\n",
+        "mse_src/requirements.txt": (
+            "PyYAML==6.0.1 ; python_version < '3.0'\n-r more.txt\n-r ../host.txt\n"
+        ),
+        "host.txt": "scipy==1.11.0\n",  # outside the code dir: not in the enclave
         "mse_src/more.txt": "numpy==1.26.0\n",
         "mse_src/sub/requirements.txt": "scipy==1.11.0\n",  # never installed
     }
@@ -246,3 +249,17 @@ def test_dynamic_imports_with_literal_names(catalog: Catalog, tmp_path: Path) ->
     root = make(tmp_path, {"mse_src/app.py": app})
     got = [(d.span.line, d.span.col, d.message.split("`")[1]) for d in found(catalog, root)]
     assert got == [(4, 8, "yaml"), (6, 12, "bs4"), (7, 6, "numpy")]
+
+
+@pytest.mark.parametrize(("python", "line"), [((3, 10), 3), ((3, 11), 5)])
+def test_version_branches(
+    catalog: Catalog, tmp_path: Path, python: tuple[int, int], line: int
+) -> None:
+    app = (
+        "import sys\nif sys.version_info < (3, 11):\n    import tomli as tomllib\n"
+        "else:\n    import uvloop_extra\n"
+        "if sys.version_info[:2] >= (3, 10):\n    pass\nelse:\n    import typing_backport_x\n"
+    )
+    root = make(tmp_path, {"mse_src/app.py": app})
+    outcome = lint([root], catalog, Settings(target_python=python), cwd=root)
+    assert [d.span.line for d in outcome.diagnostics if d.rule == "MSE504"] == [line]

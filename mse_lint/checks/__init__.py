@@ -232,7 +232,8 @@ def project_info(project: Project) -> ProjectInfo:
     if manifest is not None and "requirements.txt" in shipped:
         from ..requirements import entries
 
-        requirements = tuple(e.text for e in entries(manifest.code_dir / "requirements.txt"))
+        top = manifest.code_dir / "requirements.txt"
+        requirements = tuple(e.text for e in entries(top, manifest.code_dir))
     if toml is not None:
         from ..requirements import read_dockerfile
 

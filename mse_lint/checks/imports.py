@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ast
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Optional
 
 from ..catalog import Catalog
@@ -69,7 +69,7 @@ class ImportsCheck:
         out: list[Diagnostic] = []
         seen: set[tuple[int, str]] = set()
         reached: set[int] = set()
-        found = list(_runtime_imports(ctx.tree, reached))
+        found = list(_runtime_imports(ctx.tree, reached, ctx.target_python))
         if "import_module" in ctx.source or "__import__" in ctx.source:
             found.extend(_dynamic_imports(ctx.tree, reached))
         for node, stmt, module, shown in found:
@@ -120,7 +120,7 @@ class ImportsCheck:
 
 
 def _runtime_imports(
-    tree: ast.Module, reached: set[int]
+    tree: ast.Module, reached: set[int], python: tuple[int, int] = (3, 10)
 ) -> Iterator[tuple[ast.AST, ast.stmt, str, str]]:
     """(node, statement, dotted name to look up, module as written) of each absolute import
     that runs unguarded when the module is imported or its functions are called. ``reached``
@@ -141,8 +141,11 @@ def _runtime_imports(
                     name = stmt.module if alias.name == "*" else f"{stmt.module}.{alias.name}"
                     yield stmt, stmt, name, stmt.module
             elif isinstance(stmt, ast.If):
-                if _is_type_checking(stmt.test) or _is_main_guard(stmt.test):
+                taken = _version_test(stmt.test, python)
+                if _is_type_checking(stmt.test) or _is_main_guard(stmt.test) or taken is False:
                     todo.append(stmt.orelse)
+                elif taken:
+                    todo.append(stmt.body)
                 else:
                     todo.extend((stmt.body, stmt.orelse))
             elif isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
@@ -185,6 +188,43 @@ def _dynamic_imports(
         values = index.resolve(ref.node, ref.scope, ref.order, ref.path)
         if any(v.qname in _IMPORTERS for v in values):
             yield call, ref.stmt, name, name
+
+
+_COMPARE: dict[type, Callable[[tuple[int, ...], tuple[int, ...]], bool]] = {
+    ast.Lt: lambda a, b: a < b,
+    ast.LtE: lambda a, b: a <= b,
+    ast.Gt: lambda a, b: a > b,
+    ast.GtE: lambda a, b: a >= b,
+}
+
+
+def _version_test(test: ast.expr, python: tuple[int, int]) -> Optional[bool]:
+    """``sys.version_info >= (3, 11)`` (or ``sys.version_info[:2] < (3, 9)``) for the target
+    Python; None for any other test."""
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
+        return None
+    left, right = test.left, test.comparators[0]
+    if isinstance(left, ast.Subscript) and isinstance(left.slice, ast.Slice):
+        left = left.value  # [:2] keeps the comparison the same for a 2-tuple
+    if not (
+        isinstance(left, ast.Attribute)
+        and left.attr == "version_info"
+        and isinstance(left.value, ast.Name)
+        and left.value.id == "sys"
+    ):
+        return None
+    if not isinstance(right, ast.Tuple) or not 1 <= len(right.elts) <= 2:
+        return None
+    literal = []
+    for elt in right.elts:
+        if not (isinstance(elt, ast.Constant) and type(elt.value) is int):
+            return None
+        literal.append(elt.value)
+    compare = _COMPARE.get(type(test.ops[0]))
+    if compare is None:
+        return None
+    # the running version has a micro part: (3, 10, x) > (3, 10), as sys.version_info is
+    return compare((*python, 0), tuple(literal))
 
 
 def _exception_names(node: Optional[ast.expr]) -> Iterator[str]:

@@ -431,7 +431,7 @@ class ShippingCheck:
     def _unpinned(self, ctx: ProjectContext, code: Path) -> Iterator[Diagnostic]:
         from ..requirements import entries, marker_holds, parse
 
-        for entry in entries(code / "requirements.txt"):
+        for entry in entries(code / "requirements.txt", code):
             req = parse(entry.text)
             if req is None or req.pinned or not marker_holds(req.marker, ctx.target_python):
                 continue
