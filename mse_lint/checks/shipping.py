@@ -363,12 +363,15 @@ class ShippingCheck:
     ) -> Iterator[Diagnostic]:
         names = {e.rel for e in shipped}
         groups: dict[str, tuple[_Junk, list[ManifestEntry]]] = {}
+        folders: dict[str, Optional[_Junk]] = {}  # each folder judged once
         for entry in shipped:
             parts = entry.rel.split("/")
             found: Optional[tuple[str, _Junk]] = None
             for i in range(1, len(parts)):  # folders, outermost first
                 folder = "/".join(parts[:i])
-                junk = self._junk_dir(parts[i - 1], folder, names)
+                if folder not in folders:
+                    folders[folder] = self._junk_dir(parts[i - 1], folder, names)
+                junk = folders[folder]
                 if junk is not None:
                     found = (folder, junk)
                     break
