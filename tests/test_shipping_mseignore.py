@@ -318,3 +318,12 @@ def test_only_the_code_dir_mseignore(catalog: Catalog, tmp_path: Path) -> None:
     }
     root = make(tmp_path, "*.csv\n", files)
     assert found(catalog, root, "MSE502") == []
+
+
+def test_undecodable_mseignore_line(catalog: Catalog, tmp_path: Path) -> None:
+    root = make(tmp_path, None, {})
+    (root / "mse_src" / ".mseignore").write_bytes(b"caf\xe9/\n")
+    msg = one(catalog, root)
+    assert msg.startswith("the .mseignore line `caf\ufffd/` matches nothing")
+    assert msg.endswith("write `caf\ufffd` instead (it matches that name at every depth)")
+    msg.encode("utf-8")  # printable by every reporter

@@ -245,7 +245,7 @@ class ShippingCheck:
                 continue
             instead = _name_pattern(raw)
             if kind == "negation":
-                effect = self.effects.get("negation", "").format(literal=raw)
+                effect = self.effects.get("negation", "").format(literal=_printable(raw))
                 ships, advice = self._negation(raw, earlier, entries, ctx, code, pathspec)
             else:
                 effect = self.effects.get(kind, "")
@@ -258,11 +258,14 @@ class ShippingCheck:
                 if instead:
                     if instead.startswith(".") and not hits:
                         advice = (
-                            f"; `{instead}` is hidden and never ships anyway: drop the line "
-                            f"(or write `{instead}`)"
+                            f"; `{_printable(instead)}` is hidden and never ships anyway: drop "
+                            f"the line (or write `{_printable(instead)}`)"
                         )
                     else:
-                        advice = f"; write `{instead}` instead (it matches that name at every depth"
+                        advice = (
+                            f"; write `{_printable(instead)}` instead (it matches that name at "
+                            "every depth"
+                        )
                         extra = [
                             r
                             for r in shipped
@@ -277,7 +280,7 @@ class ShippingCheck:
                 "MSE501",
                 shown,
                 Span(number, 1, number, len(raw) + 1),
-                pattern=raw,
+                pattern=_printable(raw),
                 effect=effect,
                 ships=ships,
                 advice=advice,
@@ -393,10 +396,10 @@ class ShippingCheck:
                     "MSE503",
                     _shown(ctx, code, entry.rel),
                     _FILE_SPAN,
-                    thing=_shown(ctx, code, entry.rel),
+                    thing=_printable(_shown(ctx, code, entry.rel)),
                     size=human_size(entry.size),
                     what=f"larger than {human_size(self.large)}",
-                    line=parts[-1],
+                    line=_printable(parts[-1]),
                 )
         for rel, (junk, members) in sorted(groups.items()):
             size = human_size(sum(m.size for m in members))
@@ -413,10 +416,10 @@ class ShippingCheck:
                 "MSE503",
                 shown,
                 _FILE_SPAN,
-                thing=shown + ("/" if is_dir else ""),
+                thing=_printable(shown) + ("/" if is_dir else ""),
                 size=size,
                 what=junk.what,
-                line=line,
+                line=_printable(line),
             )
 
     def _junk_dir(self, name: str, folder: str, names: set[str]) -> Optional[_Junk]:
@@ -557,8 +560,14 @@ def _gitignore(pathspec: Any, *lines: str) -> Optional[pathspec.GitIgnoreSpec]:
     return spec  # type: ignore[no-any-return]
 
 
+def _printable(text: str) -> str:
+    """Undecodable bytes of a name or line (kept as surrogates to match what os.scandir gives)
+    shown as U+FFFD, so that no output format chokes on them."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _listing(ctx: ProjectContext, code: Path, rels: Sequence[str]) -> str:
-    shown = [_shown(ctx, code, r) for r in rels[:_LISTED]]
+    shown = [_printable(_shown(ctx, code, r)) for r in rels[:_LISTED]]
     more = len(rels) - _LISTED
     text = ", ".join(shown)
     if more > 0:
