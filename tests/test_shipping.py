@@ -299,3 +299,17 @@ def test_manifest_command_shows_sizes_and_total(tmp_path: Path) -> None:
     assert any(r.split() == ["data.csv", "2.0", "KiB", "encrypted"] for r in rows), proc.stdout
     assert any(r.split() == ["requirements.txt", "13", "B", "clear", "text"] for r in rows)
     assert "ships: 3 files, 2.0 KiB" in proc.stdout
+
+
+def test_odd_inputs_never_crash(catalog: Catalog, tmp_path: Path) -> None:
+    files = {
+        "mse_src/requirements.txt": "\\\n-r\n-e\n--hash\n@@@\nname @ \nflask==\n-r missing.txt\n",
+        "Dockerfile": "FROM\nRUN pip install\nRUN 'unclosed\n",
+        "sub/.mseignore/x": "",
+    }
+    root = make(tmp_path, files, toml=cloud("mse-flask", "0g-eu-001"))
+    (root / "mse_src" / "requirements.txt").write_bytes(b"\xff\xfe\x00bad\n" + b"numpy\n")
+    (root / "mse_src" / "app.py").write_text("import numpy\nimport yaml\n")
+    outcome = lint([root], catalog, Settings(), cwd=root)
+    rules = sorted({d.rule for d in outcome.diagnostics if d.rule.startswith("MSE5")})
+    assert rules == ["MSE504", "MSE505"]  # a folder named .mseignore is no .mseignore

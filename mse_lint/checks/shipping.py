@@ -336,7 +336,10 @@ class ShippingCheck:
                 if real == real_expected or real in seen:
                     continue
                 seen.add(real)
-                text = found.read_bytes().decode("utf-8", "replace")
+                try:
+                    text = found.read_bytes().decode("utf-8", "replace")
+                except OSError:  # a folder named .mseignore, or unreadable: never read either
+                    text = ""
                 count = sum(
                     1 for s in text.splitlines() if s.strip() and not s.strip().startswith("#")
                 )
