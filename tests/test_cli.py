@@ -50,13 +50,17 @@ def project(tmp_path: Path, files: dict[str, str], toml: str | None = None) -> P
 
 
 def expected_lines(folder: Path) -> set[tuple[str, int, str]]:
+    """`# expect: MSE...` annotations. In `.mseignore` only whole-line comments exist (a comment
+    after a pattern would be part of it), so there the annotation names the next line."""
     out = set()
-    for path in sorted([*folder.rglob("*.py"), *folder.rglob("requirements.txt")]):
+    files = [*folder.rglob("*.py"), *folder.rglob("requirements.txt"), *folder.rglob(".mseignore")]
+    for path in sorted(files):
         for i, line in enumerate(path.read_text().splitlines(), start=1):
-            m = re.search(r"#\s*expect:\s*([A-Z0-9, ]+)", line)
+            m = re.search(r"#\s*expect:\s*(MSE[0-9]+(?:[, ]+MSE[0-9]+)*)", line)
             if m:
+                at = i + 1 if path.name == ".mseignore" else i
                 for code in re.split(r"[,\s]+", m.group(1).strip()):
-                    out.add((path.name, i, code))
+                    out.add((path.name, at, code))
     return out
 
 
@@ -79,7 +83,16 @@ def test_example_host_tests_are_not_checked() -> None:
 
 @pytest.mark.parametrize("name", ["scaffold_cloud", "scaffold_home"])
 def test_scaffold_apps_are_clean(name: str) -> None:
-    proc = run(str(SCAFFOLDS / name))
+    """The scaffolded app has no finding. The scaffold's own `.mseignore` has exactly three:
+    `.vscode/`, `.idea/` and `*.egg-info/` never match anything in mse-cli (MSE501)."""
+    proc = run(str(SCAFFOLDS / name), "--format", "json", cwd=ROOT)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    found = [(f["path"], f["line"], f["rule"]) for f in json.loads(proc.stdout)]
+    ignore = f"tests/fixtures/projects/{name}/mse_src/.mseignore"
+    assert found == [(ignore, 9, "MSE501"), (ignore, 10, "MSE501"), (ignore, 11, "MSE501")]
+    text = (SCAFFOLDS / name / "mse_src" / ".mseignore").read_text().splitlines()
+    assert [text[n - 1] for _, n, _ in found] == [".vscode/", ".idea/", "*.egg-info/"]
+    proc = run(str(SCAFFOLDS / name), "--ignore", "MSE501")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "No problems found: 1 file checked" in proc.stdout
 

@@ -34,6 +34,13 @@ class ProjectInfo:
     unshipped: Mapping[str, str] = field(default_factory=dict)
     # The docker image mse.toml names (1.x `[cloud] docker`, 0.x `[code] docker`), if any
     docker: Optional[str] = None
+    # What pip installs at container start: the requirement texts of the code dir's top-level
+    # requirements.txt (``-r`` includes followed), None when it does not ship
+    requirements: Optional[tuple[str, ...]] = None
+    # The project Dockerfile (next to mse.toml; `mse home` apps name their image there): its
+    # final FROM image and the requirements its `pip install` lines name
+    dockerfile_image: Optional[str] = None
+    dockerfile_installs: tuple[str, ...] = ()
 
 
 @dataclass
@@ -108,8 +115,12 @@ FILE_CHECKS: tuple[tuple[str, str], ...] = (
     ("secret_values", "SecretValuesCheck"),
     ("secret_formats", "SecretFormatsCheck"),
     ("secret_usage", "SecretUsageCheck"),
+    ("imports", "ImportsCheck"),
 )
-PROJECT_CHECKS: tuple[tuple[str, str], ...] = (("secret_files", "SecretFilesCheck"),)
+PROJECT_CHECKS: tuple[tuple[str, str], ...] = (
+    ("secret_files", "SecretFilesCheck"),
+    ("shipping", "ShippingCheck"),
+)
 
 
 def _instantiate(
@@ -215,6 +226,20 @@ def project_info(project: Project) -> ProjectInfo:
             if isinstance(table, dict) and isinstance(table.get("docker"), str):
                 docker = table["docker"]
                 break
+    requirements: Optional[tuple[str, ...]] = None
+    dockerfile_image: Optional[str] = None
+    dockerfile_installs: tuple[str, ...] = ()
+    if manifest is not None and "requirements.txt" in shipped:
+        from ..requirements import entries
+
+        top = manifest.code_dir / "requirements.txt"
+        requirements = tuple(e.text for e in entries(top, manifest.code_dir))
+    if toml is not None:
+        from ..requirements import read_dockerfile
+
+        dockerfile = read_dockerfile(toml.folder / "Dockerfile")
+        if dockerfile is not None:
+            dockerfile_image, dockerfile_installs = dockerfile.image, dockerfile.installs
     return ProjectInfo(
         project.local_modules(),
         keys,
@@ -224,4 +249,7 @@ def project_info(project: Project) -> ProjectInfo:
         shipped=shipped,
         unshipped=unshipped,
         docker=docker,
+        requirements=requirements,
+        dockerfile_image=dockerfile_image,
+        dockerfile_installs=dockerfile_installs,
     )

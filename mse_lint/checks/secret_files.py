@@ -24,6 +24,8 @@ from ..config import Settings
 from ..diagnostics import Diagnostic, Span
 from ..project import Fate, ManifestEntry
 from ..redact import redact
+from ..requirements import logical_lines as _logical_lines
+from ..requirements import tokens as _tokens
 from . import ProjectContext
 
 if TYPE_CHECKING:
@@ -31,7 +33,6 @@ if TYPE_CHECKING:
 
 _FILE_SPAN = Span(1, 1, 1, 2)
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
-_COMMENT = re.compile(r"(^|\s)#")  # pip: (^|\s+)#.*$
 _EGG = re.compile(r"#.*\begg=([A-Za-z0-9_.\-]+)")
 
 
@@ -48,20 +49,6 @@ class _FilePattern:
         if not fnmatch.fnmatchcase(low, self.pattern.lower()):
             return False
         return not any(fnmatch.fnmatchcase(low, e.lower()) for e in self.excepts)
-
-
-@dataclass(frozen=True)
-class _Line:
-    """A logical requirements line (continuations joined, comment removed, stripped) and the
-    physical (line, 1-based column) of each of its characters."""
-
-    text: str
-    pos: tuple[tuple[int, int], ...]
-
-    def span(self, start: int, end: int) -> Span:
-        line, col = self.pos[start]
-        end_line, end_col = self.pos[end - 1]
-        return Span(line, col, end_line, end_col + 1)
 
 
 class SecretFilesCheck:
@@ -444,44 +431,3 @@ def _name(entry: ManifestEntry) -> str:
 
 def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
-
-
-def _tokens(text: str) -> Iterator[tuple[int, int, str]]:
-    for m in re.finditer(r"\S+", text):
-        yield m.start(), m.end(), m.group()
-
-
-def _logical_lines(text: str) -> Iterator[_Line]:
-    """pip's reading of a requirements file: physical lines ending with a backslash continue on
-    the next one, ``#`` after whitespace (or at the start) starts a comment, the rest is
-    stripped."""
-    chars: list[str] = []
-    pos: list[tuple[int, int]] = []
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    for number, raw in enumerate(lines, start=1):
-        is_comment = raw.lstrip().startswith("#")
-        if is_comment and chars:  # pip ends the continuation there and keeps it a comment
-            chars.append(" ")
-            pos.append((number, 1))
-        if raw.endswith("\\") and not is_comment:
-            body = raw.rstrip("\\")
-            chars.extend(body)
-            pos.extend((number, c) for c in range(1, len(body) + 1))
-            continue
-        chars.extend(raw)
-        pos.extend((number, c) for c in range(1, len(raw) + 1))
-        yield from _finish("".join(chars), pos)
-        chars, pos = [], []
-    if chars:
-        yield from _finish("".join(chars), pos)
-
-
-def _finish(text: str, pos: list[tuple[int, int]]) -> Iterator[_Line]:
-    m = _COMMENT.search(text)
-    if m is not None:
-        text = text[: m.start()]
-    stripped = text.lstrip()
-    lead = len(text) - len(stripped)
-    stripped = stripped.rstrip()
-    if stripped:
-        yield _Line(stripped, tuple(pos[lead : lead + len(stripped)]))

@@ -2,6 +2,7 @@
 
 import asyncio
 
+import pandas as pd  # expect: MSE504
 from joblib import Parallel, delayed
 
 
@@ -15,6 +16,10 @@ def score_all(rows):
 
 def score_all_threads(rows):
     return Parallel(n_jobs=-1, prefer="threads")(delayed(_score)(r) for r in rows)
+
+
+def to_frame(rows):
+    return pd.DataFrame(rows)
 
 
 async def convert(path):

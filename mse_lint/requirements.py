@@ -1,0 +1,354 @@
+"""What gets pip-installed: requirements files read as pip reads them, and the ``pip install``
+lines of a project Dockerfile (``mse home`` apps name their image and packages there).
+
+Reading is plain text work (cheap, done once per run for the project facts); parsing a
+requirement with ``packaging`` (about 65 ms to import) happens only in :func:`parse`, called by
+the checks that need a requirement's name, version or marker.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from .diagnostics import Span
+
+_COMMENT = re.compile(r"(^|\s)#")  # pip: (^|\s+)#.*$
+_EGG = re.compile(r"#.*\begg=([A-Za-z0-9_.\-]+)")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
+# options that take the next token as their value (pip's requirements-file options)
+_VALUED = frozenset(
+    {
+        "-r",
+        "--requirement",
+        "-c",
+        "--constraint",
+        "-e",
+        "--editable",
+        "-i",
+        "--index-url",
+        "--extra-index-url",
+        "-f",
+        "--find-links",
+        "--trusted-host",
+        "--hash",
+        "--global-option",
+        "--config-settings",
+        "--no-binary",
+        "--only-binary",
+        "-t",
+        "--target",
+        "--prefix",
+        "--root",
+        "--src",
+        "--upgrade-strategy",
+        "--progress-bar",
+        "--platform",
+        "--python-version",
+        "--implementation",
+        "--abi",
+        "--cache-dir",
+        "--log",
+        "--timeout",
+        "--retries",
+        "--proxy",
+        "--cert",
+        "--client-cert",
+        "--exists-action",
+        "--report",
+        "--root-user-action",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Line:
+    """A logical requirements line (continuations joined, comment removed, stripped) and the
+    physical (line, 1-based column) of each of its characters."""
+
+    text: str
+    pos: tuple[tuple[int, int], ...]
+
+    def span(self, start: int, end: int) -> Span:
+        line, col = self.pos[start]
+        end_line, end_col = self.pos[end - 1]
+        return Span(line, col, end_line, end_col + 1)
+
+
+def tokens(text: str) -> Iterator[tuple[int, int, str]]:
+    for m in re.finditer(r"\S+", text):
+        yield m.start(), m.end(), m.group()
+
+
+def logical_lines(text: str) -> Iterator[Line]:
+    """pip's reading of a requirements file: physical lines ending with a backslash continue on
+    the next one, ``#`` after whitespace (or at the start) starts a comment, the rest is
+    stripped."""
+    chars: list[str] = []
+    pos: list[tuple[int, int]] = []
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    for number, raw in enumerate(lines, start=1):
+        is_comment = raw.lstrip().startswith("#")
+        if is_comment and chars:  # pip ends the continuation there and keeps it a comment
+            chars.append(" ")
+            pos.append((number, 1))
+        if raw.endswith("\\") and not is_comment:
+            body = raw.rstrip("\\")
+            chars.extend(body)
+            pos.extend((number, c) for c in range(1, len(body) + 1))
+            continue
+        chars.extend(raw)
+        pos.extend((number, c) for c in range(1, len(raw) + 1))
+        yield from _finish("".join(chars), pos)
+        chars, pos = [], []
+    if chars:
+        yield from _finish("".join(chars), pos)
+
+
+def _finish(text: str, pos: list[tuple[int, int]]) -> Iterator[Line]:
+    m = _COMMENT.search(text)
+    if m is not None:
+        text = text[: m.start()]
+    stripped = text.lstrip()
+    lead = len(text) - len(stripped)
+    stripped = stripped.rstrip()
+    if stripped:
+        yield Line(stripped, tuple(pos[lead : lead + len(stripped)]))
+
+
+def read_text(path: Path) -> Optional[str]:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    # columns as the reporters count them: a BOM is a character of line 1 (read as blank)
+    text = data.decode("utf-8", "replace")
+    return " " + text[1:] if text.startswith("\ufeff") else text
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One requirement line of a file pip installs: the file, the logical line, and where the
+    requirement text sits on it (``start``/``end``, options after it excluded)."""
+
+    file: Path
+    line: Line
+    start: int
+    end: int
+    editable: bool = False
+
+    @property
+    def text(self) -> str:
+        return self.line.text[self.start : self.end]
+
+    @property
+    def span(self) -> Span:
+        return self.line.span(self.start, self.end)
+
+
+def entries(
+    path: Path, root: Optional[Path] = None, _seen: Optional[set[str]] = None
+) -> Iterator[Entry]:
+    """The requirement lines pip installs from ``path``, following ``-r`` includes (relative to
+    the including file, as pip resolves them). ``-c`` constraints install nothing. An include
+    outside ``root`` (the code dir) is not followed: it does not exist in the enclave."""
+    seen = _seen if _seen is not None else set()
+    real = os.path.realpath(path)
+    if real in seen:
+        return
+    if root is not None:
+        top = os.path.realpath(root)
+        if real != top and not real.startswith(top.rstrip("/") + "/"):
+            return
+    seen.add(real)
+    text = read_text(path)
+    if text is None:
+        return
+    for line in logical_lines(text):
+        toks = list(tokens(line.text))
+        first = toks[0][2]
+        if first.startswith("-"):
+            opt, eq, value = first.partition("=")
+            if not eq and opt[:2] in ("-r", "-e") and len(opt) > 2 and not opt.startswith("--"):
+                opt, value = opt[:2], opt[2:]  # -rother.txt (optparse)
+            if opt in ("-r", "--requirement"):
+                if not value and len(toks) > 1:
+                    value = toks[1][2]
+                if value and not _SCHEME.match(value):
+                    yield from entries(path.parent / value, root, seen)
+            elif opt in ("-e", "--editable"):
+                if value:
+                    start = line.text.find(value, len(opt))
+                    yield Entry(path, line, start, start + len(value), editable=True)
+                elif len(toks) > 1:
+                    yield Entry(path, line, toks[1][0], toks[1][1], editable=True)
+            continue
+        # a requirement, possibly followed by per-requirement options (--hash=...)
+        cut = next((s for s, _, t in toks if t.startswith("-")), len(line.text))
+        end = len(line.text[:cut].rstrip())
+        if end:
+            yield Entry(path, line, 0, end)
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """A requirement as pip would install it. ``name`` is canonical (PEP 503); ``pinned`` is
+    an exact version (``==`` without wildcard, ``===``) or a fixed artifact."""
+
+    name: str
+    text: str
+    specifier: str = ""
+    url: str = ""
+    marker: str = ""
+    pinned: bool = False
+
+
+_HEX_REF = re.compile(r"@[0-9a-fA-F]{7,40}(#|$)")
+_ARCHIVE = re.compile(r"\.(whl|tar\.gz|tgz|zip|tar\.bz2)(#|$)", re.IGNORECASE)
+
+
+def parse(text: str) -> Optional[Requirement]:
+    """A requirement line's meaning, or None when it names nothing pip would recognise. A
+    bare URL or path is named after its ``#egg=`` or file name."""
+    from packaging.requirements import InvalidRequirement
+    from packaging.requirements import Requirement as _Req
+    from packaging.utils import canonicalize_name
+
+    try:
+        req = _Req(text)
+    except InvalidRequirement:
+        req = None
+    if req is not None:
+        url = req.url or ""
+        pinned = False
+        if url:
+            pinned = bool(_HEX_REF.search(url) or _ARCHIVE.search(url))
+        else:
+            pinned = any(
+                (s.operator == "==" and "*" not in s.version) or s.operator == "==="
+                for s in req.specifier
+            )
+        return Requirement(
+            canonicalize_name(req.name),
+            text,
+            str(req.specifier),
+            url,
+            str(req.marker) if req.marker is not None else "",
+            pinned,
+        )
+    egg = _EGG.search(text)
+    if egg is not None:
+        name = egg.group(1)
+    else:
+        base = text.split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+        m = re.match(r"([A-Za-z0-9][A-Za-z0-9._]*?)(-\d|\.(whl|tar|zip|tgz)|$)", base)
+        if m is None or not m.group(1):
+            return None
+        name = m.group(1)
+    pinned = bool(_HEX_REF.search(text) or _ARCHIVE.search(text))
+    return Requirement(canonicalize_name(name), text, "", text, "", pinned)
+
+
+def marker_holds(marker: str, python: tuple[int, int]) -> bool:
+    """Whether an environment marker is true inside the enclave (Linux x86_64, CPython)."""
+    if not marker:
+        return True
+    from packaging.markers import InvalidMarker, Marker
+
+    try:
+        m = Marker(marker)
+    except InvalidMarker:
+        return True
+    env = {
+        "python_version": f"{python[0]}.{python[1]}",
+        "python_full_version": f"{python[0]}.{python[1]}.0",
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "os_name": "posix",
+        "platform_machine": "x86_64",
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+        "extra": "",
+    }
+    try:
+        return bool(m.evaluate(env))
+    except Exception:  # an undefined variable or comparison: assume it installs
+        return True
+
+
+# -- Dockerfile ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Dockerfile:
+    image: Optional[str]  # the final stage's FROM image
+    installs: tuple[str, ...]  # requirement arguments of `pip install` in that stage
+
+
+def _docker_lines(text: str) -> Iterator[str]:
+    buf: list[str] = []
+    for raw in text.splitlines():
+        stripped = raw.strip()
+        if stripped.startswith("#") and not buf:
+            continue
+        if stripped.startswith("#"):
+            continue  # comment lines inside a continuation are dropped by docker
+        if stripped.endswith("\\"):
+            buf.append(stripped[:-1])
+            continue
+        buf.append(stripped)
+        yield " ".join(buf).strip()
+        buf = []
+    if buf:
+        yield " ".join(buf).strip()
+
+
+def read_dockerfile(path: Path) -> Optional[Dockerfile]:
+    text = read_text(path)
+    if text is None:
+        return None
+    image: Optional[str] = None
+    installs: list[str] = []
+    for line in _docker_lines(text):
+        word, _, rest = line.partition(" ")
+        word = word.upper()
+        if word == "FROM":
+            args = [a for a in rest.split() if not a.startswith("--")]
+            image = args[0] if args else None
+            installs = []  # a new stage: what the previous one installed is not in it
+        elif word == "RUN":
+            installs.extend(_pip_installs(rest))
+    return Dockerfile(image, tuple(installs))
+
+
+def _pip_installs(command: str) -> Iterator[str]:
+    for part in re.split(r"&&|\|\||;", command):
+        try:
+            words = shlex.split(part)
+        except ValueError:
+            words = part.split()
+        for i, w in enumerate(words):
+            base = w.rsplit("/", 1)[-1]
+            if re.fullmatch(r"pip(3(\.\d+)?)?", base) and words[i + 1 : i + 2] == ["install"]:
+                args = words[i + 2 :]
+            elif re.fullmatch(r"python(3(\.\d+)?)?", base) and words[i + 1 : i + 4] == [
+                "-m",
+                "pip",
+                "install",
+            ]:
+                args = words[i + 4 :]
+            else:
+                continue
+            skip = False
+            for a in args:
+                if skip:
+                    skip = False
+                    continue
+                if a.startswith("-"):
+                    skip = a in _VALUED
+                    continue
+                yield a
+            break
