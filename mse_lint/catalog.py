@@ -35,6 +35,8 @@ class Rule:
     enabled: bool = True
     bad_bytes: bool = False
     security_severity: Optional[str] = None
+    # How often a finding is right (SARIF's `precision`): "very-high", "high", "medium", "low"
+    precision: str = "high"
 
     def format(self, **values: object) -> str:
         try:
@@ -88,7 +90,21 @@ def _rule(raw: Mapping[str, Any], family: str, source: Path) -> Rule:
         enabled=bool(raw.get("enabled", True)),
         bad_bytes=bool(raw.get("bad_bytes", False)),
         security_severity=raw.get("security_severity"),
+        precision=_precision(raw, source),
     )
+
+
+_PRECISIONS = ("very-high", "high", "medium", "low")
+
+
+def _precision(raw: Mapping[str, Any], source: Path) -> str:
+    value = raw.get("precision", "high")
+    if value not in _PRECISIONS:
+        raise CatalogError(
+            f"{source}: rule {raw.get('id', '?')}: precision {value!r} is not one of "
+            + ", ".join(_PRECISIONS)
+        )
+    return str(value)
 
 
 def load_catalog(directory: Optional[Path] = None) -> Catalog:
