@@ -63,7 +63,8 @@ def render(report: Report) -> str:
             body = f"{path}:{sp.line}:{sp.col}: {d.severity.label} {d.rule} {name}: {d.message}"
             if d.fix:
                 body += f"\nfix: {d.fix}"
-            failure.text = _xml_text(body)
+            # XML parsers turn CR LF into LF in text anyway; writing LF keeps the bytes stable
+            failure.text = _xml_text(body.replace("\r\n", "\n").replace("\r", "\n"))
     ET.indent(root, space="  ")
     text = ET.tostring(root, encoding="unicode")
     return f'<?xml version="1.0" encoding="UTF-8"?>\n{text}\n'
