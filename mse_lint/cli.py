@@ -260,28 +260,33 @@ def _check(
     return EXIT_FINDINGS if failing else EXIT_CLEAN
 
 
-def _repository_root(start: Path) -> Path:
+def _repository_root(start: Path) -> Optional[Path]:
     """The nearest folder at or above ``start`` holding ``.git`` (a folder, or a file in a
-    worktree or submodule); ``start`` itself outside any repository."""
+    worktree or submodule)."""
     for folder in (start, *start.parents):
         if (folder / ".git").exists():
             return folder
-    return start
+    return None
 
 
 def _where(paths: list[Path], sarif_root: Optional[Path], include_suppressed: bool) -> Any:
-    """What the CI formats need to know about the run's place in the repository."""
+    """What the CI formats need to know about the run's place in the repository: the root is
+    the repository holding the checked paths (GitHub and GitLab want paths relative to it),
+    else the current folder, else the checked folder."""
     import os
 
     from .links import docs_base
     from .report import Where
 
     cwd = Path.cwd().resolve()
-    root = sarif_root.resolve() if sarif_root is not None else _repository_root(cwd)
-    # One SARIF category per checked folder: GitHub keeps one upload per tool and category, so
-    # two projects of a monorepo must not replace each other's results.
     folders = [str(p.resolve() if p.is_dir() else p.resolve().parent) for p in paths]
     common = Path(os.path.commonpath(folders)) if folders else cwd
+    if sarif_root is not None:
+        root = sarif_root.resolve()
+    else:
+        root = _repository_root(common) or (cwd if common.is_relative_to(cwd) else common)
+    # One SARIF category per checked folder: GitHub keeps one upload per tool and category, so
+    # two projects of a monorepo must not replace each other's results.
     try:
         rel = common.relative_to(root).as_posix()
     except ValueError:

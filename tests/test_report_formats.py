@@ -34,7 +34,12 @@ def render(fmt: str, report: Report) -> str:
     return json_report.render(report)
 
 
-GOLDEN_NAMES = {"github": "github.txt", "gitlab": "gitlab.json", "junit": "junit.xml", "json": "json.json"}
+GOLDEN_NAMES = {
+    "github": "github.txt",
+    "gitlab": "gitlab.json",
+    "junit": "junit.xml",
+    "json": "json.json",
+}
 
 
 @pytest.mark.parametrize("fmt", sorted(GOLDEN_NAMES))
@@ -69,7 +74,7 @@ def test_github_escaping(catalog: Catalog) -> None:
     assert text == (
         "::error file=odd dir/we%2Cird%3Aname.py,line=2,endLine=3,col=3,endColumn=1,"
         "title=MSE101 subprocess-call::"
-        "`subprocess.run` <in> \"a & b\" 100%25 sure,%0D%0Asecond: line \x07 été\n"
+        '`subprocess.run` <in> "a & b" 100%25 sure,%0D%0Asecond: line \x07 été\n'
     )
 
 
@@ -138,7 +143,10 @@ def test_junit_is_valid_xml_with_one_testcase_per_finding(catalog: Catalog) -> N
     failure = odd.find("failure")
     assert failure is not None
     # markup survives the round trip; the control character becomes visible, never raw
-    assert failure.get("message") == '`subprocess.run` <in> "a & b" 100% sure,\r\nsecond: line \\x07 été'
+    assert (
+        failure.get("message")
+        == '`subprocess.run` <in> "a & b" 100% sure,\r\nsecond: line \\x07 été'
+    )
     assert {s.get("name") for s in suites.iter("testsuite")} == {
         "app.py",
         "mse.toml",
