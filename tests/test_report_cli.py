@@ -8,6 +8,7 @@ import json
 import os
 import pty
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -161,15 +162,12 @@ def test_progress_bar_starts_only_for_long_runs() -> None:
 
 
 def _many_files(tmp_path: Path, n: int) -> Path:
+    """The clean scaffold app plus ``n`` more modules in its code dir."""
     root = tmp_path / "big"
-    (root / "src").mkdir(parents=True)
+    shutil.copytree(FIXTURE.parent / "scaffold_cloud", root)
     (root / ".git").mkdir()
-    (root / "mse.toml").write_text(
-        'name = "big"\npython_application = "app:app"\nhealthcheck_endpoint = "/"\n'
-        '[cloud]\ncode = "src"\n'
-    )
     for i in range(n):
-        (root / "src" / f"m{i:03}.py").write_text(f"X{i} = {i}\n")
+        (root / "mse_src" / f"m{i:03}.py").write_text(f"X{i} = {i}\n")
     return root
 
 
@@ -210,8 +208,8 @@ def test_progress_shown_on_a_terminal_for_many_files_and_never_otherwise(tmp_pat
     root = _many_files(tmp_path, 320)
     rc, out, err = _run_with_tty_stderr(["."], root)
     assert rc == 0, err
-    assert "checking" in err and "320" in err
-    assert "No problems found: 320 files checked" in out
+    assert "checking" in err and "321" in err
+    assert "No problems found: 321 files checked" in out
     # stderr not a terminal: no bar (nor in machine formats: see _check in cli.py)
     piped = run(".", cwd=root)
     assert piped.returncode == 0 and "checking" not in piped.stderr
