@@ -66,6 +66,9 @@ def test_unknown_format_lists_the_choices() -> None:
     proc = run(".", "--format", "xml")
     assert proc.returncode == 2
     assert "choose console, json, sarif, github, gitlab, junit" in proc.stderr
+    proc = run(".", "--format", "sarif", "--sarif-root", "no/such/dir")
+    assert proc.returncode == 2
+    assert "--sarif-root no/such/dir: no such folder" in proc.stderr
 
 
 def test_only_the_reporter_in_use_is_imported(tmp_path: Path) -> None:
