@@ -35,6 +35,8 @@ class Rule:
     enabled: bool = True
     bad_bytes: bool = False
     security_severity: Optional[str] = None
+    # How often a finding is right (SARIF's `precision`): "very-high", "high", "medium", "low"
+    precision: str = "high"
 
     def format(self, **values: object) -> str:
         try:
@@ -87,8 +89,39 @@ def _rule(raw: Mapping[str, Any], family: str, source: Path) -> Rule:
         good=tuple(raw["good"]),
         enabled=bool(raw.get("enabled", True)),
         bad_bytes=bool(raw.get("bad_bytes", False)),
-        security_severity=raw.get("security_severity"),
+        security_severity=_security_severity(raw, source),
+        precision=_precision(raw, source),
     )
+
+
+def _security_severity(raw: Mapping[str, Any], source: Path) -> Optional[str]:
+    """GitHub's scale: a number from 0.0 to 10.0, written as a string."""
+    value = raw.get("security_severity")
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = -1.0
+    if not isinstance(value, str) or not 0.0 <= number <= 10.0:
+        raise CatalogError(
+            f"{source}: rule {raw.get('id', '?')}: security_severity {value!r} must be a "
+            'string holding a number from 0.0 to 10.0, e.g. "7.0"'
+        )
+    return value
+
+
+_PRECISIONS = ("very-high", "high", "medium", "low")
+
+
+def _precision(raw: Mapping[str, Any], source: Path) -> str:
+    value = raw.get("precision", "high")
+    if value not in _PRECISIONS:
+        raise CatalogError(
+            f"{source}: rule {raw.get('id', '?')}: precision {value!r} is not one of "
+            + ", ".join(_PRECISIONS)
+        )
+    return str(value)
 
 
 def load_catalog(directory: Optional[Path] = None) -> Catalog:

@@ -16,6 +16,7 @@ from typer.core import TyperGroup
 from . import __version__
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+FORMATS = ("console", "json", "sarif", "github", "gitlab", "junit")
 
 
 class _DefaultCheckGroup(TyperGroup):
@@ -85,9 +86,22 @@ def check(
     fail_on: Optional[str] = typer.Option(
         None, "--fail-on", help="Lowest severity that makes the exit code 1 (default: info)."
     ),
-    output_format: str = typer.Option("console", "--format", help="console or json."),
+    output_format: str = typer.Option(
+        "console", "--format", help="console, json, sarif, github, gitlab or junit."
+    ),
     output: Optional[Path] = typer.Option(
-        None, "--output", "-o", help="Write the report to this file instead of stdout."
+        None, "--output", "-o", help="Write the report to this file (- for stdout)."
+    ),
+    sarif_root: Optional[Path] = typer.Option(
+        None,
+        "--sarif-root",
+        help="The folder that sarif, github and gitlab paths are relative to "
+        "(default: the git repository root, else the current folder).",
+    ),
+    include_suppressed: bool = typer.Option(
+        False,
+        "--include-suppressed",
+        help="sarif: also list findings suppressed by comments, marked as suppressed.",
     ),
     config: Optional[Path] = typer.Option(
         None, "--config", help="Read settings from this file instead of searching for one."
@@ -122,6 +136,8 @@ def check(
             jobs,
             quiet,
             color,
+            sarif_root,
+            include_suppressed,
         )
     except typer.Exit:
         raise
@@ -158,6 +174,8 @@ def _check(
     jobs: Optional[int],
     quiet: bool,
     color: Optional[bool],
+    sarif_root: Optional[Path] = None,
+    include_suppressed: bool = False,
 ) -> int:
     from dataclasses import replace
 
@@ -174,8 +192,12 @@ def _check(
     from .run import lint
 
     started = time.perf_counter()
-    if output_format not in ("console", "json"):
-        raise UserError(f"--format {output_format!r}: choose console or json")
+    if output_format not in FORMATS:
+        raise UserError(f"--format {output_format!r}: choose {', '.join(FORMATS)}")
+    if include_suppressed and output_format != "sarif":
+        raise UserError("--include-suppressed applies to --format sarif only")
+    if sarif_root is not None and not sarif_root.is_dir():
+        raise UserError(f"--sarif-root {sarif_root}: no such folder")
     for p in paths:
         if not p.exists():
             raise UserError(f"{p}: no such file or folder")
@@ -209,7 +231,16 @@ def _check(
         ]
         if unknown:
             raise ConfigError(f"no rule matches {unknown[0]!r} (see `mse-lint rules`)")
-        outcome = lint(paths, catalog, settings)
+        progress = None
+        if output_format == "console" and not quiet and sys.stderr.isatty():
+            from .report.progress import ProgressBar
+
+            progress = ProgressBar(sys.stderr)
+        try:
+            outcome = lint(paths, catalog, settings, progress=progress)
+        finally:
+            if progress is not None:
+                progress.close()
     except (ConfigError, ProjectError, CatalogError) as exc:
         raise UserError(str(exc)) from None
     diagnostics = outcome.diagnostics
@@ -221,37 +252,103 @@ def _check(
         time.perf_counter() - started,
         catalog,
     )
-    _emit(report, output_format, output, quiet, color)
+    _emit(
+        report, output_format, output, quiet, color, _where(paths, sarif_root, include_suppressed)
+    )
     worst = max((d.severity for d in diagnostics), default=None)
     failing = worst is not None and worst >= settings.fail_on
     return EXIT_FINDINGS if failing else EXIT_CLEAN
 
 
-def _emit(
-    report: Any, fmt: str, output: Optional[Path], quiet: bool, color: Optional[bool]
-) -> None:
-    from .report import console
+def _repository_root(start: Path) -> Optional[Path]:
+    """The nearest folder at or above ``start`` holding ``.git`` (a folder, or a file in a
+    worktree or submodule)."""
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
 
+
+def _where(paths: list[Path], sarif_root: Optional[Path], include_suppressed: bool) -> Any:
+    """What the CI formats need to know about the run's place in the repository: the root is
+    the repository holding the checked paths (GitHub and GitLab want paths relative to it),
+    else the current folder, else the checked folder."""
+    import os
+
+    from .links import docs_base
+    from .report import Where
+
+    cwd = Path.cwd().resolve()
+    folders = [str(p.resolve() if p.is_dir() else p.resolve().parent) for p in paths]
+    common = Path(os.path.commonpath(folders)) if folders else cwd
+    if sarif_root is not None:
+        root = sarif_root.resolve()
+    else:
+        root = _repository_root(common) or (cwd if common.is_relative_to(cwd) else common)
+    # One SARIF category per checked folder: GitHub keeps one upload per tool and category, so
+    # two projects of a monorepo must not replace each other's results.
+    try:
+        rel = common.relative_to(root).as_posix()
+    except ValueError:
+        rel = "."
+    category = "mse-lint/" if rel == "." else f"mse-lint/{rel}/"
+    return Where(str(cwd), str(root), docs_base(), category, include_suppressed)
+
+
+def _emit(
+    report: Any,
+    fmt: str,
+    output: Optional[Path],
+    quiet: bool,
+    color: Optional[bool],
+    where: Any,
+) -> None:
     if not quiet:
         for n in report.notices:
             sys.stderr.write(f"mse-lint: {n.render()}\n")
-    if fmt == "json":
-        from .report import json as json_report
+    to_stdout = output is None or str(output) == "-"
+    text: str
+    # each reporter is imported only when used: start-up time matters for pre-commit
+    if fmt == "console":
+        from .report import console
 
-        text = json_report.render(report)
-        if output is None or str(output) == "-":
-            sys.stdout.write(text)
-        else:
-            _write(output, text)
-        return
-    if output is not None and str(output) != "-":
+        if to_stdout:
+            import os
+
+            tty = sys.stdout.isatty() and os.environ.get("TERM", "") != "dumb"
+            docs = where.docs if tty else ""
+            console.render(report, sys.stdout, quiet, console.use_color(sys.stdout, color), docs)
+            return
         import io
 
         buf = io.StringIO()
         console.render(report, buf, quiet, color=False)
-        _write(output, buf.getvalue())
-        return
-    console.render(report, sys.stdout, quiet, console.use_color(sys.stdout, color))
+        text = buf.getvalue()
+    elif fmt == "json":
+        from .report import json as json_report
+
+        text = json_report.render(report)
+    elif fmt == "sarif":
+        from .report import sarif
+
+        text = sarif.render(report, where)
+    elif fmt == "github":
+        from .report import github
+
+        text = github.render(report, where)
+    elif fmt == "gitlab":
+        from .report import gitlab
+
+        text = gitlab.render(report, where)
+    else:
+        from .report import junit
+
+        text = junit.render(report)
+    if to_stdout:
+        sys.stdout.write(text)
+    else:
+        assert output is not None
+        _write(output, text)
 
 
 def _write(path: Path, text: str) -> None:

@@ -7,7 +7,7 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Callable, Optional, TypeVar
 
@@ -283,13 +283,22 @@ class Engine:
         return RunResult(diags, suppressed, notices, 0, 0)
 
     # -- many files ----------------------------------------------------------------------------
-    def run(self, jobs: Sequence[FileJob], workers: int = 0) -> RunResult:
+    def run(
+        self,
+        jobs: Sequence[FileJob],
+        workers: int = 0,
+        on_file: Optional[Callable[[], None]] = None,
+    ) -> RunResult:
+        """``on_file`` is called once per file done (in this process), for a progress bar."""
         workers = workers or self.settings.jobs or (os.cpu_count() or 1)
-        results: Iterable[FileResult]
+        results: list[FileResult] = []
         if workers > 1 and len(jobs) >= _PARALLEL_MIN_FILES:
-            results = self._parallel(jobs, workers)
+            results = self._parallel(jobs, workers, on_file)
         else:
-            results = [self.check_file(j) for j in jobs]
+            for j in jobs:
+                results.append(self.check_file(j))
+                if on_file is not None:
+                    on_file()
         diags: list[Diagnostic] = []
         suppressed: list[Diagnostic] = []
         notices: list[Notice] = []
@@ -304,7 +313,9 @@ class Engine:
         suppressed.sort(key=Diagnostic.sort_key)
         return RunResult(diags, suppressed, notices, checked, unreadable)
 
-    def _parallel(self, jobs: Sequence[FileJob], workers: int) -> list[FileResult]:
+    def _parallel(
+        self, jobs: Sequence[FileJob], workers: int, on_file: Optional[Callable[[], None]]
+    ) -> list[FileResult]:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
@@ -316,7 +327,12 @@ class Engine:
             initializer=_init_worker,
             initargs=(self.catalog, self.settings, self.local_modules, self.info),
         ) as pool:
-            return list(pool.map(_work, jobs, chunksize=chunk))
+            results = []
+            for r in pool.map(_work, jobs, chunksize=chunk):
+                results.append(r)
+                if on_file is not None:
+                    on_file()
+            return results
 
 
 def _no(_: str) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Optional
 
@@ -16,11 +16,27 @@ from .files import collect, display
 
 
 def lint(
-    paths: Sequence[Path], catalog: Catalog, settings: Settings, cwd: Optional[Path] = None
+    paths: Sequence[Path],
+    catalog: Catalog,
+    settings: Settings,
+    cwd: Optional[Path] = None,
+    progress: Optional[Callable[[int, int], None]] = None,
 ) -> RunResult:
-    """Raises ProjectError / ConfigError for what makes the run impossible (exit code 2)."""
+    """Raises ProjectError / ConfigError for what makes the run impossible (exit code 2).
+
+    ``progress(done, total)`` is called with 0 before the first file and after each file."""
     cwd = (cwd or Path.cwd()).resolve()
     collected = collect(paths, cwd=cwd, exclude=settings.exclude)
+    on_file: Optional[Callable[[], None]] = None
+    if progress is not None:
+        total = sum(len(g.jobs) for g in collected.groups)
+        done = [0]
+        progress(0, total)
+
+        def on_file() -> None:
+            done[0] += 1
+            progress(done[0], total)
+
     diagnostics: list[Diagnostic] = []
     suppressed: list[Diagnostic] = []
     notices = list(collected.notices)
@@ -28,7 +44,7 @@ def lint(
     for group in collected.groups:
         info = project_info(group.project)
         engine = Engine(catalog, settings, info.local_modules, info)
-        result = engine.run(group.jobs)
+        result = engine.run(group.jobs, on_file=on_file)
         diagnostics.extend(result.diagnostics)
         suppressed.extend(result.suppressed)
         notices.extend(result.notices)

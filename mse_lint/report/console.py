@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from typing import Optional, TextIO
 
 from ..diagnostics import Diagnostic, Severity
-from ..redact import mask_span
+from ..links import rule_url
 from . import Report
+from .source import Sources
 
 Segment = tuple[str, str]  # (text, rich style)
 Line = list[Segment]
@@ -20,48 +21,16 @@ Line = list[Segment]
 _SEV_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
 
-class _Sources:
-    """Source lines for display, with every secret span of the run masked."""
-
-    def __init__(self, diagnostics: list[Diagnostic]) -> None:
-        self._cache: dict[str, list[str]] = {}
-        self._secrets: dict[tuple[str, int], list[tuple[int, int]]] = {}
-        for d in diagnostics:
-            if not d.secret:
-                continue
-            sp = d.span
-            for n in range(sp.line, sp.end_line + 1):
-                start = sp.col - 1 if n == sp.line else 0
-                end = sp.end_col - 1 if n == sp.end_line else 1 << 30
-                self._secrets.setdefault((d.path, n), []).append((start, end))
-
-    def line(self, path: str, number: int) -> Optional[str]:
-        if path not in self._cache:
-            try:
-                with open(path, "rb") as fh:
-                    data = fh.read()
-                text = data.decode("utf-8", "replace")
-                self._cache[path] = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-            except OSError:
-                self._cache[path] = []
-        lines = self._cache[path]
-        if not 0 < number <= len(lines):
-            return None
-        text = lines[number - 1]
-        for start, end in self._secrets.get((path, number), ()):
-            text = mask_span(text, start, end)
-        return text
-
-
-def _finding(d: Diagnostic, name: str, sources: _Sources) -> Iterator[Line]:
+def _finding(d: Diagnostic, name: str, sources: Sources, link: str) -> Iterator[Line]:
     sev = d.severity
     yield [
         (f"  {d.span.line}:{d.span.col}", "dim"),
         ("  ", ""),
         (f"{sev.label:<7}", _SEV_STYLE[sev]),
         (" ", ""),
-        (f"{d.rule} ", "bold"),
-        (f"{name}", "magenta"),
+        (d.rule, f"bold link {link}" if link else "bold"),
+        (" ", ""),
+        (name, "magenta"),
         (": ", ""),
         (d.message, ""),
     ]
@@ -81,7 +50,7 @@ def _finding(d: Diagnostic, name: str, sources: _Sources) -> Iterator[Line]:
         yield [("    fix: ", "green"), (d.fix, "")]
 
 
-def _summary(report: Report) -> Iterator[Line]:
+def _summary(report: Report, docs: str) -> Iterator[Line]:
     diags = report.diagnostics
     took = f"{report.elapsed:.2f} s"
     files = f"{report.files_checked} file{'s' if report.files_checked != 1 else ''}"
@@ -105,7 +74,8 @@ def _summary(report: Report) -> Iterator[Line]:
             rule = report.catalog.rules.get(rule_id)
             yield [
                 (f"  {by_rule[rule_id]:>4}  ", ""),
-                (f"{rule_id} ", "bold"),
+                (rule_id, f"bold link {rule_url(docs, rule_id)}" if docs and rule else "bold"),
+                (" ", ""),
                 (rule.name if rule else "", "magenta"),
             ]
     if report.suppressed:
@@ -113,8 +83,9 @@ def _summary(report: Report) -> Iterator[Line]:
         yield [(f"{n} finding{'s' if n != 1 else ''} suppressed by comments.", "dim")]
 
 
-def lines(report: Report, quiet: bool) -> Iterator[Line]:
-    sources = _Sources(report.diagnostics)
+def lines(report: Report, quiet: bool, docs: str = "") -> Iterator[Line]:
+    """``docs``: the base URL of the rule pages, to link rule IDs to (empty: no links)."""
+    sources = Sources([*report.diagnostics, *report.suppressed])
     current = None
     for d in report.diagnostics:
         if d.path != current:
@@ -123,15 +94,18 @@ def lines(report: Report, quiet: bool) -> Iterator[Line]:
             yield [(d.path, "bold underline")]
             current = d.path
         rule = report.catalog.rules.get(d.rule)
-        yield from _finding(d, rule.name if rule else d.rule, sources)
+        link = rule_url(docs, d.rule) if docs and rule else ""
+        yield from _finding(d, rule.name if rule else d.rule, sources, link)
     if quiet:
         return
     if report.diagnostics:
         yield []
-    yield from _summary(report)
+    yield from _summary(report, docs)
 
 
-def render(report: Report, out: TextIO, quiet: bool, color: bool) -> None:
+def render(report: Report, out: TextIO, quiet: bool, color: bool, docs: str = "") -> None:
+    """Rule IDs link to ``docs`` pages (OSC 8 hyperlinks) only on a real terminal: piped or
+    forced colour output stays free of escape sequences that a log viewer would show raw."""
     if not color:
         for line in lines(report, quiet):
             out.write("".join(t for t, _ in line) + "\n")
@@ -147,7 +121,7 @@ def render(report: Report, out: TextIO, quiet: bool, color: bool) -> None:
         force_terminal=True,
         color_system="auto" if tty else "standard",
     )
-    for line in lines(report, quiet):
+    for line in lines(report, quiet, docs if tty else ""):
         console.print(Text.assemble(*line))
 
 

@@ -1,0 +1,70 @@
+"""``--format junit``: JUnit XML for CI test-report views (GitLab, Jenkins, Azure...).
+
+One ``testsuite`` per file with findings and one failing ``testcase`` per finding; a clean run is
+one passing test case, so a CI view shows the check ran. No timestamps or timings: the same
+findings give the same bytes."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from itertools import groupby
+
+from . import Report
+
+# XML 1.0 cannot carry these even escaped (a finding's message quotes user code)
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def _xml_text(text: str) -> str:
+    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def render(report: Report) -> str:
+    diags = report.diagnostics
+    root = ET.Element(
+        "testsuites",
+        name="mse-lint",
+        tests=str(max(len(diags), 1)),
+        failures=str(len(diags)),
+        errors="0",
+    )
+    if not diags:
+        suite = ET.SubElement(
+            root, "testsuite", name="mse-lint", tests="1", failures="0", errors="0", skipped="0"
+        )
+        ET.SubElement(suite, "testcase", name="no problems found", classname="mse-lint")
+    for path, group in groupby(diags, key=lambda d: d.path):
+        found = list(group)
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name=_xml_text(path),
+            tests=str(len(found)),
+            failures=str(len(found)),
+            errors="0",
+            skipped="0",
+        )
+        for d in found:
+            rule = report.catalog.rules.get(d.rule)
+            name = rule.name if rule else d.rule
+            sp = d.span
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                name=_xml_text(f"{d.rule} {name} at {path}:{sp.line}:{sp.col}"),
+                classname=_xml_text(path),
+                file=_xml_text(path),
+                line=str(sp.line),
+            )
+            failure = ET.SubElement(
+                case, "failure", message=_xml_text(d.message), type=f"{d.rule} {d.severity.label}"
+            )
+            body = f"{path}:{sp.line}:{sp.col}: {d.severity.label} {d.rule} {name}: {d.message}"
+            if d.fix:
+                body += f"\nfix: {d.fix}"
+            # XML parsers turn CR LF into LF in text anyway; writing LF keeps the bytes stable
+            failure.text = _xml_text(body.replace("\r\n", "\n").replace("\r", "\n"))
+    ET.indent(root, space="  ")
+    text = ET.tostring(root, encoding="unicode")
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n{text}\n'

@@ -1,0 +1,108 @@
+"""What several reporters need from the checked files: source lines with every secret masked,
+line-shift-proof fingerprints, and paths relative to a report root.
+
+Reporters only render: which root, which findings and which secrets are decided before them."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Optional
+from urllib.parse import quote
+
+from ..diagnostics import Diagnostic
+from ..redact import mask_span
+
+# A finding can point at any file (a shipped key, a symlink's target): read a bounded amount.
+_MAX_READ = 8 * 1024 * 1024
+
+
+class Sources:
+    """Source lines for display and fingerprints, with every secret span of the run masked.
+
+    ``diagnostics`` should include suppressed findings too: a secret stays masked on its line
+    even when its own finding is not reported."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic], base: Optional[str] = None) -> None:
+        self._base = base
+        self._cache: dict[str, list[str]] = {}
+        self._secrets: dict[tuple[str, int], list[tuple[int, int]]] = {}
+        for d in diagnostics:
+            if not d.secret:
+                continue
+            sp = d.span
+            for n in range(sp.line, sp.end_line + 1):
+                start = sp.col - 1 if n == sp.line else 0
+                end = sp.end_col - 1 if n == sp.end_line else 1 << 30
+                self._secrets.setdefault((d.path, n), []).append((start, end))
+
+    def _read(self, path: str) -> list[str]:
+        full = os.path.join(self._base, path) if self._base else path
+        try:
+            if not stat.S_ISREG(os.stat(full).st_mode):
+                return []
+            with open(full, "rb") as fh:
+                data = fh.read(_MAX_READ)
+        except (OSError, ValueError):
+            return []
+        text = data.decode("utf-8", "replace")
+        return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+    def line(self, path: str, number: int) -> Optional[str]:
+        if path not in self._cache:
+            self._cache[path] = self._read(path)
+        lines = self._cache[path]
+        if not 0 < number <= len(lines):
+            return None
+        text = lines[number - 1]
+        for start, end in self._secrets.get((path, number), ()):
+            text = mask_span(text, start, end)
+        return text
+
+
+def line_hash(text: str) -> str:
+    """16 hex digits of SHA-256 over the line without any whitespace: re-indenting a block or
+    adding lines above it changes nothing."""
+    return hashlib.sha256("".join(text.split()).encode("utf-8")).hexdigest()[:16]
+
+
+def fingerprints(diagnostics: Sequence[Diagnostic], sources: Sources) -> list[str]:
+    """``<line hash>:<occurrence>`` per finding, in order. The occurrence index tells apart
+    findings of one rule on identical lines of one file (counted in report order), so the value
+    depends on the file's content, never on line numbers. Secrets are hashed masked."""
+    seen: Counter[tuple[str, str, str]] = Counter()
+    out = []
+    for d in diagnostics:
+        h = line_hash(sources.line(d.path, d.span.line) or "")
+        key = (d.path, d.rule, h)
+        out.append(f"{h}:{seen[key]}")
+        seen[key] += 1
+    return out
+
+
+def relative_to_root(path: str, root: str, cwd: str) -> Optional[str]:
+    """``path`` (as reported: relative to ``cwd`` or absolute) relative to ``root`` with ``/``
+    separators, or None when it lies outside ``root``."""
+    full = os.path.normpath(os.path.join(cwd, path))
+    try:
+        rel = os.path.relpath(full, root)
+    except ValueError:  # another drive on Windows
+        return None
+    if rel == os.pardir or rel.startswith(os.pardir + os.sep) or os.path.isabs(rel):
+        return None
+    return rel.replace(os.sep, "/")
+
+
+def uri_path(rel: str) -> str:
+    """A relative path as a URI reference: percent-encoded, ``/`` kept."""
+    return quote(rel, safe="/")
+
+
+def file_uri(path: str, cwd: str) -> str:
+    full = os.path.abspath(os.path.join(cwd, path)).replace(os.sep, "/")
+    if not full.startswith("/"):
+        full = "/" + full
+    return "file://" + quote(full, safe="/:")
