@@ -256,3 +256,19 @@ def test_install_step_refuses_what_is_not_a_version(
 
 def test_bash_is_available() -> None:
     assert shutil.which("bash"), "the action's scripts are bash"
+
+
+# -- the documented workflow ------------------------------------------------------------------
+def test_documented_workflow_uploads_sarif_with_the_action_inputs() -> None:
+    page = (ROOT / "docs" / "integrations.md").read_text()
+    blocks = re.findall(r"^```yaml\n(.*?)^```", page, re.S | re.M)
+    (workflow,) = [yaml.safe_load(b) for b in blocks if "upload-sarif" in b]
+    assert workflow["permissions"]["security-events"] == "write"
+    (job,) = workflow["jobs"].values()
+    lint = next(s for s in job["steps"] if "mse-lint@" in s.get("uses", ""))
+    upload = next(s for s in job["steps"] if "upload-sarif" in s.get("uses", ""))
+    assert upload["uses"].startswith("github/codeql-action/upload-sarif@")
+    assert set(lint["with"]) <= set(ACTION["inputs"])
+    assert upload["if"].startswith("always()")
+    assert upload["with"]["sarif_file"] == lint["with"]["sarif-file"]
+    assert job["steps"].index(lint) < job["steps"].index(upload)
