@@ -232,6 +232,9 @@ def _check(
         raise UserError(str(exc)) from None
     diagnostics = outcome.diagnostics
     if write_baseline is not None:
+        if not quiet:
+            for n in outcome.notices:
+                sys.stderr.write(f"mse-lint: {n.render()}\n")
         _write_baseline(write_baseline, diagnostics, quiet)
         return EXIT_CLEAN
     if baseline is not None and known is not None:

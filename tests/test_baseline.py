@@ -279,3 +279,15 @@ def test_dumps_loads_round_trip_sorted_and_deduplicated() -> None:
     assert text.count("MSE201") == 1
     assert bl.loads(text, "x") == frozenset({e1, e2})
     assert bl.dumps([e2, e1]) == text
+
+
+def test_write_baseline_still_prints_notices(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "a.py").write_text("import os\nos.system('x')\n")
+    proc = run(".", "--write-baseline", "b.json", cwd=tmp_path)
+    assert proc.returncode == 0
+    assert proc.stderr.splitlines() == [
+        "mse-lint: no mse.toml found in . or above: "
+        "checking every Python file there as if it ships",
+        "mse-lint: recorded 1 finding in b.json",
+    ]
