@@ -1,7 +1,8 @@
 """Command line: ``mse-lint [check] PATH...``, ``rules``, ``explain ID``, ``manifest [PATH]``.
 
 Exit codes: 0 no finding at or above --fail-on, 1 findings, 2 usage / configuration / internal
-error (a message, never a traceback unless --debug)."""
+error (a message, never a traceback unless --debug). Findings recorded in a --baseline file are
+not reported and do not count; --write-baseline exits 0 after recording."""
 
 from __future__ import annotations
 
