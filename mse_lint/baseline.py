@@ -86,13 +86,15 @@ def split(
 
 
 def dumps(recorded: Sequence[Entry]) -> str:
-    """Deterministic text: the same findings always give the same bytes."""
+    """Deterministic text: the same findings always give the same bytes. Sorted by path first,
+    so that the entries of one file stay together and branches that touch different files
+    change different parts of the baseline."""
     rows = [
         json.dumps(
             {"rule": e.rule, "path": e.path, "line_hash": e.line_hash, "occurrence": e.occurrence},
             ensure_ascii=False,
         )
-        for e in sorted(set(recorded))
+        for e in sorted(set(recorded), key=lambda e: (e.path, e.rule, e.line_hash, e.occurrence))
     ]
     body = ",\n".join(f"    {r}" for r in rows)
     findings = f"[\n{body}\n  ]" if rows else "[]"

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -291,3 +292,48 @@ def test_write_baseline_still_prints_notices(tmp_path: Path) -> None:
         "checking every Python file there as if it ships",
         "mse-lint: recorded 1 finding in b.json",
     ]
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_two_branches_rewriting_the_baseline_merge_cleanly(tmp_path: Path) -> None:
+    """One branch fixes a finding in one file, another adds one in another file: git merges
+    the two rewritten baselines without conflict into what a fresh run records."""
+    root = project(tmp_path, "import os\nos.system('a')\nos.system('b')\n")
+    for name in ("m", "z"):
+        (root / "src" / f"{name}.py").write_text("import os\nos.system('a')\nos.system('b')\n")
+    gitconfig = tmp_path / "gitconfig"
+    gitconfig.write_text("[user]\n\tname = t\n\temail = t@example.invalid\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(GIT_CONFIG_GLOBAL=str(gitconfig), GIT_CONFIG_NOSYSTEM="1")
+    shutil.rmtree(root / ".git")
+
+    def git(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["git", "-c", "init.defaultBranch=main", *args],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+
+    def commit_baseline(message: str) -> None:
+        assert run(".", "--write-baseline", "b.json", cwd=root).returncode == 0
+        git("add", "-A")
+        assert git("commit", "-q", "-m", message).returncode == 0
+
+    git("init", "-q")
+    commit_baseline("base")
+    git("checkout", "-q", "-b", "fix")
+    (root / "src" / "app.py").write_text("import os\nos.system('b')\n")
+    commit_baseline("fix one in app.py")
+    git("checkout", "-q", "main")
+    (root / "src" / "z.py").write_text(
+        "import os\nos.system('a')\nos.system('b')\nos.system('c')\n"
+    )
+    commit_baseline("add one in z.py")
+    merged = git("merge", "-q", "--no-edit", "fix")
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    text = (root / "b.json").read_text()
+    assert run(".", "--write-baseline", "b.json", cwd=root).returncode == 0
+    assert (root / "b.json").read_text() == text
+    assert len(json.loads(text)["findings"]) == 6
