@@ -1,7 +1,8 @@
 """Command line: ``mse-lint [check] PATH...``, ``rules``, ``explain ID``, ``manifest [PATH]``.
 
 Exit codes: 0 no finding at or above --fail-on, 1 findings, 2 usage / configuration / internal
-error (a message, never a traceback unless --debug)."""
+error (a message, never a traceback unless --debug). Findings recorded in a --baseline file are
+not reported and do not count; --write-baseline exits 0 after recording."""
 
 from __future__ import annotations
 
@@ -118,6 +119,14 @@ def check(
         None, "--color/--no-color", help="Force colours on or off (default: on a terminal)."
     ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks of internal errors."),
+    baseline: Optional[Path] = typer.Option(
+        None, "--baseline", help="Report only findings not recorded in this baseline file."
+    ),
+    write_baseline: Optional[Path] = typer.Option(
+        None,
+        "--write-baseline",
+        help="Record every current finding in this file (exit 0) instead of reporting them.",
+    ),
 ) -> None:
     """Check the code that ships to the enclave (the default command)."""
     try:
@@ -138,6 +147,8 @@ def check(
             color,
             sarif_root,
             include_suppressed,
+            baseline,
+            write_baseline,
         )
     except typer.Exit:
         raise
@@ -176,6 +187,8 @@ def _check(
     color: Optional[bool],
     sarif_root: Optional[Path] = None,
     include_suppressed: bool = False,
+    baseline: Optional[Path] = None,
+    write_baseline: Optional[Path] = None,
 ) -> int:
     from dataclasses import replace
 
@@ -201,6 +214,12 @@ def _check(
     for p in paths:
         if not p.exists():
             raise UserError(f"{p}: no such file or folder")
+    if baseline is not None and write_baseline is not None:
+        raise UserError(
+            "--baseline and --write-baseline exclude each other: --write-baseline records "
+            "every current finding, which is how a baseline is updated"
+        )
+    known = _read_baseline(baseline) if baseline is not None else None
     try:
         catalog = load_catalog()
         settings = load_settings(paths[0], config, use_files=not isolated)
@@ -244,6 +263,14 @@ def _check(
     except (ConfigError, ProjectError, CatalogError) as exc:
         raise UserError(str(exc)) from None
     diagnostics = outcome.diagnostics
+    if write_baseline is not None:
+        if not quiet:
+            for n in outcome.notices:
+                sys.stderr.write(f"mse-lint: {n.render()}\n")
+        _write_baseline(write_baseline, diagnostics, quiet)
+        return EXIT_CLEAN
+    if baseline is not None and known is not None:
+        diagnostics = _filter_baseline(baseline, known, diagnostics, quiet)
     report = Report(
         diagnostics,
         outcome.suppressed,
@@ -267,6 +294,48 @@ def _repository_root(start: Path) -> Optional[Path]:
         if (folder / ".git").exists():
             return folder
     return None
+
+
+def _read_baseline(path: Path) -> frozenset[Any]:
+    from .baseline import BaselineError, read
+
+    try:
+        return read(path)
+    except BaselineError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _write_baseline(path: Path, diagnostics: list[Any], quiet: bool) -> None:
+    """Findings recorded are accepted: later runs with --baseline do not report them."""
+    from . import baseline as bl
+
+    cwd = Path.cwd().resolve()
+    recorded = bl.entries(diagnostics, bl.SourceLines(cwd), bl.relative_to(path, cwd))
+    try:
+        bl.write(path, bl.dumps(recorded))
+    except bl.BaselineError as exc:
+        raise UserError(str(exc)) from None
+    if not quiet:
+        n = len(recorded)
+        sys.stderr.write(f"mse-lint: recorded {n} finding{'s' if n != 1 else ''} in {path}\n")
+
+
+def _filter_baseline(
+    path: Path, known: frozenset[Any], diagnostics: list[Any], quiet: bool
+) -> list[Any]:
+    """Only findings not in the baseline are reported, and only they decide the exit code."""
+    from . import baseline as bl
+
+    cwd = Path.cwd().resolve()
+    current = bl.entries(diagnostics, bl.SourceLines(cwd), bl.relative_to(path, cwd))
+    new, old = bl.split(diagnostics, current, known)
+    if old and not quiet:
+        n = len(old)
+        sys.stderr.write(
+            f"mse-lint: {n} finding{'s' if n != 1 else ''} recorded in the baseline {path} "
+            "not shown\n"
+        )
+    return new
 
 
 def _where(paths: list[Path], sarif_root: Optional[Path], include_suppressed: bool) -> Any:

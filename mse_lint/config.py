@@ -27,6 +27,23 @@ class ConfigError(Exception):
 _ID = re.compile(r"^MSE\d{0,3}$")
 _FORMATS = ("console", "json")
 
+# Every key of [tool.mse-lint] / mse-lint.toml and of its [secrets] table. docs/configuration.md
+# documents each one; tests/test_docs_config.py fails when a key is added without docs.
+KEYS = frozenset(
+    {
+        "select",
+        "extend-select",
+        "ignore",
+        "severity",
+        "fail-on",
+        "target-python",
+        "exclude",
+        "jobs",
+        "secrets",
+    }
+)
+SECRETS_KEYS = frozenset({"extra-patterns", "allowlist", "allowlist-regex"})
+
 
 @dataclass(frozen=True)
 class SecretSettings:
@@ -125,20 +142,9 @@ def _jobs(value: Any, where: str) -> int:
 
 
 def settings_from_mapping(raw: Mapping[str, Any], where: str, base: Settings) -> Settings:
-    known = {
-        "select",
-        "extend-select",
-        "ignore",
-        "severity",
-        "fail-on",
-        "target-python",
-        "exclude",
-        "jobs",
-        "secrets",
-    }
-    unknown = sorted(set(raw) - known)
+    unknown = sorted(set(raw) - KEYS)
     if unknown:
-        hint = ", ".join(sorted(known))
+        hint = ", ".join(sorted(KEYS))
         raise ConfigError(f"{where}: unknown key `{unknown[0]}` (known keys: {hint})")
     s = base
     if "select" in raw:
@@ -186,11 +192,11 @@ def _regex(value: Any, key: str, where: str) -> str:
 def _secrets(raw: Any, where: str) -> SecretSettings:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: `secrets` must be a table ([tool.mse-lint.secrets])")
-    known = {"extra-patterns", "allowlist", "allowlist-regex"}
-    unknown = sorted(set(raw) - known)
+    unknown = sorted(set(raw) - SECRETS_KEYS)
     if unknown:
         raise ConfigError(
-            f"{where}: unknown key `secrets.{unknown[0]}` (known keys: {', '.join(sorted(known))})"
+            f"{where}: unknown key `secrets.{unknown[0]}` "
+            f"(known keys: {', '.join(sorted(SECRETS_KEYS))})"
         )
     patterns = []
     for item in raw.get("extra-patterns", []):
