@@ -108,8 +108,13 @@ FILE_CHECKS: tuple[tuple[str, str], ...] = (
     ("secret_values", "SecretValuesCheck"),
     ("secret_formats", "SecretFormatsCheck"),
     ("secret_usage", "SecretUsageCheck"),
+    ("app", "ServerStartCheck"),
 )
-PROJECT_CHECKS: tuple[tuple[str, str], ...] = (("secret_files", "SecretFilesCheck"),)
+PROJECT_CHECKS: tuple[tuple[str, str], ...] = (
+    ("secret_files", "SecretFilesCheck"),
+    ("config", "ConfigCheck"),
+    ("app", "AppCheck"),
+)
 
 
 def _instantiate(
