@@ -20,7 +20,7 @@ import os
 import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -274,10 +274,16 @@ def load_mse_toml(path: Path) -> MseToml:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        lenient = _toml_0_10_2(text)
-        if lenient is not None:  # what mse-cli reads: it works for the user, so it is data
-            return MseToml(path, lenient, text)
-        return MseToml(path, {}, text, toml_problem(text, exc))
+        problem = toml_problem(text, exc)
+        if _toml_0_10_2(text) is not None:
+            # the old parser lets some broken files through, reading something else than
+            # what was written: still an error to fix
+            problem = replace(
+                problem,
+                message=f"{problem.message} (mse-cli's toml 0.10.2 accepts it but reads "
+                "something else than what is written)",
+            )
+        return MseToml(path, {}, text, problem)
     return MseToml(path, data, text)
 
 
