@@ -44,7 +44,10 @@ class ServerStartCheck:
         self.calls = frozenset(data.get("server_calls", ()))
         self.methods = frozenset(data.get("server_methods", ()))
         names = {q.split(".")[-1].rstrip("()") for q in self.calls} | set(self.methods)
-        self._prefilter = re.compile(r"\b(" + "|".join(sorted(map(re.escape, names))) + r")\b")
+        # only files that call one of the names can start a server
+        self._prefilter = re.compile(
+            r"\b(" + "|".join(sorted(map(re.escape, names))) + r")\s*\("
+        )
 
     def wants(self, text: str) -> bool:
         return self._prefilter.search(text) is not None
@@ -141,7 +144,8 @@ class _Modules:
         if name in self.cache:
             return self.cache[name]
         self.cache[name] = None
-        if len(self.cache) > _MAX_MODULES or not all(p.isidentifier() for p in name.split(".")):
+        loaded = sum(1 for m in self.cache.values() if m is not None)
+        if loaded >= _MAX_MODULES or not all(p.isidentifier() for p in name.split(".")):
             return None
         rel = self.rel_of(name)
         if rel is None:
@@ -293,6 +297,7 @@ class AppCheck:
             for m in data.get("route_method", [])
         }
         self.includes = {m["name"]: m["prefix"] for m in data.get("include_method", [])}
+        self.opaque = frozenset(data.get("opaque_methods", ()))
         self.route_classes = frozenset(data.get("route_classes", ()))
         self.mount_classes = frozenset(data.get("mount_classes", ()))
         auth = list(data.get("auth_decorators", ()))
@@ -642,10 +647,15 @@ class _AppRun:
             if call is None or not ref.attrs or not isinstance(ref.node, ast.Attribute):
                 continue
             method = ref.attrs[-1]
-            if method not in self.check.route_methods and method not in self.check.includes:
+            opaque = method in self.check.opaque
+            known = method in self.check.route_methods or method in self.check.includes
+            if not (opaque or known):
                 continue
             owners = self.objects_of_expr(mod, ref.node.value)
             if not owners:
+                continue
+            if opaque:  # routes of another app mounted there: unknown statically
+                self.graph.uncertain.update(o.key for o in owners)
                 continue
             if method in self.check.includes:
                 children = self.objects_of_expr(mod, call.args[0]) if call.args else []
