@@ -45,9 +45,7 @@ class ServerStartCheck:
         self.methods = frozenset(data.get("server_methods", ()))
         names = {q.split(".")[-1].rstrip("()") for q in self.calls} | set(self.methods)
         # only files that call one of the names can start a server
-        self._prefilter = re.compile(
-            r"\b(" + "|".join(sorted(map(re.escape, names))) + r")\s*\("
-        )
+        self._prefilter = re.compile(r"\b(" + "|".join(sorted(map(re.escape, names))) + r")\s*\(")
 
     def wants(self, text: str) -> bool:
         return self._prefilter.search(text) is not None
