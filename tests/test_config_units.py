@@ -183,3 +183,58 @@ def test_no_mse_toml_runs_no_config_check(catalog: Catalog, tmp_path: Path) -> N
     assert outcome.diagnostics == []
     notices = [n.message for n in outcome.notices]
     assert sum("MSE401-MSE410, MSE412) are skipped" in n for n in notices) == 1
+
+
+# -- route resolution: the clean fixture projects are clean because their routes were found --
+FIXTURES = Path(__file__).parent / "fixtures" / "config"
+
+
+@pytest.mark.parametrize(
+    ("name", "routes"),
+    [
+        ("fastapi_health", "/health, /items/{item_id}"),
+        ("flask_blueprint_prefix", "/api/health"),
+        ("flask_blueprint_nested", "/v1/api/health/"),
+        ("fastapi_router", "/api/v1/health"),
+        ("starlette_routes", "/health, /items/{name}"),
+        ("app_factory_result", "/health"),
+    ],
+)
+def test_routes_are_resolved(catalog: Catalog, tmp_path: Path, name: str, routes: str) -> None:
+    import re
+    import shutil
+
+    root = tmp_path / name
+    shutil.copytree(FIXTURES / name, root)
+    (root / ".git").mkdir()
+    toml = root / "mse.toml"
+    toml.write_text(
+        re.sub(
+            r'healthcheck_endpoint = "[^"]*"', 'healthcheck_endpoint = "/nope"', toml.read_text()
+        )
+    )
+    outcome = lint([root], catalog, Settings(), cwd=root)
+    (found,) = [d for d in outcome.diagnostics if d.rule == "MSE406"]
+    assert (found.path, found.span.line, found.span.col) == ("mse.toml", 3, 1)
+    assert f"(its routes: {routes})" in found.message
+
+
+def test_stdlib_shadowing_follows_the_target_python(catalog: Catalog, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    root = tmp_path / "proj"
+    (root / ".git").mkdir(parents=True)
+    (root / "mse.toml").write_text(BASE + CLOUD)
+    (root / "mse_src").mkdir()
+    (root / "mse_src" / "app.py").write_text(APP)
+    (root / "mse_src" / "graphlib.py").write_text("EDGES = {}\n")  # stdlib since 3.9
+    (root / "mse_src" / "tomllib.py").write_text("X = 1\n")  # stdlib since 3.11
+    for target, shadowed in (
+        ((3, 8), []),
+        ((3, 10), ["graphlib"]),
+        ((3, 11), ["graphlib", "tomllib"]),
+    ):
+        settings = replace(Settings(), target_python=target)
+        outcome = lint([root], catalog, settings, cwd=root)
+        found = [d.path for d in outcome.diagnostics if d.rule == "MSE412"]
+        assert found == [f"mse_src/{n}.py" for n in shadowed], target

@@ -157,7 +157,14 @@ class _Modules:
             return None  # MSE001/MSE002 report it
         mod = _Module(name, rel, self.ctx.display(path), source, tree, index)
         for ref in index.refs:
-            mod.refs[id(ref.node)] = ref
+            # the chain and each of its prefixes (`app` and `app.router` in
+            # `app.router.add_route`) are read where the chain is
+            node: ast.expr = ref.node
+            while True:
+                mod.refs.setdefault(id(node), ref)
+                if not isinstance(node, ast.Attribute):
+                    break
+                node = node.value
         for node in ast.walk(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 for d in node.decorator_list:
@@ -580,7 +587,13 @@ class _AppRun:
             return []
         if isinstance(expr, ast.Call):
             out: list[_Obj] = []
-            for value in mod.index.resolve(expr.func, ref.scope, ref.order, ref.path):
+            func = expr.func
+            if isinstance(func, ast.Name) and func.id in mod.defs:
+                # a local def resolves to no qualified name: a factory of this module?
+                bindings = mod.index.reaching_bindings(ref.scope, func.id, ref.order, ref.path)
+                if any(b.static is None and b.expr is None for b in bindings):
+                    out.extend(self.factory_result(mod, func.id, depth + 1))
+            for value in mod.index.resolve(func, ref.scope, ref.order, ref.path):
                 qname = value.qname
                 if qname in self.check.apps:
                     out.append(_Obj(mod, expr, "app", self.check.apps[qname]))
