@@ -159,12 +159,12 @@ class _Modules:
         for ref in index.refs:
             # the chain and each of its prefixes (`app` and `app.router` in
             # `app.router.add_route`) are read where the chain is
-            node: ast.expr = ref.node
+            link: ast.expr = ref.node
             while True:
-                mod.refs.setdefault(id(node), ref)
-                if not isinstance(node, ast.Attribute):
+                mod.refs.setdefault(id(link), ref)
+                if not isinstance(link, ast.Attribute):
                     break
-                node = node.value
+                link = link.value
         for node in ast.walk(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 for d in node.decorator_list:
