@@ -29,6 +29,8 @@ class Group:
     # a path given covers the whole code dir: project-level checks (manifest, requirements,
     # mse.toml) run too; a run on named files (pre-commit) checks only those files
     whole: bool = False
+    # mse.toml itself was named (pre-commit on a changed mse.toml): its checks run
+    config: bool = False
 
 
 @dataclass
@@ -109,6 +111,10 @@ def collect(
         if group is None:
             group = groups[key] = Group(project)
             notices.extend(Notice(n) for n in project.notices)
+        toml = project.mse_toml
+        if toml is not None and absolute.is_file() and absolute.resolve() == toml.path.resolve():
+            group.config = True
+            continue
         if project.mse_toml is not None and project.code_dir is None:
             # mse.toml is broken or names a code dir that is not there: the config checks say
             # so (MSE401/MSE407) when the run covers mse.toml's folder

@@ -422,3 +422,14 @@ def test_python_dash_m_and_version() -> None:
     )
     assert proc.returncode == 0 and proc.stdout.startswith("mse-lint ")
     assert run("--help").returncode == 0
+
+
+def test_naming_mse_toml_checks_it(tmp_path: Path) -> None:
+    """pre-commit passes a changed mse.toml: its own findings, and only those."""
+    toml = TOML.replace('tests_cmd = "pytest"', 'tests_cmd = "pytest -v"')
+    root = project(tmp_path, {"src/main.py": MAIN, "src/app.py": "import os\nos.fork()\n"}, toml)
+    proc = run("mse.toml", "--format", "json", cwd=root)
+    assert proc.returncode == 1, proc.stderr
+    found = [(f["rule"], f["path"], f["line"]) for f in json.loads(proc.stdout)]
+    assert found == [("MSE410", "mse.toml", 4)]
+    assert "not checked" not in proc.stderr
