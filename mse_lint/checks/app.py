@@ -223,6 +223,35 @@ def _module_level(body: Sequence[ast.stmt]) -> Iterator[ast.stmt]:
             yield from _module_level(stmt.body)
 
 
+def _binds_at_import(body: Sequence[ast.stmt], name: str) -> bool:
+    """Whether a statement that runs at import binds ``name`` (not only under __main__)."""
+    for stmt in _module_level(body):
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            if stmt.name == name:
+                return True
+            continue
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            for alias in stmt.names:
+                bound = alias.asname or alias.name.split(".")[0]
+                if bound == name or alias.name == "*":
+                    return True
+            continue
+        targets: list[ast.AST] = []
+        if isinstance(stmt, ast.Assign):
+            targets = list(stmt.targets)
+        elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign, ast.For, ast.AsyncFor)):
+            targets = [stmt.target]
+        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+            targets = [i.optional_vars for i in stmt.items if i.optional_vars is not None]
+        elif isinstance(stmt, ast.Expr):  # `(app := Flask(__name__))`
+            targets = [n.target for n in ast.walk(stmt) if isinstance(n, ast.NamedExpr)]
+        for t in targets:
+            for n in ast.walk(t):
+                if isinstance(n, ast.Name) and n.id == name:
+                    return True
+    return False
+
+
 def _is_main(test: ast.expr) -> bool:
     return (
         isinstance(test, ast.Compare)
@@ -442,6 +471,14 @@ class _AppRun:
                 "python_application",
                 detail=f"{rel} binds no `{variable}` at module level: the enclave's "
                 f"getattr(module, {variable!r}) raises AttributeError",
+            )
+            return
+        if not _binds_at_import(mod.tree.body, variable):
+            yield self.toml_diag(
+                "MSE405",
+                "python_application",
+                detail=f'{rel} binds `{variable}` only under `if __name__ == "__main__":`, '
+                "which never runs when the enclave imports the module",
             )
             return
         factory = self.factory(mod, variable)
@@ -716,10 +753,13 @@ class _AppRun:
             return auth
         if not isinstance(view, (ast.FunctionDef, ast.AsyncFunctionDef)):
             return ""
-        for deco in view.decorator_list:
+        decorators = view.decorator_list
+        if call in decorators:
+            # decorators apply bottom-up: one listed above the route decorator wraps a function
+            # the route never sees (`@login_required` over `@app.route` protects nothing)
+            decorators = decorators[decorators.index(call) + 1 :]
+        for deco in decorators:
             target = deco.func if isinstance(deco, ast.Call) else deco
-            if target is call or deco is call:
-                continue
             found = self.auth_name(mod, target)
             if found:
                 return f"@{found}"
