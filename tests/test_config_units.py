@@ -238,3 +238,27 @@ def test_stdlib_shadowing_follows_the_target_python(catalog: Catalog, tmp_path: 
         outcome = lint([root], catalog, settings, cwd=root)
         found = [d.path for d in outcome.diagnostics if d.rule == "MSE412"]
         assert found == [f"mse_src/{n}.py" for n in shadowed], target
+
+
+@pytest.mark.parametrize(
+    ("framework", "route", "endpoint", "fires"),
+    [
+        ("flask", "/health", "/health", False),
+        ("flask", "/health/", "/health", False),  # werkzeug redirects to the rule with a slash
+        ("flask", "/health", "/health/", True),  # ... but answers 404 the other way round
+        ("fastapi", "/health", "/health/", False),  # redirect_slashes, both ways
+        ("fastapi", "/health/", "/health", False),
+        ("fastapi", "/healthz", "/health", True),
+    ],
+)
+def test_trailing_slashes(
+    catalog: Catalog, tmp_path: Path, framework: str, route: str, endpoint: str, fires: bool
+) -> None:
+    head = {
+        "flask": "from flask import Flask\napp = Flask(__name__)\n",
+        "fastapi": "from fastapi import FastAPI\napp = FastAPI()\n",
+    }[framework]
+    app = head + f'@app.get("{route}")\ndef h():\n    return ""\n'
+    toml = BASE.replace('"/health"', f'"{endpoint}"') + CLOUD
+    found = [r for r, *_ in findings(catalog, tmp_path, toml, {"mse_src/app.py": app})]
+    assert ("MSE406" in found) is fires

@@ -301,6 +301,7 @@ class _Route:
     path: str  # full path, prefixes included
     methods: Optional[frozenset[str]]  # None: not known statically
     mod: _Module
+    kind: str  # flask | fastapi | starlette: how trailing slashes are redirected
     node: ast.AST  # the registration (decorator call, method call, Route(...))
     auth: str = ""  # what puts it behind authentication
 
@@ -534,7 +535,7 @@ class _AppRun:
         app = apps[0]
         self.scan_all()
         routes, complete = self.routes_of(app)
-        exact = [r for r in routes if _same_path(r.path, endpoint)]
+        exact = [r for r in routes if _same_path(r.path, endpoint, r.kind)]
         get = [r for r in exact if r.methods is None or "GET" in r.methods]
         public = [r for r in get if not r.auth]
         if public:
@@ -841,7 +842,8 @@ class _AppRun:
             if obj.key in self.graph.uncertain:
                 complete = False
             for path, methods, mod, node, route_auth in self.graph.routes.get(obj.key, []):
-                out.append(_Route(_join(prefix, path), methods, mod, node, auth or route_auth))
+                full = _join(prefix, path)
+                out.append(_Route(full, methods, mod, obj.kind, node, auth or route_auth))
             for child, given, inc_auth in self.graph.children.get(obj.key, []):
                 if child.kind == "flask":
                     own = given if given is not None else child.prefix
@@ -955,8 +957,14 @@ def _norm(path: str) -> str:
     return path.rstrip("/") or "/"
 
 
-def _same_path(route: str, endpoint: str) -> bool:
-    # Flask and FastAPI redirect `/health` to `/health/` (and back): the healthcheck follows
+def _same_path(route: str, endpoint: str, kind: str) -> bool:
+    """Whether a GET on ``endpoint`` reaches ``route``, following redirects as the healthcheck
+    does: Flask (werkzeug's strict slashes) redirects `/health` to a `/health/` rule but answers
+    404 to `/health/` for a `/health` rule; Starlette and FastAPI redirect both ways."""
+    if route == endpoint:
+        return True
+    if kind == "flask":
+        return route.endswith("/") and route[:-1] == endpoint
     return _norm(route) == _norm(endpoint)
 
 
