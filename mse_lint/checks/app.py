@@ -494,6 +494,16 @@ class _AppRun:
                 f"`app = {fdef.name}()`, and name that variable",  # type: ignore[attr-defined]
             )
             return
+        objects = self.objects_of_name(mod, variable, None)
+        if objects and all(o.role == "router" for o in objects):
+            what = _display(objects[0].call.func)
+            yield self.toml_diag(
+                "MSE405",
+                "python_application",
+                detail=f"`{variable}` in {rel} is a `{what}(...)`, a set of routes, not an "
+                "application: hypercorn cannot serve it; name the app it is registered on",
+            )
+            return
         yield from self.healthcheck(mod, variable)
 
     def factory(self, mod: _Module, name: str, depth: int = 0) -> Optional[tuple[_Module, ast.AST]]:
