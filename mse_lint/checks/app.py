@@ -44,6 +44,7 @@ class ServerStartCheck:
         self.calls = frozenset(data.get("server_calls", ()))
         self.methods = frozenset(data.get("server_methods", ()))
         names = {q.split(".")[-1].rstrip("()") for q in self.calls} | set(self.methods)
+        self.names = frozenset(names)
         # only files that call one of the names can start a server
         self._prefilter = re.compile(r"\b(" + "|".join(sorted(map(re.escape, names))) + r")\s*\(")
 
@@ -51,6 +52,8 @@ class ServerStartCheck:
         return self._prefilter.search(text) is not None
 
     def run(self, ctx: FileContext) -> Iterable[Diagnostic]:
+        if not _import_time_call(ctx.tree, self.names):
+            return  # the usual case: servers started in functions only (indexing costs)
         index = ModuleIndex(ctx.tree)
         for ref in index.refs:
             if ref.call is None or ref.in_main or not _runs_at_import(ref.scope):
@@ -63,6 +66,23 @@ class ServerStartCheck:
                     api = value.qname if "()" not in value.qname else _display(ref.node)
                     yield ctx.diagnostic("MSE411", ref.call, ref.stmt, api=api + "()")
                     break
+
+
+def _import_time_call(tree: ast.Module, names: frozenset[str]) -> bool:
+    """A call of one of ``names`` outside every function body (cheap, before indexing)."""
+    stack: list[ast.AST] = list(tree.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            stack.extend(getattr(node, "decorator_list", ()))
+            continue
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            if name in names:
+                return True
+        stack.extend(ast.iter_child_nodes(node))
+    return False
 
 
 def _runs_at_import(scope: Scope) -> bool:
