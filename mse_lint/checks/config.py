@@ -371,7 +371,10 @@ class _Run:
                 ("ssl", "private_key", ssl, False),
                 ("ssl", "certificate", ssl, False),
             ]
+        home = self.home
         for table, key, values, is_dir in items:
+            if home and not is_dir:
+                continue  # `mse home` drops [cloud]: its secrets and SSL files are not read
             value = values.get(key) if isinstance(values, dict) else None
             if not isinstance(value, str):
                 continue
