@@ -295,7 +295,7 @@ class _Run:
                 continue
             for key in table:
                 if (table_name, key) in ignored:
-                    hint = f" ({ignored[(table_name, key)]})"
+                    hint = f"; {ignored[(table_name, key)]}"
                 elif key in known:
                     continue
                 else:
@@ -337,6 +337,8 @@ class _Run:
             shown_old = f"[{parts[0]}] {parts[1]}" if len(parts) == 2 else parts[0]
             raw = pos.value_text if pos is not None and pos.value_text else repr(node)
             raw = raw if len(raw) <= 60 else raw[:57] + "..."
+            if new == shown_old:
+                continue  # the same in 1.x
             if new:
                 mapping.append(f"`{shown_old} = {raw}` -> `{new} = {raw}`")
             else:
