@@ -209,7 +209,7 @@ class _Modules:
             if level < 1 or level - 1 > len(package):
                 continue
             base = package[: len(package) - (level - 1)]
-            out.append(".".join([*base, rest]) if base else rest)
+            out.append(".".join(p for p in (*base, rest) if p))
         return out
 
     def split(self, qname: str) -> Optional[tuple[_Module, list[str]]]:
