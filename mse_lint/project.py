@@ -346,6 +346,19 @@ class Project:
         return frozenset(n[:-3] if n.endswith(".py") else n for n in names)
 
 
+def path_is(path: Path, kind: str) -> bool:
+    """``is_dir`` / ``is_file`` / ``exists`` (kind "dir", "file", "any") for a path written by
+    the user: too long or holding a NUL byte is simply not there."""
+    try:
+        if kind == "dir":
+            return path.is_dir()
+        if kind == "file":
+            return path.is_file()
+        return path.exists()
+    except (OSError, ValueError):
+        return False
+
+
 def _code_dir_from(toml: MseToml) -> tuple[Optional[Path], str, Optional[str]]:
     """(code dir, where it comes from, why the one mse.toml names is unusable)."""
     data = toml.data
@@ -360,8 +373,8 @@ def _code_dir_from(toml: MseToml) -> tuple[Optional[Path], str, Optional[str]]:
         if not isinstance(value, str):
             return None, origin, f"{toml.path}: {origin} must be a folder name (a string)"
         code = toml.folder / value  # relative to mse.toml; mse-cli does not expand "~"
-        if not code.is_dir():
-            what = "is a file, not a folder" if code.exists() else "does not exist"
+        if not path_is(code, "dir"):
+            what = "is a file, not a folder" if path_is(code, "any") else "does not exist"
             return (
                 None,
                 origin,
@@ -376,9 +389,9 @@ def _code_dir_from(toml: MseToml) -> tuple[Optional[Path], str, Optional[str]]:
             for base in [toml.folder, *sorted(p for p in toml.folder.iterdir() if p.is_dir())]:
                 if base.name.startswith("."):
                     continue
-                if (base / rel).with_suffix(".py").is_file() or (
-                    base / rel / "__init__.py"
-                ).is_file():
+                if path_is((base / rel).with_suffix(".py"), "file") or path_is(
+                    base / rel / "__init__.py", "file"
+                ):
                     return base, f"the folder of python_application's module {module!r}", None
     return None, "", None
 

@@ -262,3 +262,22 @@ def test_trailing_slashes(
     toml = BASE.replace('"/health"', f'"{endpoint}"') + CLOUD
     found = [r for r, *_ in findings(catalog, tmp_path, toml, {"mse_src/app.py": app})]
     assert ("MSE406" in found) is fires
+
+
+@pytest.mark.parametrize(
+    "cloud",
+    [
+        'code = "' + "x" * 300 + '"\n',  # longer than a file name may be
+        'code = "mse\\u0000src"\n',  # a NUL byte in a path
+        'code = "mse_src"\nexpiration_date = nan\n',
+        'code = "mse_src"\nexpiration_date = inf\n',
+        'code = "mse_src"\nssl = "x"\n',
+        'code = "mse_src"\nsecrets = ["a"]\n',
+    ],
+)
+def test_hostile_values_are_findings_not_crashes(
+    catalog: Catalog, tmp_path: Path, cloud: str
+) -> None:
+    toml = BASE.replace('"app:app"', '"' + "a" * 300 + ':app"') + "[cloud]\n" + cloud
+    found = findings(catalog, tmp_path, toml)
+    assert found and all(rule.startswith("MSE4") for rule, *_ in found)

@@ -23,7 +23,7 @@ from typing import Optional
 from ..catalog import Catalog
 from ..config import Settings
 from ..diagnostics import Diagnostic, Severity, Span
-from ..project import Fate, Manifest, MseToml, fate_of
+from ..project import Fate, Manifest, MseToml, fate_of, path_is
 from ..scope import ModuleIndex, Ref, Scope
 from ..stdlib import stdlib_modules
 from ..tomlpos import key_positions
@@ -154,7 +154,7 @@ class _Modules:
     def rel_of(self, name: str) -> Optional[str]:
         base = name.replace(".", "/")
         for rel in (f"{base}.py", f"{base}/__init__.py"):
-            if (self.code / rel).is_file() and self.ships(rel):
+            if path_is(self.code / rel, "file") and self.ships(rel):
                 return rel
         return None
 
@@ -454,9 +454,9 @@ class _AppRun:
         rel = module.replace(".", "/") + ".py"
         code = self.manifest.code_dir
         shown_code = self.ctx.display(code)
-        if not (code / rel).is_file():
+        if not path_is(code / rel, "file"):
             package = module.replace(".", "/") + "/__init__.py"
-            if (code / package).is_file():
+            if path_is(code / package, "file"):
                 detail = (
                     f"python_application names the package {module!r} ({package}): "
                     f"`mse cloud deploy` requires the module file {rel} in the code dir"

@@ -20,7 +20,7 @@ from typing import Any, Optional
 from ..catalog import Catalog
 from ..config import Settings
 from ..diagnostics import Diagnostic, Severity, Span
-from ..project import MseToml
+from ..project import MseToml, path_is
 from ..tomlpos import KeyPos, key_positions
 from . import ProjectContext
 
@@ -381,11 +381,10 @@ class _Run:
             if not isinstance(value, str):
                 continue
             target = folder / value
-            ok = target.is_dir() if is_dir else target.is_file()
-            if ok:
+            if path_is(target, "dir" if is_dir else "file"):
                 continue
             shown = _shown(table, key)
-            if target.exists():
+            if path_is(target, "any"):
                 what = "is a file, not a folder" if is_dir else "is not a file"
             else:
                 what = "does not exist"
@@ -394,7 +393,7 @@ class _Run:
                 note = " (mse-cli does not expand `~`)"
             elif Path(value).is_absolute():
                 note = ""
-            elif (Path.cwd() / value).exists() and Path.cwd().resolve() != folder.resolve():
+            elif path_is(Path.cwd() / value, "any") and Path.cwd().resolve() != folder.resolve():
                 note = " (paths are relative to mse.toml's folder, not the current directory)"
             consequence = (
                 "mse-cli stops before deploying" if is_dir else "it must be there when you deploy"
