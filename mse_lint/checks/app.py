@@ -747,7 +747,7 @@ class _AppRun:
                     for child in children:
                         self.graph.children.setdefault(owner.key, []).append((child, prefix, auth))
                 continue
-            path_node = _arg(call, self.route_path_pos(method), "rule", "path")
+            path_node = _arg(call, 0, "rule", "path")
             path = _str(path_node)
             methods = self.route_methods_of(method, call)
             view = self.view_of(mod, call, method)
@@ -757,9 +757,6 @@ class _AppRun:
                     self.graph.uncertain.add(owner.key)
                     continue
                 self.graph.routes.setdefault(owner.key, []).append((path, methods, mod, call, auth))
-
-    def route_path_pos(self, method: str) -> int:
-        return 0
 
     def route_methods_of(self, method: str, call: ast.Call) -> Optional[frozenset[str]]:
         fixed = self.check.route_methods.get(method)
