@@ -512,6 +512,8 @@ def manifest_command(
         raise _fail(f"{path}: no such file or folder")
     try:
         project = discover(path)
+        if project.code_dir_error is not None:
+            raise _fail(project.code_dir_error)
         if project.mse_toml is None or project.code_dir is None:
             raise _fail(f"no mse.toml found in {path} or above: nothing to deploy, no manifest")
         manifest = project.manifest(expand=True)

@@ -29,6 +29,8 @@ class Group:
     # a path given covers the whole code dir: project-level checks (manifest, requirements,
     # mse.toml) run too; a run on named files (pre-commit) checks only those files
     whole: bool = False
+    # mse.toml itself was named (pre-commit on a changed mse.toml): its checks run
+    config: bool = False
 
 
 @dataclass
@@ -83,7 +85,7 @@ def collect(
     cwd = (cwd or Path.cwd()).resolve()
     groups: dict[str, Group] = {}
     notices: list[Notice] = []
-    said_no_toml = False
+    said_no_toml = said_no_code = False
     skipped = 0
     seen: set[str] = set()
     spec = None
@@ -109,15 +111,33 @@ def collect(
         if group is None:
             group = groups[key] = Group(project)
             notices.extend(Notice(n) for n in project.notices)
-        if project.mse_toml is None or project.code_dir is None:
-            if not said_no_toml:
+        toml = project.mse_toml
+        if toml is not None and absolute.is_file() and absolute.resolve() == toml.path.resolve():
+            group.config = True
+            continue
+        if project.mse_toml is not None and project.code_dir is None:
+            # mse.toml is broken or names a code dir that is not there: the config checks say
+            # so (MSE401/MSE407) when the run covers mse.toml's folder
+            if absolute.is_dir() and _within(project.root.resolve(), absolute.resolve()):
+                group.whole = True
+            if not said_no_code:
                 notices.append(
                     Notice(
-                        f"no mse.toml found in {display(absolute, cwd) or '.'} or above: "
-                        "checking every Python file there as if it ships"
+                        f"{project.code_dir_error or 'mse.toml names no usable code dir'}: "
+                        "checking every Python file under the given path as if it ships"
                     )
                 )
-                said_no_toml = True
+                said_no_code = True
+        elif (project.mse_toml is None or project.code_dir is None) and not said_no_toml:
+            notices.append(
+                Notice(
+                    f"no mse.toml found in {display(absolute, cwd) or '.'} or above: "
+                    "checking every Python file there as if it ships; the mse.toml and "
+                    "app checks (MSE401-MSE410, MSE412) are skipped"
+                )
+            )
+            said_no_toml = True
+        if project.mse_toml is None or project.code_dir is None:
             if absolute.is_dir():
                 for f in python_files(absolute):
                     add(group, f)

@@ -17,9 +17,10 @@ from __future__ import annotations
 import enum
 import fnmatch
 import os
+import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -198,9 +199,22 @@ def build_manifest(code_dir: Path, expand: bool = True) -> Manifest:
 
 # ------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
+class TomlProblem:
+    """Why mse.toml could not be read: where (1-based line and column) and what."""
+
+    line: int
+    col: int
+    message: str
+
+
+@dataclass(frozen=True)
 class MseToml:
     path: Path
     data: Mapping[str, Any]
+    # the text as read (positions of keys are recovered from it), and why it could not be
+    # parsed (then ``data`` is empty)
+    source: str = ""
+    error: Optional[TomlProblem] = None
 
     @property
     def folder(self) -> Path:
@@ -208,10 +222,10 @@ class MseToml:
 
     @property
     def schema(self) -> str:
-        if isinstance(self.data.get("code"), dict):
-            return "0.x"
         if any(k in self.data for k in ("plan", "version", "dev", "health_check_endpoint")):
             return "pre-0.9"
+        if isinstance(self.data.get("code"), dict):
+            return "0.x"
         return "1.x"
 
     @property
@@ -223,18 +237,67 @@ class MseToml:
         return value if isinstance(value, str) else None
 
 
+_TOML_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+
+
+def toml_problem(text: str, exc: Exception) -> TomlProblem:
+    """The position tomllib/tomli gives in its message ("(at line 3, column 7)")."""
+    message = str(exc)
+    line = getattr(exc, "lineno", None)
+    col = getattr(exc, "colno", None)
+    m = _TOML_AT.search(message)
+    if m:
+        line, col = int(m.group(1)), int(m.group(2))
+        message = message[: m.start()]
+    elif message.endswith("(at end of document)"):
+        message = message[: -len("(at end of document)")].rstrip()
+        lines = text.splitlines() or [""]
+        line, col = len(lines), len(lines[-1]) + 1
+    return TomlProblem(int(line or 1), int(col or 1), message)
+
+
 def load_mse_toml(path: Path) -> MseToml:
+    """mse.toml as data. A file that does not parse is not an error here: it is returned with
+    ``error`` set (the config checks report it) and empty data."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise ProjectError(f"{path}: cannot read mse.toml: {exc.strerror}") from exc
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ProjectError(f"{path}: mse.toml is not UTF-8 text ({exc.reason})") from exc
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        col = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace")) + 1
+        problem = TomlProblem(line, col, f"byte 0x{raw[exc.start]:02x} is not valid UTF-8")
+        return MseToml(path, {}, raw.decode("utf-8", "replace"), problem)
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ProjectError(f"{path}: mse.toml is not valid TOML: {exc}") from exc
-    return MseToml(path, data)
+        problem = toml_problem(text, exc)
+        if _toml_0_10_2(text) is not None:
+            # the old parser lets some broken files through, reading something else than
+            # what was written: still an error to fix
+            problem = replace(
+                problem,
+                message=f"{problem.message} (mse-cli's toml 0.10.2 accepts it but reads "
+                "something else than what is written)",
+            )
+        return MseToml(path, {}, text, problem)
+    return MseToml(path, data, text)
+
+
+def _toml_0_10_2(text: str) -> Optional[dict[str, Any]]:
+    """mse-cli's own parser's reading of a file that tomllib rejects (None: it rejects it too)."""
+    try:
+        import toml
+    except ImportError:  # pragma: no cover - a dependency
+        return None
+    try:
+        data = toml.loads(text)
+    except Exception:  # toml 0.10.2 raises more than TomlDecodeError on bad input
+        return None
+    return dict(data)
 
 
 def find_upward(start: Path, names: Sequence[str]) -> Optional[Path]:
@@ -259,6 +322,9 @@ class Project:
     code_dir: Optional[Path]
     code_dir_origin: str
     notices: list[str] = field(default_factory=list)
+    # why the code dir mse.toml names cannot be used (missing, a file, not a string): the config
+    # checks report it (MSE407/MSE402), `mse-lint manifest` stops on it
+    code_dir_error: Optional[str] = None
     _manifest: Optional[Manifest] = None
 
     def manifest(self, expand: bool = False) -> Optional[Manifest]:
@@ -280,7 +346,21 @@ class Project:
         return frozenset(n[:-3] if n.endswith(".py") else n for n in names)
 
 
-def _code_dir_from(toml: MseToml, given: Path) -> tuple[Optional[Path], str]:
+def path_is(path: Path, kind: str) -> bool:
+    """``is_dir`` / ``is_file`` / ``exists`` (kind "dir", "file", "any") for a path written by
+    the user: too long or holding a NUL byte is simply not there."""
+    try:
+        if kind == "dir":
+            return path.is_dir()
+        if kind == "file":
+            return path.is_file()
+        return path.exists()
+    except (OSError, ValueError):
+        return False
+
+
+def _code_dir_from(toml: MseToml) -> tuple[Optional[Path], str, Optional[str]]:
+    """(code dir, where it comes from, why the one mse.toml names is unusable)."""
     data = toml.data
     cloud = data.get("cloud")
     if isinstance(cloud, dict) and "code" in cloud:
@@ -290,15 +370,17 @@ def _code_dir_from(toml: MseToml, given: Path) -> tuple[Optional[Path], str]:
     else:
         value, origin = None, ""
     if value is not None:
-        if not isinstance(value, str) or not value.strip():
-            raise ProjectError(f"{toml.path}: {origin} must be a folder name (a string)")
+        if not isinstance(value, str):
+            return None, origin, f"{toml.path}: {origin} must be a folder name (a string)"
         code = toml.folder / value  # relative to mse.toml; mse-cli does not expand "~"
-        if not code.is_dir():
-            what = "is a file, not a folder" if code.exists() else "does not exist"
-            raise ProjectError(
-                f"{toml.path}: {origin} = {value!r}: {code} {what}; fix the path in mse.toml"
+        if not path_is(code, "dir"):
+            what = "is a file, not a folder" if path_is(code, "any") else "does not exist"
+            return (
+                None,
+                origin,
+                f"{toml.path}: {origin} = {value!r}: {code} {what}; fix the path in mse.toml",
             )
-        return code, origin
+        return code, origin, None
     app = toml.python_application
     if app and ":" in app:
         module = app.split(":", 1)[0].strip()
@@ -307,15 +389,17 @@ def _code_dir_from(toml: MseToml, given: Path) -> tuple[Optional[Path], str]:
             for base in [toml.folder, *sorted(p for p in toml.folder.iterdir() if p.is_dir())]:
                 if base.name.startswith("."):
                     continue
-                if (base / rel).with_suffix(".py").is_file() or (
-                    base / rel / "__init__.py"
-                ).is_file():
-                    return base, f"the folder of python_application's module {module!r}"
-    return None, ""
+                if path_is((base / rel).with_suffix(".py"), "file") or path_is(
+                    base / rel / "__init__.py", "file"
+                ):
+                    return base, f"the folder of python_application's module {module!r}", None
+    return None, "", None
 
 
 def discover(path: Path) -> Project:
-    """The project that ``path`` (a folder or a file) belongs to."""
+    """The project that ``path`` (a folder or a file) belongs to. An mse.toml that does not
+    parse, or that names a code dir that does not exist, is not an error here: the project has
+    no code dir then, and the config checks say why."""
     if not path.exists():
         raise ProjectError(f"{path}: no such file or folder")
     found = find_upward(path.resolve(), ["mse.toml"])
@@ -323,7 +407,21 @@ def discover(path: Path) -> Project:
         root = path if path.is_dir() else path.parent
         return Project(root, None, None, "")
     toml = load_mse_toml(found)
-    code, origin = _code_dir_from(toml, path)
+    if toml.error is not None:
+        problem = toml.error
+        return Project(
+            toml.folder,
+            toml,
+            None,
+            "",
+            code_dir_error=(
+                f"{found}:{problem.line}:{problem.col}: mse.toml is not valid TOML: "
+                f"{problem.message}"
+            ),
+        )
+    code, origin, error = _code_dir_from(toml)
+    if error is not None:
+        return Project(toml.folder, toml, None, origin, code_dir_error=error)
     project = Project(toml.folder, toml, code, origin)
     if code is None:
         project.code_dir = path if path.is_dir() else path.parent

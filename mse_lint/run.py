@@ -50,7 +50,8 @@ def lint(
         notices.extend(result.notices)
         checked += result.files_checked
         unreadable += result.files_unreadable
-        if group.whole and group.project.mse_toml is not None:
+        toml = group.project.mse_toml
+        if (group.whole or group.config) and toml is not None:
             pctx = ProjectContext(
                 group.project,
                 group.project.manifest(),
@@ -59,6 +60,10 @@ def lint(
                 settings.target_python,
             )
             whole = engine.run_project(pctx, str(cwd))
+            if not group.whole:  # only mse.toml was named: only its findings
+                shown = display(Path(os.path.abspath(toml.path)), cwd)
+                whole.diagnostics = [d for d in whole.diagnostics if d.path == shown]
+                whole.suppressed = [d for d in whole.suppressed if d.path == shown]
             diagnostics.extend(whole.diagnostics)
             suppressed.extend(whole.suppressed)
             notices.extend(whole.notices)

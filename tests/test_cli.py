@@ -32,16 +32,27 @@ def run(
     )
 
 
+# a complete mse.toml and the app it names (src/main.py): the tests add the files they need
+TOML = (
+    'name = "t"\npython_application = "main:app"\nhealthcheck_endpoint = "/health"\n'
+    'tests_cmd = "pytest"\ntests_requirements = []\n\n[cloud]\ncode = "src"\ntests = "tests"\n'
+    'docker = "ghcr.io/cosmian/mse-flask:20230810125234"\nproject = "default"\n'
+    'hardware = "4g-eu-001"\n'
+)
+MAIN = (
+    'from flask import Flask\n\napp = Flask(__name__)\n\n\n@app.get("/health")\n'
+    'def health():\n    return "ok"\n'
+)
+
+
 def project(tmp_path: Path, files: dict[str, str], toml: str | None = None) -> Path:
     root = tmp_path / "proj"
     (root / "src").mkdir(parents=True)
-    (root / "mse.toml").write_text(
-        toml
-        if toml is not None
-        else 'name = "t"\npython_application = "app:app"\nhealthcheck_endpoint = "/"\n'
-        '[cloud]\ncode = "src"\n'
-    )
+    (root / "tests").mkdir()
+    (root / "mse.toml").write_text(toml if toml is not None else TOML)
     (root / ".git").mkdir()  # stop config discovery here
+    if toml is None:
+        files = {"src/main.py": MAIN, **files}
     for rel, text in files.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -148,19 +159,61 @@ def test_clean_project_exits_0(tmp_path: Path) -> None:
     assert "No problems found" in proc.stdout
 
 
-def test_invalid_mse_toml_exits_2(tmp_path: Path) -> None:
-    root = project(tmp_path, {"src/app.py": ""}, toml="name = [\n")
-    proc = run(str(root))
-    assert proc.returncode == 2
-    assert "mse.toml is not valid TOML" in proc.stderr
+def test_invalid_mse_toml_is_a_finding_and_the_run_goes_on(tmp_path: Path) -> None:
+    root = project(
+        tmp_path,
+        {"src/main.py": MAIN, "src/app.py": "import os\nos.fork()\n"},
+        toml='name = "t"\npython_application = [\n  "main:app",\n\n[cloud]\ncode = "src"\n',
+    )
+    proc = run(str(root), cwd=root)
+    assert proc.returncode == 1
+    out = proc.stdout
+    # tomllib's position: `[cloud]` opens an array inside the unclosed one, `cloud` is no value
+    assert "mse.toml\n  5:2  error   MSE401 config-parse-error: mse.toml cannot be read" in out
+    assert "    5 | [cloud]\n      |  ^\n" in out
+    assert "2:1  error   MSE102" in out  # the Python files were still checked
+    assert "mse.toml is not valid TOML" in proc.stderr  # the notice: no usable code dir
     assert "Traceback" not in proc.stderr
+    manifest = run("manifest", str(root))
+    assert manifest.returncode == 2 and "mse.toml is not valid TOML" in manifest.stderr
 
 
-def test_code_dir_that_does_not_exist_exits_2(tmp_path: Path) -> None:
-    root = project(tmp_path, {}, toml='name = "t"\n[cloud]\ncode = "missing"\n')
-    proc = run(str(root))
-    assert proc.returncode == 2
+def test_code_dir_that_does_not_exist_is_mse407(tmp_path: Path) -> None:
+    root = project(tmp_path, {}, toml=TOML.replace('code = "src"', 'code = "missing"'))
+    proc = run(str(root), "--format", "json", cwd=root)
+    assert proc.returncode == 1
+    found = [(f["rule"], f["path"], f["line"], f["column"]) for f in json.loads(proc.stdout)]
+    assert found == [("MSE407", "mse.toml", 8, 1)]
     assert "[cloud] code = 'missing'" in proc.stderr and "does not exist" in proc.stderr
+    manifest = run("manifest", str(root))
+    assert manifest.returncode == 2
+    assert "[cloud] code = 'missing'" in manifest.stderr and "does not exist" in manifest.stderr
+
+
+def test_mse_toml_findings_in_the_console(tmp_path: Path) -> None:
+    toml = TOML.replace('tests_cmd = "pytest"', 'tests_cmd = "pytest -v"').replace(
+        'healthcheck_endpoint = "/health"', 'heathcheck_endpoint = "/health"'
+    )
+    root = project(tmp_path, {"src/main.py": MAIN}, toml=toml)
+    proc = run(str(root), cwd=root)
+    assert proc.returncode == 1
+    out = proc.stdout
+    assert out.startswith("mse.toml\n")
+    assert (
+        "  3:1  warning MSE403 config-unknown-key: `heathcheck_endpoint` is not a key mse-cli "
+        "reads: it is silently ignored; did you mean `healthcheck_endpoint`?\n"
+        '    3 | heathcheck_endpoint = "/health"\n'
+        "      | ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n"
+    ) in out
+    assert "4:1  error   MSE410 tests-cmd-has-arguments" in out
+    assert "1:1  error   MSE402 config-schema: mse.toml lacks the required key" in out
+    assert "Found 3 problems (2 errors, 1 warning) in 1 file; 1 file checked in" in out
+    # an mse.toml finding is suppressed by a comment on its line, as in any file
+    (root / "mse.toml").write_text(
+        toml.replace('"pytest -v"', '"pytest -v"  # mse-lint: ignore[MSE410]')
+    )
+    proc = run(str(root), "--format", "json", cwd=root)
+    assert sorted(f["rule"] for f in json.loads(proc.stdout)) == ["MSE402", "MSE403"]
 
 
 def test_unknown_config_key_exits_2_with_file_and_line(tmp_path: Path) -> None:
@@ -302,6 +355,7 @@ def test_no_mse_toml_lints_given_paths_and_says_so_once(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert len(json.loads(proc.stdout)) == 2
     assert proc.stderr.count("no mse.toml found") == 1
+    assert proc.stderr.count("mse.toml and app checks (MSE401-MSE410, MSE412) are skipped") == 1
 
 
 def test_folder_outside_code_dir_is_checked_with_a_notice(tmp_path: Path) -> None:
@@ -321,7 +375,7 @@ def test_console_output_is_plain_with_source_and_marker(tmp_path: Path) -> None:
     assert "2:1  error   MSE101 subprocess-call: `subprocess.run` starts a child process" in out
     assert "    2 | sp.run(['ls'])\n      | ^^^^^^\n" in out
     assert "fix: " in out
-    assert "Found 1 problem (1 error) in 1 file; 1 file checked in" in out
+    assert "Found 1 problem (1 error) in 1 file; 2 files checked in" in out
     assert "MSE101 subprocess-call" in out.split("Found", 1)[1]
 
 
@@ -381,3 +435,14 @@ def test_python_dash_m_and_version() -> None:
     )
     assert proc.returncode == 0 and proc.stdout.startswith("mse-lint ")
     assert run("--help").returncode == 0
+
+
+def test_naming_mse_toml_checks_it(tmp_path: Path) -> None:
+    """pre-commit passes a changed mse.toml: its own findings, and only those."""
+    toml = TOML.replace('tests_cmd = "pytest"', 'tests_cmd = "pytest -v"')
+    root = project(tmp_path, {"src/main.py": MAIN, "src/app.py": "import os\nos.fork()\n"}, toml)
+    proc = run("mse.toml", "--format", "json", cwd=root)
+    assert proc.returncode == 1, proc.stderr
+    found = [(f["rule"], f["path"], f["line"]) for f in json.loads(proc.stdout)]
+    assert found == [("MSE410", "mse.toml", 4)]
+    assert "not checked" not in proc.stderr

@@ -266,7 +266,7 @@ def test_suppression_comment_in_mseignore(catalog: Catalog, tmp_path: Path) -> N
     """Only whole-line comments exist in .mseignore: a suppression goes on the line before."""
     text = "# mse-lint: ignore[MSE501] -- editors' folder, hidden anyway\n.vscode/\ndata/\n"
     root = make(tmp_path, text, {})
-    outcome = lint([root], catalog, Settings(), cwd=root)
+    outcome = lint([root], catalog, Settings(select=("MSE5",)), cwd=root)
     assert [(d.rule, d.span.line) for d in outcome.diagnostics] == [("MSE501", 3)]
     assert [(d.rule, d.span.line) for d in outcome.suppressed] == [("MSE501", 2)]
 

@@ -116,9 +116,12 @@ FILE_CHECKS: tuple[tuple[str, str], ...] = (
     ("secret_formats", "SecretFormatsCheck"),
     ("secret_usage", "SecretUsageCheck"),
     ("imports", "ImportsCheck"),
+    ("app", "ServerStartCheck"),
 )
 PROJECT_CHECKS: tuple[tuple[str, str], ...] = (
     ("secret_files", "SecretFilesCheck"),
+    ("config", "ConfigCheck"),
+    ("app", "AppCheck"),
     ("shipping", "ShippingCheck"),
 )
 
