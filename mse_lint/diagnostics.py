@@ -38,6 +38,10 @@ class Span:
     end_col: int
 
 
+# Where a finding about a file as a whole points (it ships, it is a symlink, it is too big)
+FILE_SPAN = Span(1, 1, 1, 2)
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     """One finding. ``path`` is relative to the report root, with ``/`` separators."""
@@ -53,6 +57,9 @@ class Diagnostic:
     stmt_line: int = 0
     # True when the span covers secret text: reporters never show it (see mse_lint.redact)
     secret: bool = False
+    # True when the finding is about the file as a whole: reporters quote none of its lines
+    # (a shipped secrets file or key, a binary, a symlink's target)
+    whole_file: bool = False
 
     def sort_key(self) -> tuple[str, Span, str, str]:
         return (self.path, self.span, self.rule, self.message)

@@ -285,6 +285,24 @@ def test_requirements_secret_never_printed(catalog: Catalog, tmp_path: Path) -> 
         assert secret[:12] not in out.stdout + out.stderr
 
 
+def test_shipped_secrets_file_content_never_quoted(catalog: Catalog, tmp_path: Path) -> None:
+    """A finding about a whole file (it ships) quotes none of its lines in any format."""
+    secret = "sk_live_EXAMPLE0a1b2c3d4e5f6a7b8c9d"
+    pem = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7EXAMPLE"
+    root = make(
+        tmp_path,
+        {
+            "mse_src/secrets.json": f'{{"stripe": "{secret}"}}\n',
+            "mse_src/tls.key": f"{pem}\n",
+        },
+    )
+    for fmt in ("console", "json", "sarif", "github", "gitlab", "junit"):
+        out = _cli("check", "--format", fmt, "--select", "MSE206", ".", cwd=root)
+        assert "MSE206" in out.stdout, (fmt, out.stdout + out.stderr)
+        for value in (secret, pem):
+            assert value[8:20] not in out.stdout + out.stderr, fmt
+
+
 # ================================================================================================
 # MSE206: secrets-bearing files that ship
 # ================================================================================================

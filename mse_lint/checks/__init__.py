@@ -11,7 +11,7 @@ from typing import Any, Optional, Protocol
 
 from ..catalog import Catalog
 from ..config import Settings
-from ..diagnostics import Diagnostic, Span
+from ..diagnostics import FILE_SPAN, Diagnostic, Span
 from ..project import Manifest, Project
 
 
@@ -164,6 +164,7 @@ class ProjectContext:
     def diagnostic(
         self, rule_id: str, path: str, span: Span, secret: bool = False, **values: object
     ) -> Diagnostic:
+        """A finding at ``FILE_SPAN`` is about the whole file: no line of it is ever quoted."""
         rule = self.catalog.get(rule_id)
         return Diagnostic(
             path=path,
@@ -174,6 +175,7 @@ class ProjectContext:
             fix=rule.fix,
             stmt_line=span.line,
             secret=secret,
+            whole_file=span == FILE_SPAN,
         )
 
 

@@ -22,7 +22,7 @@ from typing import Optional
 
 from ..catalog import Catalog
 from ..config import Settings
-from ..diagnostics import Diagnostic, Severity, Span
+from ..diagnostics import FILE_SPAN, Diagnostic, Severity, Span
 from ..project import Fate, Manifest, MseToml, fate_of, path_is
 from ..scope import ModuleIndex, Ref, Scope
 from ..stdlib import stdlib_modules
@@ -394,7 +394,7 @@ class AppCheck:
                 yield ctx.diagnostic(
                     "MSE412",
                     ctx.display(manifest.code_dir / entry.rel),
-                    Span(1, 1, 1, 2),
+                    FILE_SPAN,
                     name=name,
                     python=python,
                 )
@@ -422,7 +422,7 @@ class _AppRun:
     def key_span(self, key: str) -> Span:
         table = ("code",) if self.toml.schema == "0.x" else ()
         found = self.keys.get((*table, key))
-        return found.whole if found is not None else Span(1, 1, 1, 2)
+        return found.whole if found is not None else FILE_SPAN
 
     def toml_diag(
         self, rule: str, key: str, severity: Optional[Severity] = None, **values: object

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from ..catalog import Catalog
 from ..config import Settings
-from ..diagnostics import Diagnostic, Span
+from ..diagnostics import FILE_SPAN, Diagnostic
 from ..project import Fate, ManifestEntry
 from ..redact import redact
 from ..requirements import logical_lines as _logical_lines
@@ -31,7 +31,6 @@ from . import ProjectContext
 if TYPE_CHECKING:
     import pathspec
 
-_FILE_SPAN = Span(1, 1, 1, 2)
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
 _EGG = re.compile(r"#.*\begg=([A-Za-z0-9_.\-]+)")
 
@@ -284,7 +283,7 @@ class SecretFilesCheck:
             yield ctx.diagnostic(
                 "MSE206",
                 shown,
-                _FILE_SPAN,
+                FILE_SPAN,
                 file=shown,
                 fate=entry.fate.value,
                 why=why,
@@ -363,7 +362,7 @@ class SecretFilesCheck:
             yield ctx.diagnostic(
                 "MSE207",
                 shown,
-                _FILE_SPAN,
+                FILE_SPAN,
                 file=shown,
                 target=ctx.display(Path(target)),
             )

@@ -21,14 +21,13 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from ..catalog import Catalog
 from ..config import Settings
-from ..diagnostics import Diagnostic, Span
+from ..diagnostics import FILE_SPAN, Diagnostic, Span
 from ..project import Fate, ManifestEntry
 from . import ProjectContext, ProjectInfo, project_info
 
 if TYPE_CHECKING:
     import pathspec
 
-_FILE_SPAN = Span(1, 1, 1, 2)
 _LISTED = 3  # files named in a message before "and N more"
 _PRUNE = frozenset({"node_modules", "site-packages", "__pycache__"})
 _PLAIN = re.compile(
@@ -356,7 +355,7 @@ class ShippingCheck:
                 yield ctx.diagnostic(
                     "MSE502",
                     ctx.display(found),
-                    _FILE_SPAN,
+                    FILE_SPAN,
                     file=ctx.display(found),
                     expected=expected_label,
                     count=count,
@@ -398,7 +397,7 @@ class ShippingCheck:
                 yield ctx.diagnostic(
                     "MSE503",
                     _shown(ctx, code, entry.rel),
-                    _FILE_SPAN,
+                    FILE_SPAN,
                     thing=_printable(_shown(ctx, code, entry.rel)),
                     size=human_size(entry.size),
                     what=f"larger than {human_size(self.large)}",
@@ -418,7 +417,7 @@ class ShippingCheck:
             yield ctx.diagnostic(
                 "MSE503",
                 shown,
-                _FILE_SPAN,
+                FILE_SPAN,
                 thing=_printable(shown) + ("/" if is_dir else ""),
                 size=size,
                 what=junk.what,
@@ -613,7 +612,7 @@ def _toml_value_span(path: Path, key: str, value: str) -> Span:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError):
-        return _FILE_SPAN
+        return FILE_SPAN
     pattern = re.compile(rf"^\s*{re.escape(key)}\s*=\s*")
     for number, line in enumerate(lines, start=1):
         m = pattern.match(line)
@@ -627,4 +626,4 @@ def _toml_value_span(path: Path, key: str, value: str) -> Span:
             if q > start and line[q - 1] in "\"'":
                 return Span(number, q, number, q + len(value) + 2)
             return Span(number, q + 1, number, q + len(value) + 1)
-    return _FILE_SPAN
+    return FILE_SPAN

@@ -34,7 +34,7 @@ def _finding(d: Diagnostic, name: str, sources: Sources, link: str) -> Iterator[
         (": ", ""),
         (d.message, ""),
     ]
-    text = sources.line(d.path, d.span.line)
+    text = None if d.whole_file else sources.line(d.path, d.span.line)
     if text is not None and text.strip():
         shown = text.expandtabs(4) if "\t" not in text[: d.span.col] else text
         width = len(str(d.span.line))

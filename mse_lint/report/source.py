@@ -76,7 +76,7 @@ def fingerprints(diagnostics: Sequence[Diagnostic], sources: Sources) -> list[st
     seen: Counter[tuple[str, str, str]] = Counter()
     out = []
     for d in diagnostics:
-        h = line_hash(sources.line(d.path, d.span.line) or "")
+        h = line_hash("" if d.whole_file else sources.line(d.path, d.span.line) or "")
         key = (d.path, d.rule, h)
         out.append(f"{h}:{seen[key]}")
         seen[key] += 1
