@@ -13,21 +13,20 @@ functions that decide matches (``entries``, ``split``, ``dumps``, ``loads``)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+from .atomic import write_atomic
 from .diagnostics import Diagnostic
+from .report.source import Sources, line_hash
 
 FORMAT_VERSION = 1
 _HASH_CHARS = 16  # 64 bits: collisions among one file's lines are not a practical concern
-_WS = re.compile(r"\s+")
 _RULE = re.compile(r"^MSE\d{3}$")
 _HEX = re.compile(rf"^[0-9a-f]{{{_HASH_CHARS}}}$")
 
@@ -44,15 +43,6 @@ class Entry:
     occurrence: int  # 0-based, among entries with the same (rule, path, line_hash)
 
 
-def normalise(line: str) -> str:
-    """Indentation and runs of blanks do not count: re-indenting a block keeps its findings."""
-    return _WS.sub(" ", line.strip())
-
-
-def line_hash(line: str) -> str:
-    return hashlib.sha256(normalise(line).encode("utf-8")).hexdigest()[:_HASH_CHARS]
-
-
 def entries(
     diagnostics: Sequence[Diagnostic],
     source_line: Callable[[str, int], str],
@@ -64,7 +54,8 @@ def entries(
     keyed = []
     for i, d in enumerate(diagnostics):
         rel = relative(d.path)
-        keyed.append((d.rule, rel, line_hash(source_line(d.path, d.span.line)), d.span, i))
+        text = "" if d.whole_file else source_line(d.path, d.span.line)
+        keyed.append((d.rule, rel, line_hash(text), d.span, i))
     out: list[Optional[Entry]] = [None] * len(diagnostics)
     seen: dict[tuple[str, str, str], int] = {}
     for rule, rel, digest, _span, i in sorted(keyed, key=lambda k: (k[0], k[1], k[2], k[3])):
@@ -148,23 +139,10 @@ def _entry(item: Any, where: str) -> Entry:
 # -- files ---------------------------------------------------------------------------------
 
 
-class SourceLines:
-    """Lines of the reported files, read once each, decoded as the console reporter does."""
-
-    def __init__(self, cwd: Path) -> None:
-        self._cwd = cwd
-        self._cache: dict[str, list[str]] = {}
-
-    def __call__(self, path: str, number: int) -> str:
-        lines = self._cache.get(path)
-        if lines is None:
-            try:
-                data = (self._cwd / path).read_bytes()
-            except OSError:  # a broken symlink, a folder, a file gone since the run
-                data = b""
-            text = data.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n")
-            lines = self._cache[path] = text.split("\n")
-        return lines[number - 1] if 0 < number <= len(lines) else ""
+def source_lines(diagnostics: Sequence[Diagnostic], cwd: Path) -> Callable[[str, int], str]:
+    """Lines as the reporters read them, secrets masked (so no hash is taken of a secret)."""
+    sources = Sources(diagnostics, str(cwd))
+    return lambda path, number: sources.line(path, number) or ""
 
 
 def relative_to(baseline_file: Path, cwd: Path) -> Callable[[str], str]:
@@ -199,15 +177,7 @@ def read(path: Path) -> frozenset[Entry]:
 
 
 def write(path: Path, text: str) -> None:
-    """Atomic: a temp file in the same folder, then a rename; no half-written baseline."""
-    folder = path.parent if str(path.parent) else Path(".")
-    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
+        write_atomic(path, text)
     except OSError as exc:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
         raise BaselineError(f"{path}: cannot write the baseline: {exc.strerror}") from None

@@ -310,7 +310,7 @@ def _write_baseline(path: Path, diagnostics: list[Any], quiet: bool) -> None:
     from . import baseline as bl
 
     cwd = Path.cwd().resolve()
-    recorded = bl.entries(diagnostics, bl.SourceLines(cwd), bl.relative_to(path, cwd))
+    recorded = bl.entries(diagnostics, bl.source_lines(diagnostics, cwd), bl.relative_to(path, cwd))
     try:
         bl.write(path, bl.dumps(recorded))
     except bl.BaselineError as exc:
@@ -327,7 +327,7 @@ def _filter_baseline(
     from . import baseline as bl
 
     cwd = Path.cwd().resolve()
-    current = bl.entries(diagnostics, bl.SourceLines(cwd), bl.relative_to(path, cwd))
+    current = bl.entries(diagnostics, bl.source_lines(diagnostics, cwd), bl.relative_to(path, cwd))
     new, old = bl.split(diagnostics, current, known)
     if old and not quiet:
         n = len(old)
@@ -421,16 +421,10 @@ def _emit(
 
 
 def _write(path: Path, text: str) -> None:
-    """Atomic: a temp file in the same folder, then a rename."""
-    import os
-    import tempfile
+    from .atomic import write_atomic
 
-    folder = path.parent if str(path.parent) else Path(".")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
+        write_atomic(path, text)
     except OSError as exc:
         raise UserError(f"{path}: cannot write the report: {exc.strerror}") from None
 

@@ -59,7 +59,8 @@ def findings(proc: subprocess.CompletedProcess[str]) -> list[tuple[str, int]]:
 
 
 def h(line: str) -> str:
-    return hashlib.sha256(line.encode()).hexdigest()[:16]
+    """The line hash, computed independently: SHA-256 of the line without whitespace."""
+    return hashlib.sha256("".join(line.split()).encode()).hexdigest()[:16]
 
 
 # -- writing ---------------------------------------------------------------------------------------
@@ -275,7 +276,7 @@ def test_entries_are_independent_of_input_order() -> None:
         assert dict(zip(shuffled, bl.entries(shuffled, source, lambda p: p))) == ref
 
 
-def test_normalise_ignores_indentation_and_blank_runs() -> None:
+def test_line_hash_ignores_indentation_and_blank_runs() -> None:
     assert bl.line_hash("  a  =\tb ") == bl.line_hash("a = b") != bl.line_hash("a = c")
 
 
