@@ -108,6 +108,8 @@ FILE_CHECKS: tuple[tuple[str, str], ...] = (
     ("secret_values", "SecretValuesCheck"),
     ("secret_formats", "SecretFormatsCheck"),
     ("secret_usage", "SecretUsageCheck"),
+    ("paths", "PathsCheck"),
+    ("environment", "EnvironmentCheck"),
 )
 PROJECT_CHECKS: tuple[tuple[str, str], ...] = (("secret_files", "SecretFilesCheck"),)
 
