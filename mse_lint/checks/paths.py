@@ -178,6 +178,7 @@ class _Run:
     # -- sites -----------------------------------------------------------------------------------
     def diagnostics(self) -> Iterator[Diagnostic]:
         sites: list[_Site] = []
+        done: set[int] = set()
         for ref in self.index.refs:
             if ref.in_main:
                 continue
@@ -190,14 +191,34 @@ class _Run:
                 api = self.c.methods[ref.attrs[-1]]
             if api is None:
                 continue
+            done.add(id(ref.call))
             sites.extend(self._sites(api, ref, ref.call))
             if api.store:
                 yield from self._store(api, ref, ref.call)
+        # pathlib methods on an expression that is not a name chain: `(base / "x").read_text()`
+        for node in ast.walk(self.ctx.tree):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in self.c.methods
+                and id(node) not in done
+            ):
+                inner = self._inner_ref(node.func.value)
+                if inner is not None and not inner.in_main:
+                    sites.extend(self._sites(self.c.methods[node.func.attr], inner, node))
         written = {
             v.text for s in sites if s.role == "write" for v in s.values if v.exact and v.absolute
         }
         for site in sites:
             yield from self._judge(site, written)
+
+    def _inner_ref(self, node: ast.expr) -> Optional[Ref]:
+        """A reference inside ``node``: it tells the statement and whether it is main-only."""
+        for n in ast.walk(node):
+            ref = self.ev.by_node.get(id(n))
+            if ref is not None:
+                return ref
+        return None
 
     def _full_names(self, ref: Ref) -> list[str]:
         out = []
