@@ -63,12 +63,16 @@ def _normal(v: PathValue) -> PathValue:
     text, more = v.text, v.more
     if more == MORE_CHARS and text.endswith("/"):
         more = MORE_PARTS
+    # a trailing "/" stays: more text concatenated later starts a new component
+    slash = "/" if text.endswith("/") and text.strip("/") else ""
     if text.startswith("/"):
         text = posixpath.normpath(text)
         if text.startswith("//"):
             text = "/" + text.lstrip("/")
     elif text:
         text = posixpath.normpath(text)
+    if slash and text != "/":
+        text += slash
     if text == v.text and more == v.more:
         return v
     return replace(v, text=text, more=more)
@@ -109,7 +113,7 @@ def parent(v: PathValue, code_root: str) -> Optional[PathValue]:
         return replace(v, text=head or ".")
     if v.text == "/":
         return v
-    head = posixpath.dirname(v.text) or "/"
+    head = posixpath.dirname(v.text.rstrip("/")) or "/"
     if not v.anchored and not (head == code_root or head.startswith(code_root + "/")):
         return None  # above the code dir, from a file whose depth in it is not known
     return replace(v, text=head)

@@ -83,6 +83,7 @@ class EnvironmentCheck:
             where = ev.ref_of(node.value)
             effect = "default" if (id(node), key) in guarded else "keyerror"
             reads.append((node, key, effect, where))
+        reads.sort(key=lambda r: (r[0].lineno, r[0].col_offset))
         for node, key, effect, where in reads:
             if where is not None and where.in_main:
                 continue

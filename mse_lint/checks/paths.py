@@ -120,7 +120,7 @@ class PathsCheck:
         words |= {u.name.split(".")[0] for u in self.unsupported}
         alternatives = "|".join(sorted(map(re.escape, words)))
         self._prefilter = re.compile(rf"\b(?:{alternatives})\b")
-        self._shipped_dirs: dict[int, frozenset[str]] = {}
+        self._shipped_dirs: dict[frozenset[str], frozenset[str]] = {}
 
     def wants(self, text: str) -> bool:
         return self._prefilter.search(text) is not None
@@ -132,15 +132,14 @@ class PathsCheck:
         return list(_Run(self, ctx, index, ev).diagnostics())
 
     def shipped_dirs(self, shipped: frozenset[str]) -> frozenset[str]:
-        key = id(shipped)
-        found = self._shipped_dirs.get(key)
+        found = self._shipped_dirs.get(shipped)
         if found is None:
             dirs: set[str] = set()
             for rel in shipped:
                 parts = rel.split("/")[:-1]
                 for i in range(1, len(parts) + 1):
                     dirs.add("/".join(parts[:i]))
-            found = self._shipped_dirs[key] = frozenset(dirs)
+            found = self._shipped_dirs[shipped] = frozenset(dirs)
         return found
 
 
@@ -383,6 +382,7 @@ class _Run:
 
     def _fate(self, rel: str, missing: bool) -> Optional[str]:
         info = self.ctx.project
+        rel = rel.rstrip("/")
         parts = rel.split("/")
         for i in range(len(parts), 0, -1):
             fate = info.unshipped.get("/".join(parts[:i]))
