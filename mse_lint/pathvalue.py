@@ -234,8 +234,10 @@ class Evaluator:
         places: Places,
         rules: Rules,
         file_rel: Optional[str],
+        source: str = "",
     ) -> None:
         self.index = index
+        self.source = source
         self.places = places
         self.rules = rules
         self.by_node: dict[int, Ref] = {}
@@ -362,6 +364,8 @@ class Evaluator:
         return out
 
     def _with_target(self, ref: Ref, node: ast.Name, depth: int) -> list[PathValue]:
+        if self._with is None and not re.search(rf"\bas\s+{re.escape(node.id)}\b", self.source):
+            return []  # not bound by a `with ... as name` anywhere (one walk saved)
         if self._with is None:
             self._with = {}
             for w in ast.walk(self.tree):

@@ -31,6 +31,9 @@ class EnvironmentCheck:
     def __init__(self, catalog: Catalog, settings: Optional[Settings] = None) -> None:
         env = catalog.data("environment")
         self.places = load_places(env)
+        # the process family's call-result table: resolving with the same one shares the
+        # module index that its check builds (FileContext.index)
+        self.returns: Mapping[str, str] = dict(catalog.data("process").get("returns", {}))
         self.rules = load_rules(catalog.data("paths"), env)
         self.enclave = frozenset(self.places.env)
         reads = env.get("reads", {})
@@ -43,7 +46,7 @@ class EnvironmentCheck:
         return "environ" in text or "getenv" in text
 
     def run(self, ctx: FileContext) -> Iterable[Diagnostic]:
-        index = ModuleIndex(ctx.tree)
+        index = ctx.index(self.returns)
         ev = Evaluator(ctx.tree, index, self.places, self.rules, None)
         return list(self._run(ctx, index, ev))
 

@@ -11,6 +11,7 @@ MSE306 (calls Gramine does not implement) and MSE307 (local stores) go by qualif
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -35,7 +36,8 @@ from ..pathvalue import (
 from ..scope import ModuleIndex, Ref
 from . import FileContext
 
-Arg = tuple[Optional[int], Optional[str], Optional[str]]  # position, keyword, path when absent
+# position, keyword, path when absent, keyword of the folder it is relative to
+Arg = tuple[Optional[int], Optional[str], Optional[str], Optional[str]]
 _FATES = {
     "excluded": "is excluded by .mseignore",
     "hidden": "is hidden (a component of its path starts with a dot, and those never ship)",
@@ -60,7 +62,7 @@ class Api:
 
 
 def _arg(raw: Mapping[str, Any]) -> Arg:
-    return (raw.get("pos"), raw.get("arg"), raw.get("absent"))
+    return (raw.get("pos"), raw.get("arg"), raw.get("absent"), raw.get("base"))
 
 
 def _api(raw: Mapping[str, Any]) -> Api:
@@ -98,6 +100,9 @@ class PathsCheck:
         data = catalog.data("paths")
         env = catalog.data("environment")
         self.places: Places = load_places(env)
+        # the process family's call-result table: resolving with the same one shares the
+        # module index that its check builds (FileContext.index)
+        self.returns: Mapping[str, str] = dict(catalog.data("process").get("returns", {}))
         self.rules: Rules = load_rules(data, env)
         self.apis: dict[str, Api] = {}
         self.methods: dict[str, Api] = {}
@@ -114,21 +119,42 @@ class PathsCheck:
         self.writable_files = frozenset(places.get("writable_files", ()))
         secrets = catalog.data("secrets").get("secrets_path_files", [])
         self.secrets_files = frozenset(f["name"] for f in secrets)
-        words = {n.rsplit(".", 1)[-1] for n in self.apis}
-        words |= set(self.methods)
-        words |= {u.name.replace(".*", "").rsplit(".", 1)[-1] for u in self.unsupported}
-        words |= {u.name.split(".")[0] for u in self.unsupported}
-        alternatives = "|".join(sorted(map(re.escape, words)))
-        self._prefilter = re.compile(rf"\b(?:{alternatives})\b")
+        self.call_words = frozenset({n.rsplit(".", 1)[-1] for n in self.apis} | set(self.methods))
+        wild = [u.name.split(".")[0] for u in self.unsupported if "*" in u.name]
+        self.ref_words = frozenset(
+            {u.name.rsplit(".", 1)[-1] for u in self.unsupported if "*" not in u.name} | set(wild)
+        )
+        # The text prefilter. A qualified API needs its module in the text too (imported or
+        # named; `open` is a builtin); a pathlib method needs a pathlib object, which only a
+        # file that names Path/pathlib can build (values from other modules are unknown).
+        self._tops: dict[str, set[str]] = {}
+        for name in [*self.apis, *(u.name for u in self.unsupported)]:
+            parts = name.replace(".*", "").split(".")
+            self._tops.setdefault(parts[-1], set()).add(parts[0])
+        self._functions = _words_re(self._tops, r"\b(", r")\b")
+        path_methods = [m for m, api in self.methods.items() if api.self_role]
+        any_methods = [m for m, api in self.methods.items() if not api.self_role]
+        self._path_methods = _words_re(path_methods, r"\.\s*(?:", r")\s*\(")
+        self._any_methods = _words_re(any_methods, r"\.\s*(?:", r")\s*\(")
+        self.ref_re = _words_re(self.ref_words, r"\b(?:", r")\b")
+        self.paren_method = _words_re(self.methods, r"\)\s*\.\s*(?:", r")\s*\(")
         self._shipped_dirs: dict[frozenset[str], frozenset[str]] = {}
 
     def wants(self, text: str) -> bool:
-        return self._prefilter.search(text) is not None
+        if self._any_methods.search(text):
+            return True
+        if ("Path" in text or "pathlib" in text) and self._path_methods.search(text):
+            return True
+        for m in self._functions.finditer(text):
+            tops = self._tops[m.group(1)]
+            if "builtins" in tops or any(t in text for t in tops):
+                return True
+        return False
 
     def run(self, ctx: FileContext) -> Iterable[Diagnostic]:
-        index = ModuleIndex(ctx.tree)
+        index = ctx.index(self.returns)
         rel = file_place(ctx.file, ctx.project.code_dir)
-        ev = Evaluator(ctx.tree, index, self.places, self.rules, rel)
+        ev = Evaluator(ctx.tree, index, self.places, self.rules, rel, ctx.source)
         return list(_Run(self, ctx, index, ev).diagnostics())
 
     def shipped_dirs(self, shipped: frozenset[str]) -> frozenset[str]:
@@ -150,12 +176,27 @@ class _Site:
     ref: Ref
     node: ast.expr  # where to report
     values: tuple[PathValue, ...]
-    label: str
+    call: ast.Call
 
 
 class _Run:
     def __init__(self, check: PathsCheck, ctx: FileContext, index: ModuleIndex, ev: Evaluator):
         self.c = check
+        # names that may stand for a catalogued API: its own last name, or a name imported
+        # under another (`from shutil import copy2 as cp`)
+        words = check.call_words | check.ref_words
+        aliases = {
+            a.asname
+            for site in index.imports
+            if isinstance(site.node, ast.ImportFrom)
+            for a in site.node.names
+            if a.asname and a.name in words
+        }
+        self.call_words = check.call_words | aliases
+        self.ref_words = check.ref_words | aliases
+        self.any_unsupported = bool(aliases & check.ref_words) or bool(
+            check.ref_re.search(ctx.source)
+        )
         self.ctx = ctx
         self.index = index
         self.ev = ev
@@ -181,9 +222,15 @@ class _Run:
         for ref in self.index.refs:
             if ref.in_main:
                 continue
+            last = ref.attrs[-1] if ref.attrs else getattr(ref.root, "id", "")
+            candidate = ref.call is not None and last in self.call_words
+            unsupported = self.any_unsupported and self._may_be_unsupported(ref)
+            if not candidate and not unsupported:
+                continue
             full = self._full_names(ref)
-            yield from self._unsupported(ref, full)
-            if ref.call is None:
+            if unsupported:
+                yield from self._unsupported(ref, full)
+            if not candidate or ref.call is None:
                 continue
             api = next((self.c.apis[q] for q in full if q in self.c.apis), None)
             if api is None and ref.attrs and ref.attrs[-1] in self.c.methods:
@@ -195,10 +242,9 @@ class _Run:
             if api.store:
                 yield from self._store(api, ref, ref.call)
         # pathlib methods on an expression that is not a name chain: `(base / "x").read_text()`
-        for node in ast.walk(self.ctx.tree):
+        for node in self._method_calls():
             if (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
+                isinstance(node.func, ast.Attribute)
                 and node.func.attr in self.c.methods
                 and id(node) not in done
             ):
@@ -210,6 +256,51 @@ class _Run:
         }
         for site in sites:
             yield from self._judge(site, written)
+
+    def _method_calls(self) -> Iterator[ast.Call]:
+        """Calls of a catalogued method on a receiver that is not a name chain nor a call
+        (those have no reference of their own): `(HERE / "x").read_text()`. The walk only runs
+        when the text has such a call."""
+        lines = sorted(
+            {
+                self.ctx.source.count("\n", 0, m.start()) + 1
+                for m in self.c.paren_method.finditer(self.ctx.source)
+            }
+        )
+        if not lines:
+            return
+        for stmt in _statements_at(self.ctx.tree.body, lines):
+            for node in ast.walk(stmt):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                    root = node.func.value
+                    while isinstance(root, ast.Attribute):
+                        root = root.value
+                    if not isinstance(root, (ast.Name, ast.Call)):
+                        yield node
+
+    def _in_memory(self, node: ast.expr, depth: int = 0) -> bool:
+        """A database URI (literal, f-string, or a name bound to one) naming an in-memory
+        database."""
+        if isinstance(node, ast.Name) and depth < 4:
+            ref = self.ev.by_node.get(id(node))
+            if ref is None:
+                return False
+            bindings = self.index.reaching_bindings(ref.scope, node.id, ref.order, ref.path)
+            return any(b.expr is not None and self._in_memory(b.expr, depth + 1) for b in bindings)
+        for n in ast.walk(node):
+            if (
+                isinstance(n, ast.Constant)
+                and isinstance(n.value, str)
+                and ("mode=memory" in n.value or ":memory:" in n.value)
+            ):
+                return True
+        return False
+
+    def _may_be_unsupported(self, ref: Ref) -> bool:
+        root = ref.root
+        if isinstance(root, ast.Name) and root.id in self.ref_words:
+            return True
+        return any(a in self.ref_words for a in ref.attrs)
 
     def _inner_ref(self, node: ast.expr) -> Optional[Ref]:
         """A reference inside ``node``: it tells the statement and whether it is main-only."""
@@ -227,14 +318,12 @@ class _Run:
         return out
 
     def _label(self, call: ast.Call) -> str:
-        text = ast.get_source_segment(self.ctx.source, call.func) or ast.unparse(call.func)
-        text = " ".join(text.split())
+        text = " ".join(_segment(self.ctx, call.func).split())
         if len(text) > 60:
             text = "…" + text[-59:]
         return f"`{text}()`"
 
     def _sites(self, api: Api, ref: Ref, call: ast.Call) -> Iterator[_Site]:
-        label = self._label(call)
         func = call.func
         role_by_mode: Optional[str] = None
         if api.mode is not None:
@@ -247,15 +336,15 @@ class _Run:
                     return  # not a pathlib object (str.replace, file.open...) or not known
                 role = role_by_mode if api.self_role == "mode" else api.self_role
                 if role is not None:
-                    yield _Site(role, api, ref, func, tuple(receivers), label)
+                    yield _Site(role, api, ref, func, tuple(receivers), call)
         elif api.path is not None and role_by_mode is not None:
-            yield from self._arg_site(role_by_mode, api, api.path, ref, call, label)
+            yield from self._arg_site(role_by_mode, api, api.path, ref, call)
         for spec in api.write:
-            yield from self._arg_site("write", api, spec, ref, call, label)
+            yield from self._arg_site("write", api, spec, ref, call)
         for spec in api.read:
-            yield from self._arg_site("read", api, spec, ref, call, label)
+            yield from self._arg_site("read", api, spec, ref, call)
         if api.dir is not None:
-            yield from self._arg_site("write", api, api.dir, ref, call, label, into=True)
+            yield from self._arg_site("write", api, api.dir, ref, call, into=True)
 
     def _arg_site(
         self,
@@ -264,11 +353,14 @@ class _Run:
         spec: Arg,
         ref: Ref,
         call: ast.Call,
-        label: str,
         into: bool = False,
     ) -> Iterator[_Site]:
-        pos, kw, absent = spec
+        pos, kw, absent, base = spec
         node = argument(call, pos, kw)
+        if base is not None and has_argument(call, None, base):
+            return  # relative to a folder given by another argument (glob's root_dir)
+        if api.uri and node is not None and self._in_memory(node):
+            return
         if node is None:
             if absent is None or has_argument(call, pos, kw):
                 return
@@ -285,7 +377,7 @@ class _Run:
         if into:  # a file created inside that folder
             values = [v if v.more else replace(v, more=MORE_PARTS) for v in values]
         if values:
-            yield _Site(role, api, ref, where, tuple(values), label)
+            yield _Site(role, api, ref, where, tuple(values), call)
 
     def _mode_role(self, mode: Mapping[str, Any], call: ast.Call) -> Optional[str]:
         node = argument(call, mode.get("pos"), mode.get("arg"))
@@ -317,11 +409,11 @@ class _Run:
                     continue
                 if site.role == "write":
                     yield from self.emit(
-                        "MSE302", site.node, stmt, api=site.label, path=shown, via=via
+                        "MSE302", site.node, stmt, api=self._label(site.call), path=shown, via=via
                     )
                 elif not secret_file:
                     yield from self.emit(
-                        "MSE304", site.node, stmt, api=site.label, path=shown, via=via
+                        "MSE304", site.node, stmt, api=self._label(site.call), path=shown, via=via
                     )
                     fate = self._relative_fate(v)
                     if fate is not None:
@@ -329,7 +421,7 @@ class _Run:
                             "MSE305",
                             site.node,
                             stmt,
-                            api=site.label,
+                            api=self._label(site.call),
                             path=shown,
                             via=via,
                             fate=fate,
@@ -341,17 +433,23 @@ class _Run:
             if site.role == "write":
                 if place == self.c.code:
                     yield from self.emit(
-                        "MSE303", site.node, stmt, api=site.label, path=shown, via=via
+                        "MSE303", site.node, stmt, api=self._label(site.call), path=shown, via=via
                     )
                 elif place not in self.c.writable and v.text not in self.c.writable_files:
                     yield from self.emit(
-                        "MSE301", site.node, stmt, api=site.label, path=shown, via=via
+                        "MSE301", site.node, stmt, api=self._label(site.call), path=shown, via=via
                     )
             elif place == self.c.code and not secret_file:
                 fate = self._code_fate(v, written)
                 if fate is not None:
                     yield from self.emit(
-                        "MSE305", site.node, stmt, api=site.label, path=shown, via=via, fate=fate
+                        "MSE305",
+                        site.node,
+                        stmt,
+                        api=self._label(site.call),
+                        path=shown,
+                        via=via,
+                        fate=fate,
                     )
             if v.literal is not None and place in self.c.literal_env and not secret_file:
                 env = self.c.literal_env[place]
@@ -359,7 +457,7 @@ class _Run:
                     "MSE308",
                     v.literal,
                     None,
-                    literal=_literal_text(ctx.source, v.literal),
+                    literal=" ".join(_segment(ctx, v.literal).split()),
                     place=f"${env} ({self.c.places.roots.get(place, '')})",
                     env=env,
                 )
@@ -396,6 +494,8 @@ class _Run:
         spec = api.write[0] if api.write else api.path
         if spec is not None:
             node = argument(call, spec[0], spec[1])
+            if node is not None and api.uri and self._in_memory(node):
+                return
             text = self.ev.const_str(node) if node is not None else None
             if text is not None:
                 text = _strip_uri(PathValue(text)).text if api.uri else text
@@ -412,6 +512,19 @@ class _Run:
                     return
 
 
+def _statements_at(body: list[ast.stmt], lines: list[int]) -> Iterator[ast.stmt]:
+    """The top-level statements that span one of ``lines`` (sorted)."""
+    for stmt in body:
+        end = stmt.end_lineno or stmt.lineno
+        i = bisect.bisect_left(lines, stmt.lineno)
+        if i < len(lines) and lines[i] <= end:
+            yield stmt
+
+
+def _words_re(words: Iterable[str], before: str, after: str) -> re.Pattern[str]:
+    return re.compile(before + "|".join(sorted(map(re.escape, words))) + after)
+
+
 def _strip_uri(v: PathValue) -> PathValue:
     if v.text.startswith("file:"):
         text = v.text[5:].split("?", 1)[0]
@@ -421,6 +534,16 @@ def _strip_uri(v: PathValue) -> PathValue:
     return v
 
 
-def _literal_text(source: str, node: ast.expr) -> str:
-    text = ast.get_source_segment(source, node) or ast.unparse(node)
-    return " ".join(text.split())
+def _segment(ctx: FileContext, node: ast.expr) -> str:
+    """The source text of ``node`` (ast.get_source_segment splits the whole file each time)."""
+    line, end = node.lineno, node.end_lineno or node.lineno
+    col, end_col = node.col_offset, node.end_col_offset
+    lines = ctx.lines
+    if end_col is None or end > len(lines):
+        return ast.unparse(node)
+    if line == end:
+        return lines[line - 1].encode()[col:end_col].decode("utf-8", "replace")
+    parts = [lines[line - 1].encode()[col:].decode("utf-8", "replace")]
+    parts.extend(lines[line : end - 1])
+    parts.append(lines[end - 1].encode()[:end_col].decode("utf-8", "replace"))
+    return "\n".join(parts)
