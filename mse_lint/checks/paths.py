@@ -394,62 +394,37 @@ class _Run:
 
     # -- rules -----------------------------------------------------------------------------------
     def _judge(self, site: _Site, written: set[str]) -> Iterator[Diagnostic]:
-        ctx = self.ctx
-        stmt = site.ref.stmt
         for v in site.values:
-            if v.kind != "path":
+            if v.kind != "path" or not v.text:
                 continue
-            via = f" (from {v.via})" if v.via else ""
-            shown = v.shown()
-            secret_file = v.basename() in self.secrets
-            if not v.absolute:
-                if not v.text or (v.text == "." and v.more == "…"):
-                    continue
-                if v.more == "…" and not v.text:
-                    continue
+            secret_file = v.basename() in self.secrets  # MSE208 reports those
+            found: list[tuple[str, Optional[str]]] = []  # (rule, fate for MSE305)
+            place = "REL" if not v.absolute else self.c.places.place(v)
+            if place is None:
+                continue  # could be anywhere: `os.path.join("/", name)`
+            if place == "REL":
                 if site.role == "write":
-                    yield from self.emit(
-                        "MSE302", site.node, stmt, api=self._label(site.call), path=shown, via=via
-                    )
+                    found.append(("MSE302", None))
                 elif not secret_file:
-                    yield from self.emit(
-                        "MSE304", site.node, stmt, api=self._label(site.call), path=shown, via=via
-                    )
+                    found.append(("MSE304", None))
                     fate = self._relative_fate(v)
                     if fate is not None:
-                        yield from self.emit(
-                            "MSE305",
-                            site.node,
-                            stmt,
-                            api=self._label(site.call),
-                            path=shown,
-                            via=via,
-                            fate=fate,
-                        )
-                continue
-            place = self.c.places.place(v)
-            if place is None:
-                continue
-            if site.role == "write":
+                        found.append(("MSE305", fate))
+            elif site.role == "write":
                 if place == self.c.code:
-                    yield from self.emit(
-                        "MSE303", site.node, stmt, api=self._label(site.call), path=shown, via=via
-                    )
+                    found.append(("MSE303", None))
                 elif place not in self.c.writable and v.text not in self.c.writable_files:
-                    yield from self.emit(
-                        "MSE301", site.node, stmt, api=self._label(site.call), path=shown, via=via
-                    )
+                    found.append(("MSE301", None))
             elif place == self.c.code and not secret_file:
                 fate = self._code_fate(v, written)
                 if fate is not None:
+                    found.append(("MSE305", fate))
+            if found:
+                api = self._label(site.call)
+                via = f" (from {v.via})" if v.via else ""
+                for rule, fate in found:
                     yield from self.emit(
-                        "MSE305",
-                        site.node,
-                        stmt,
-                        api=self._label(site.call),
-                        path=shown,
-                        via=via,
-                        fate=fate,
+                        rule, site.node, site.ref.stmt, api=api, path=v.shown(), via=via, fate=fate
                     )
             if v.literal is not None and place in self.c.literal_env and not secret_file:
                 env = self.c.literal_env[place]
@@ -457,7 +432,7 @@ class _Run:
                     "MSE308",
                     v.literal,
                     None,
-                    literal=" ".join(_segment(ctx, v.literal).split()),
+                    literal=" ".join(_segment(self.ctx, v.literal).split()),
                     place=f"${env} ({self.c.places.roots.get(place, '')})",
                     env=env,
                 )
