@@ -332,7 +332,13 @@ class Evaluator:
         if isinstance(node, ast.IfExp):
             return self.values(node.body, depth) + self.values(node.orelse, depth)
         if isinstance(node, ast.BoolOp):
-            return [v for operand in node.values for v in self.values(operand, depth)]
+            out: list[PathValue] = []
+            for operand in node.values:
+                vals = self.values(operand, depth)
+                out.extend(vals)
+                if isinstance(node.op, ast.Or) and vals and all(v.text for v in vals):
+                    break  # a non-empty path is truthy: `os.getenv("HOME") or "."` is /root
+            return out
         if isinstance(node, ast.NamedExpr):
             return self.values(node.value, depth)
         return []

@@ -75,11 +75,13 @@ def test_fixture_severities(catalog: Catalog) -> None:
         "A_URL",
         "FEATURE_X",
         "FEATURE_Y",
+        "FEATURE_Z",
+        'environ["D_URL"]',
         'environ["B_URL"]',
         'environ["C_URL"]',
     )
     warnings = {i for i, text in enumerate(lines, start=1) if any(f in text for f in fallback)}
-    assert len(warnings) == 9
+    assert len(warnings) == 11
     by_severity: dict[Severity, set[int]] = {Severity.WARNING: set(), Severity.ERROR: set()}
     for d in result.diagnostics:
         assert d.rule == "MSE413"

@@ -132,6 +132,10 @@ def _handled(
         fallback.add(id(test))
 
     def guard(test: ast.expr, body: Iterable[ast.AST]) -> None:
+        if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+            for v in test.values:
+                guard(v, body)
+            return
         if not (
             isinstance(test, ast.Compare)
             and len(test.ops) == 1
@@ -147,7 +151,13 @@ def _handled(
                 guarded.add((id(n), key))
 
     for node in ast.walk(tree):
-        if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or):
+        if (
+            isinstance(node, ast.Call)
+            and len(node.args) == 1
+            and "builtins.bool" in ev.qnames(node.func)
+        ):
+            tested(node.args[0])
+        elif isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or):
             fallback.update(id(v) for v in node.values[:-1])
         elif isinstance(node, (ast.If, ast.While, ast.IfExp, ast.Assert)):
             tested(node.test)
