@@ -669,3 +669,17 @@ def file_place(file: str, code_dir: Optional[str]) -> Optional[str]:
     if rel == ".." or rel.startswith(".." + os.sep) or os.path.isabs(rel):
         return None
     return rel.replace(os.sep, "/")
+
+
+def source_text(lines: list[str], node: ast.expr) -> str:
+    """The source text of ``node`` (ast.get_source_segment splits the whole file each time)."""
+    line, end = node.lineno, node.end_lineno or node.lineno
+    col, end_col = node.col_offset, node.end_col_offset
+    if end_col is None or end > len(lines):
+        return ast.unparse(node)
+    if line == end:
+        return lines[line - 1].encode()[col:end_col].decode("utf-8", "replace")
+    parts = [lines[line - 1].encode()[col:].decode("utf-8", "replace")]
+    parts.extend(lines[line : end - 1])
+    parts.append(lines[end - 1].encode()[:end_col].decode("utf-8", "replace"))
+    return "\n".join(parts)

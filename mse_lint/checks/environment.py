@@ -18,10 +18,18 @@ from typing import Optional
 from ..catalog import Catalog
 from ..config import Settings
 from ..diagnostics import Diagnostic, Severity
-from ..pathvalue import Evaluator, argument, has_argument, load_places, load_rules
+from ..pathvalue import (
+    Evaluator,
+    argument,
+    has_argument,
+    load_places,
+    load_rules,
+    source_text,
+)
 from ..scope import ModuleIndex, Ref
 from . import FileContext
 
+_HANDLERS = (ast.BoolOp, ast.If, ast.While, ast.IfExp, ast.Assert)
 _CATCHES_KEYERROR = frozenset({"KeyError", "LookupError", "Exception", "BaseException"})
 
 
@@ -51,46 +59,57 @@ class EnvironmentCheck:
         return list(self._run(ctx, index, ev))
 
     def _run(self, ctx: FileContext, index: ModuleIndex, ev: Evaluator) -> Iterator[Diagnostic]:
-        fallback, guarded = _handled(ctx.tree, ev, self.rules.env_mappings)
-        reads: list[tuple[ast.expr, str, str, Optional[Ref]]] = []  # node, var, effect, where
+        # names a reading call may have: its own last name, or an alias from an import
+        lasts = {n.rsplit(".", 1)[-1] for n in self.rules.env_calls}
+        lasts |= {
+            a.asname
+            for site in index.imports
+            if isinstance(site.node, ast.ImportFrom)
+            for a in site.node.names
+            if a.asname and a.name in lasts
+        }
+        calls: list[tuple[ast.Call, str, str, Ref]] = []  # call, API, variable, where
         for ref in index.refs:
             call = ref.call
-            if call is None:
-                continue
-            names = {
-                self.rules.normal(v.qname)
-                for v, used in index.chain_values(ref)
-                if used == len(ref.attrs)
-            }
-            hit = next((n for n in names if n in self.rules.env_calls), None)
-            if hit is None:
+            last = ref.attrs[-1] if ref.attrs else getattr(ref.root, "id", "")
+            if call is None or last not in lasts or ref.in_main:
                 continue
             key = ev.const_str(argument(call, 0, "key"))
             if key is None or key in self.enclave:
                 continue
-            pos, kw = self.rules.env_calls[hit]
+            for v, used in index.chain_values(ref):
+                name = self.rules.normal(v.qname)
+                if used == len(ref.attrs) and name in self.rules.env_calls:
+                    calls.append((call, name, key, ref))
+                    break
+        shape = _Shape(ctx.tree)
+        subscripts: list[tuple[ast.Subscript, str, Optional[Ref]]] = []
+        for sub in shape.subscripts:
+            key = ev.const_str(sub.slice)
+            if key is None or key in self.enclave:
+                continue
+            if ev.qnames(sub.value) & self.rules.env_mappings:
+                where = ev.ref_of(sub.value)
+                if where is None or not where.in_main:
+                    subscripts.append((sub, key, where))
+        if not calls and not subscripts:
+            return
+        fallback, guarded = shape.handled(ev, self.rules.env_mappings)
+        reads: list[tuple[ast.expr, str, str, Optional[Ref]]] = []  # node, var, effect, where
+        for call, name, key, ref in calls:
+            pos, kw = self.rules.env_calls[name]
             given = has_argument(call, pos, kw) and not ev.is_none(argument(call, pos, kw))
             if given or id(call) in fallback or (id(call), key) in guarded:
                 effect = "default"
             else:
-                effect = "keyerror" if hit in self.raising else "none"
+                effect = "keyerror" if name in self.raising else "none"
             reads.append((call, key, effect, ref))
-        for node in ast.walk(ctx.tree):
-            if not (isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load)):
-                continue
-            if not ev.qnames(node.value) & self.rules.env_mappings:
-                continue
-            key = ev.const_str(node.slice)
-            if key is None or key in self.enclave:
-                continue
-            where = ev.ref_of(node.value)
-            effect = "default" if (id(node), key) in guarded else "keyerror"
-            reads.append((node, key, effect, where))
+        for sub, key, where in subscripts:
+            effect = "default" if (id(sub), key) in guarded else "keyerror"
+            reads.append((sub, key, effect, where))
         reads.sort(key=lambda r: (r[0].lineno, r[0].col_offset))
         for node, key, effect, where in reads:
-            if where is not None and where.in_main:
-                continue
-            api = " ".join((ast.get_source_segment(ctx.source, node) or ast.unparse(node)).split())
+            api = " ".join(source_text(ctx.lines, node).split())
             if len(api) > 70:
                 api = api[:69] + "…"
             d = ctx.diagnostic(
@@ -106,8 +125,38 @@ class EnvironmentCheck:
             yield d
 
 
+class _Shape:
+    """One walk over the module: the subscripts that may read a mapping, and the statements
+    and expressions that may handle a missing variable."""
+
+    def __init__(self, tree: ast.Module) -> None:
+        self.subscripts: list[ast.Subscript] = []
+        self.handlers: list[ast.AST] = []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Subscript):
+                if isinstance(node.ctx, ast.Load) and isinstance(
+                    node.value, (ast.Name, ast.Attribute)
+                ):
+                    self.subscripts.append(node)
+            elif (
+                isinstance(node, _HANDLERS)
+                or _is_try(node)
+                or (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Name)
+                    and node.func.id == "bool"
+                )
+            ):
+                self.handlers.append(node)
+
+    def handled(
+        self, ev: Evaluator, mappings: frozenset[str]
+    ) -> tuple[set[int], set[tuple[int, str]]]:
+        return _handled(self.handlers, ev, mappings)
+
+
 def _handled(
-    tree: ast.Module, ev: Evaluator, mappings: frozenset[str]
+    nodes: list[ast.AST], ev: Evaluator, mappings: frozenset[str]
 ) -> tuple[set[int], set[tuple[int, str]]]:
     """Nodes whose None is handled (``x or d``, ``if x:``, ``x is None``), and (node, var) pairs
     read under a guard (``if "X" in os.environ:``, ``try: ... except KeyError:``)."""
@@ -150,7 +199,7 @@ def _handled(
             for n in ast.walk(part):
                 guarded.add((id(n), key))
 
-    for node in ast.walk(tree):
+    for node in nodes:
         if (
             isinstance(node, ast.Call)
             and len(node.args) == 1

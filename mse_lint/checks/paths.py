@@ -32,6 +32,7 @@ from ..pathvalue import (
     has_argument,
     load_places,
     load_rules,
+    source_text,
 )
 from ..scope import ModuleIndex, Ref
 from . import FileContext
@@ -318,7 +319,7 @@ class _Run:
         return out
 
     def _label(self, call: ast.Call) -> str:
-        text = " ".join(_segment(self.ctx, call.func).split())
+        text = " ".join(source_text(self.ctx.lines, call.func).split())
         if len(text) > 60:
             text = "…" + text[-59:]
         return f"`{text}()`"
@@ -432,7 +433,7 @@ class _Run:
                     "MSE308",
                     v.literal,
                     None,
-                    literal=" ".join(_segment(self.ctx, v.literal).split()),
+                    literal=" ".join(source_text(self.ctx.lines, v.literal).split()),
                     place=f"${env} ({self.c.places.roots.get(place, '')})",
                     env=env,
                 )
@@ -507,18 +508,3 @@ def _strip_uri(v: PathValue) -> PathValue:
             text = ":memory:"
         return replace(v, text=text)
     return v
-
-
-def _segment(ctx: FileContext, node: ast.expr) -> str:
-    """The source text of ``node`` (ast.get_source_segment splits the whole file each time)."""
-    line, end = node.lineno, node.end_lineno or node.lineno
-    col, end_col = node.col_offset, node.end_col_offset
-    lines = ctx.lines
-    if end_col is None or end > len(lines):
-        return ast.unparse(node)
-    if line == end:
-        return lines[line - 1].encode()[col:end_col].decode("utf-8", "replace")
-    parts = [lines[line - 1].encode()[col:].decode("utf-8", "replace")]
-    parts.extend(lines[line : end - 1])
-    parts.append(lines[end - 1].encode()[:end_col].decode("utf-8", "replace"))
-    return "\n".join(parts)
