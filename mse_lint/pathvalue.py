@@ -253,6 +253,7 @@ class Evaluator:
         self._memo: dict[int, list[PathValue]] = {}
         self._qnames: dict[int, frozenset[str]] = {}
         self._with: Optional[dict[tuple[int, str], list[tuple[int, int, ast.expr]]]] = None
+        self._functions: Optional[dict[str, ast.FunctionDef]] = None
         self.tree = tree
 
     # -- names -----------------------------------------------------------------------------------
@@ -529,7 +530,31 @@ class Evaluator:
             op = self.rules.values.get(q)
             if op is not None:
                 return self._operation(op, q, node, depth)
+        if isinstance(func, ast.Name) and not names:
+            return self._local_function(func, depth)
         return []
+
+    def _local_function(self, func: ast.Name, depth: int) -> list[PathValue]:
+        """What a module-level function of this module returns, when its return values do not
+        depend on its arguments: ``def data_dir(): return Path(os.getenv("HOME")) / "data"``."""
+        if self._functions is None:
+            self._functions = {}
+            for stmt in self.tree.body:
+                if isinstance(stmt, ast.FunctionDef):  # an async one returns a coroutine
+                    self._functions[stmt.name] = stmt
+        fn = self._functions.get(func.id)
+        ref = self.by_node.get(id(func))
+        if fn is None or ref is None:
+            return []
+        own = self.index.module.bindings.get(func.id, [])
+        reaching = self.index.reaching_bindings(ref.scope, func.id, ref.order, ref.path)
+        if len(own) != 1 or reaching != own:
+            return []  # rebound, or shadowed where it is called
+        out: list[PathValue] = []
+        for ret in _returns(fn.body):
+            if ret.value is not None:
+                out.extend(self.values(ret.value, depth))
+        return out
 
     def _method(
         self, op: str, receivers: list[PathValue], node: ast.Call, depth: int
@@ -651,6 +676,23 @@ class Evaluator:
 
         text = re.sub(r"\$(?:\{(\w+)\}|(\w+))", sub, v.text)
         return _normal(replace(v, text=text, obj=False)) if text != v.text else v
+
+
+def _returns(body: list[ast.stmt]) -> list[ast.Return]:
+    """The return statements of a function body, not those of nested functions or classes."""
+    out: list[ast.Return] = []
+    stack = list(body)
+    while stack:
+        s = stack.pop()
+        if isinstance(s, ast.Return):
+            out.append(s)
+        elif not isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            for child in ast.iter_child_nodes(s):
+                if isinstance(child, ast.stmt):
+                    stack.append(child)
+                elif isinstance(child, ast.excepthandler) or type(child).__name__ == "match_case":
+                    stack.extend(c for c in ast.iter_child_nodes(child) if isinstance(c, ast.stmt))
+    return out
 
 
 def _or_unknown(values: list[PathValue]) -> list[Optional[PathValue]]:
