@@ -85,6 +85,7 @@ def test_example_app_reports_findings_at_the_right_lines() -> None:
     rules = {r for _, _, r in found}
     assert {f"MSE10{i}" for i in range(1, 9)} <= rules
     assert {"MSE201", "MSE203", "MSE205", "MSE208"} <= rules
+    assert {"MSE301", "MSE304", "MSE413"} <= rules
 
 
 def test_example_host_tests_are_not_checked() -> None:

@@ -13,6 +13,7 @@ from ..catalog import Catalog
 from ..config import Settings
 from ..diagnostics import FILE_SPAN, Diagnostic, Span
 from ..project import Manifest, Project
+from ..scope import ModuleIndex
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,18 @@ class FileContext:
     # the file on disk (absolute or relative to the run's cwd): to place it in the code dir
     file: str = ""
     _lines: Optional[list[str]] = field(default=None, repr=False)
+    _indexes: dict[frozenset[tuple[str, str]], ModuleIndex] = field(
+        default_factory=dict, repr=False
+    )
+
+    def index(self, returns: Optional[Mapping[str, str]] = None) -> ModuleIndex:
+        """The module's scope index (``mse_lint.scope``), built once per file: building it is
+        most of a check's cost, so checks that resolve with the same ``returns`` table share it."""
+        key = frozenset((returns or {}).items())
+        found = self._indexes.get(key)
+        if found is None:
+            found = self._indexes[key] = ModuleIndex(self.tree, returns)
+        return found
 
     @property
     def lines(self) -> list[str]:
@@ -117,6 +130,8 @@ FILE_CHECKS: tuple[tuple[str, str], ...] = (
     ("secret_usage", "SecretUsageCheck"),
     ("imports", "ImportsCheck"),
     ("app", "ServerStartCheck"),
+    ("paths", "PathsCheck"),
+    ("environment", "EnvironmentCheck"),
 )
 PROJECT_CHECKS: tuple[tuple[str, str], ...] = (
     ("secret_files", "SecretFilesCheck"),

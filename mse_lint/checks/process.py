@@ -223,7 +223,7 @@ class ProcessCheck:
 
     # ------------------------------------------------------------------------------------------
     def run(self, ctx: FileContext) -> Iterable[Diagnostic]:
-        index = ModuleIndex(ctx.tree, self.returns)
+        index = ctx.index(self.returns)
         touch = self._touchable(index)
         seen: set[tuple[str, int, int, int, int]] = set()
         for diag in self._all(ctx, index, touch):

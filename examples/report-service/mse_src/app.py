@@ -18,11 +18,21 @@ LIBSSL = ctypes.util.find_library("ssl")  # expect: MSE109
 ADMIN_PASSWORD = "Sup3r-Admin-2023"  # expect: MSE201
 DATABASE_URL = "postgresql://reports:r3p0rtsPw@db.internal:5432/reports"  # expect: MSE203
 SETTINGS = json.load(open("secrets.json"))  # expect: MSE208
+REPORTS_DIR = os.getenv("REPORTS_DIR", "/var/reports")  # expect: MSE413
+TEMPLATE = open("templates/report.html").read()  # expect: MSE304
 
 
 @app.get("/health")
 def health():
     return "ok"
+
+
+@app.post("/report")
+def save_report():
+    name = request.json["name"]
+    with open(os.path.join(REPORTS_DIR, name), "w") as f:  # expect: MSE301
+        f.write(TEMPLATE)
+    return jsonify(saved=name)
 
 
 @app.post("/thumbnail")
