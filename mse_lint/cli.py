@@ -94,7 +94,9 @@ def check(
     ),
     isolated: bool = typer.Option(False, "--isolated", help="Ignore every configuration file."),
     target_python: Optional[str] = typer.Option(
-        None, "--target-python", help="The enclave's Python version (default 3.10)."
+        None,
+        "--target-python",
+        help="The enclave's Python version (default: from the docker image tag, else 3.10).",
     ),
     jobs: Optional[int] = typer.Option(
         None, "--jobs", "-j", help="Worker processes (0: one per CPU)."
@@ -103,7 +105,9 @@ def check(
     color: Optional[bool] = typer.Option(
         None, "--color/--no-color", help="Force colours on or off (default: on a terminal)."
     ),
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks of internal errors."),
+    debug: bool = typer.Option(
+        False, "--debug", help="Show how the run decided (target Python) and internal tracebacks."
+    ),
 ) -> None:
     """Check the code that ships to the enclave (the default command)."""
     try:
@@ -122,6 +126,7 @@ def check(
             jobs,
             quiet,
             color,
+            debug,
         )
     except typer.Exit:
         raise
@@ -158,6 +163,7 @@ def _check(
     jobs: Optional[int],
     quiet: bool,
     color: Optional[bool],
+    debug: bool = False,
 ) -> int:
     from dataclasses import replace
 
@@ -212,6 +218,9 @@ def _check(
         outcome = lint(paths, catalog, settings)
     except (ConfigError, ProjectError, CatalogError) as exc:
         raise UserError(str(exc)) from None
+    if debug:
+        for line in outcome.debug:
+            sys.stderr.write(f"mse-lint: debug: {line}\n")
     diagnostics = outcome.diagnostics
     report = Report(
         diagnostics,

@@ -26,6 +26,8 @@ class ConfigError(Exception):
 
 _ID = re.compile(r"^MSE\d{0,3}$")
 _FORMATS = ("console", "json")
+# The enclave's Python when neither the user nor the project's docker image says otherwise
+DEFAULT_TARGET_PYTHON = (3, 10)
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,8 @@ class Settings:
     ignore: tuple[str, ...] = ()
     severity: Mapping[str, Severity] = field(default_factory=dict)
     fail_on: Severity = Severity.INFO
-    target_python: tuple[int, int] = (3, 10)
+    # None: not given; inferred per project from its docker image (mse_lint.target)
+    target_python: Optional[tuple[int, int]] = None
     exclude: tuple[str, ...] = ()
     jobs: int = 0  # 0: one per CPU
     secrets: SecretSettings = field(default_factory=SecretSettings)

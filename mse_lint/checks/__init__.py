@@ -108,6 +108,7 @@ FILE_CHECKS: tuple[tuple[str, str], ...] = (
     ("secret_values", "SecretValuesCheck"),
     ("secret_formats", "SecretFormatsCheck"),
     ("secret_usage", "SecretUsageCheck"),
+    ("compat", "CompatCheck"),
 )
 PROJECT_CHECKS: tuple[tuple[str, str], ...] = (("secret_files", "SecretFilesCheck"),)
 
