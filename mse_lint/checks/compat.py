@@ -744,7 +744,7 @@ class CompatCheck:
                             construct = f"`{shown}` in an annotation" + (
                                 f" (`{a.name}`)" if shown != a.name else ""
                             )
-                            span = src.sub_span(sub)
+                            span = src.node_span(sub)
                             yield _api_feature(a.python, construct, span, _EFFECT_ATTR)
                             break
 
