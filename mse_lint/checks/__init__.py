@@ -34,6 +34,9 @@ class ProjectInfo:
     unshipped: Mapping[str, str] = field(default_factory=dict)
     # The docker image mse.toml names (1.x `[cloud] docker`, 0.x `[code] docker`), if any
     docker: Optional[str] = None
+    # Distribution names (lower case, runs of -_. as "-") in the code dir's top-level
+    # requirements.txt, the one pip installs at container start; None: no such file
+    requirements: Optional[frozenset[str]] = None
 
 
 @dataclass
@@ -109,6 +112,7 @@ FILE_CHECKS: tuple[tuple[str, str], ...] = (
     ("secret_formats", "SecretFormatsCheck"),
     ("secret_usage", "SecretUsageCheck"),
     ("compat", "CompatCheck"),
+    ("runtime", "RuntimeCheck"),
 )
 PROJECT_CHECKS: tuple[tuple[str, str], ...] = (("secret_files", "SecretFilesCheck"),)
 
@@ -216,6 +220,9 @@ def project_info(project: Project) -> ProjectInfo:
             if isinstance(table, dict) and isinstance(table.get("docker"), str):
                 docker = table["docker"]
                 break
+    requirements: Optional[frozenset[str]] = None
+    if project.code_dir is not None:
+        requirements = requirement_names(project.code_dir / "requirements.txt")
     return ProjectInfo(
         project.local_modules(),
         keys,
@@ -225,4 +232,21 @@ def project_info(project: Project) -> ProjectInfo:
         shipped=shipped,
         unshipped=unshipped,
         docker=docker,
+        requirements=requirements,
     )
+
+
+def requirement_names(path: Path) -> Optional[frozenset[str]]:
+    """The distributions a requirements file names (options and includes skipped)."""
+    import re
+
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    names = set()
+    for line in text.splitlines():
+        m = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line.split(" #", 1)[0])
+        if m and not line.lstrip().startswith(("#", "-")):
+            names.add(re.sub(r"[-_.]+", "-", m.group(1)).lower())
+    return frozenset(names)

@@ -1,0 +1,293 @@
+"""MSE601-MSE603: what the enclave's runtime does not offer: host signals, more than 256
+threads, the host's binaries, users and time zones, ports of the app's own. The APIs are data
+(rules/runtime.toml); names are resolved through scopes (mse_lint.scope)."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any, Optional
+
+from ..catalog import Catalog
+from ..diagnostics import Diagnostic
+from ..scope import ModuleIndex, Ref, Scope
+from . import FileContext
+
+# Where a value only decides a branch: `if shutil.which("x"):`, `x is None`, `not x`, `bool(x)`
+_TEST_PARENTS = (ast.If, ast.While, ast.IfExp, ast.Assert, ast.BoolOp, ast.UnaryOp)
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    rule: str
+    kind: str = "ref"
+    note: str = ""
+    arg: Optional[str] = None
+    pos: Optional[int] = None
+    signal: str = ""
+    extra: str = ""
+    receiver: str = ""
+
+    def covers(self, qname: str) -> bool:
+        return fnmatchcase(qname, self.name) if "*" in self.name else qname == self.name
+
+
+def _entry(raw: Mapping[str, Any]) -> Entry:
+    return Entry(
+        name=raw["name"],
+        rule=raw["rule"],
+        kind=raw.get("kind", "ref"),
+        note=raw.get("note", ""),
+        arg=raw.get("arg"),
+        pos=raw.get("pos"),
+        signal=raw.get("signal", ""),
+        extra=raw.get("extra", ""),
+        receiver=raw.get("receiver", ""),
+    )
+
+
+def _argument(call: ast.Call, arg: Optional[str], pos: Optional[int]) -> Optional[ast.expr]:
+    for kw in call.keywords:
+        if kw.arg is not None and kw.arg == arg:
+            return kw.value
+    if pos is not None and len(call.args) > pos:
+        if any(isinstance(a, ast.Starred) for a in call.args[: pos + 1]):
+            return None
+        return call.args[pos]
+    return None
+
+
+def _display(node: ast.AST, limit: int = 60) -> str:
+    text = ast.unparse(node)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _loop_like(node: ast.expr) -> bool:
+    name = node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", "")
+    return "loop" in name.lower()
+
+
+class RuntimeCheck:
+    codes = frozenset({"MSE601", "MSE602", "MSE603"})
+
+    def __init__(self, catalog: Catalog, settings: object = None) -> None:
+        data = catalog.data("runtime")
+        entries = [_entry(raw) for raw in data.get("api", [])]
+        self.methods = {e.name: e for e in entries if e.kind == "method"}
+        self.qualified = [e for e in entries if e.kind != "method"]
+        threads = data.get("threads", {})
+        self.limit = int(threads.get("limit", 256))
+        self.reserve = int(threads.get("reserve", 0))
+        zones = data.get("zones", {})
+        self.builtin_zones = frozenset(zones.get("builtin", ()))
+        self.tzdata_images = tuple(zones.get("tzdata-images", ()))
+        tops = {e.name.split(".")[0] for e in self.qualified}
+        words = sorted(tops | set(self.methods) | {"listen"})
+        self._prefilter = re.compile(r"\b(?:" + "|".join(map(re.escape, words)) + r")\b")
+
+    def wants(self, text: str) -> bool:
+        return self._prefilter.search(text) is not None
+
+    def run(self, ctx: FileContext) -> Iterable[Diagnostic]:
+        index = ModuleIndex(ctx.tree)
+        parents = {
+            id(child): node for node in ast.walk(ctx.tree) for child in ast.iter_child_nodes(node)
+        }
+        with_values = self._with_values(ctx.tree, index)
+        seen: set[tuple[str, int, int]] = set()
+        for ref in index.refs:
+            if ref.in_main:
+                continue  # never runs in the enclave
+            for entry, node, values in self._matches(index, ref, with_values):
+                if entry.kind == "which" and self._only_tested(index, ref, parents):
+                    continue
+                diag = self._finding(ctx, index, ref, entry, node, values)
+                if diag is None:
+                    continue
+                key = (diag.rule, diag.span.line, diag.span.col)
+                if key not in seen:
+                    seen.add(key)
+                    yield diag
+
+    # -- matching --------------------------------------------------------------------------------
+    def _with_values(self, tree: ast.AST, index: ModuleIndex) -> dict[tuple[int, str], str]:
+        """``with socket.socket() as s``: the scope and name of ``s`` -> ``socket.socket()``
+        (the scope pass leaves with-targets unresolved)."""
+        out: dict[tuple[int, str], str] = {}
+        calls = {id(r.call): r for r in index.refs if r.call is not None}
+        for node in ast.walk(tree):
+            if not isinstance(node, (ast.With, ast.AsyncWith)):
+                continue
+            for item in node.items:
+                var, expr = item.optional_vars, item.context_expr
+                if not isinstance(var, ast.Name) or not isinstance(expr, ast.Call):
+                    continue
+                ref = calls.get(id(expr))
+                if ref is None:
+                    continue
+                for value, used in index.chain_values(ref):
+                    if used == len(ref.attrs):
+                        out[(id(ref.scope), var.id)] = value.qname + "()"
+        return out
+
+    def _matches(
+        self, index: ModuleIndex, ref: Ref, with_values: Mapping[tuple[int, str], str]
+    ) -> Iterator[tuple[Entry, ast.AST, list[str]]]:
+        full = len(ref.attrs)
+        values = [v.qname for v, used in index.chain_values(ref) if used == full]
+        for entry in self.qualified:
+            if entry.kind == "listen":
+                continue
+            if any(entry.covers(q) for q in values):
+                if entry.kind in ("call", "count", "zone", "which") and ref.call is None:
+                    continue
+                yield entry, ref.call or ref.node, values
+                return
+        if ref.call is None or not ref.attrs:
+            return
+        method = ref.attrs[-1]
+        receiver = ref.node.value if isinstance(ref.node, ast.Attribute) else None
+        if receiver is None:
+            return
+        if method == "listen":
+            owners = [v.qname for v, used in index.chain_values(ref) if used == full - 1]
+            if isinstance(ref.root, ast.Name) and full == 1:
+                bound = with_values.get((id(ref.scope), ref.root.id))
+                if bound is None:
+                    bound = self._with_value_outer(ref.scope, ref.root.id, with_values)
+                if bound:
+                    owners.append(bound)
+            for entry in self.qualified:
+                if entry.kind == "listen" and f"{entry.name}()" in owners:
+                    yield entry, ref.call, values
+                    return
+        found = self.methods.get(method)
+        if found is None:
+            return
+        if found.receiver == "loop":
+            owners = [v.qname for v, used in index.chain_values(ref) if used == full - 1]
+            if not (_loop_like(receiver) or any(o.startswith("asyncio.") for o in owners)):
+                return
+        yield found, ref.call, values
+
+    @staticmethod
+    def _with_value_outer(
+        scope: Scope, name: str, with_values: Mapping[tuple[int, str], str]
+    ) -> Optional[str]:
+        s: Optional[Scope] = scope.parent
+        while s is not None:
+            if name in s.bindings:
+                return with_values.get((id(s), name))
+            s = s.parent
+        return None
+
+    # -- findings --------------------------------------------------------------------------------
+    def _finding(
+        self,
+        ctx: FileContext,
+        index: ModuleIndex,
+        ref: Ref,
+        entry: Entry,
+        node: ast.AST,
+        values: list[str],
+    ) -> Optional[Diagnostic]:
+        call = ref.call
+        api = f"{_display(call.func)}(...)" if call is not None else _display(ref.node)
+        if entry.rule == "MSE601":
+            sig = entry.signal
+            if not sig and call is not None and call.args:
+                first = call.args[0]
+                sig = first.attr if isinstance(first, ast.Attribute) else _display(first, 30)
+            return ctx.diagnostic(
+                "MSE601", node, ref.stmt, api=api, signal=sig or "a signal", extra=entry.extra
+            )
+        if entry.kind == "count":
+            assert call is not None
+            count = self._int(index, ref, _argument(call, entry.arg, entry.pos))
+            if count is None or count <= self.limit - self.reserve:
+                return None
+            return ctx.diagnostic(
+                "MSE602",
+                node,
+                ref.stmt,
+                api=_display(call),
+                count=count,
+                reserve=self.reserve,
+                limit=self.limit,
+            )
+        if entry.kind == "zone":
+            assert call is not None
+            zone = _argument(call, entry.arg, entry.pos)
+            if not (isinstance(zone, ast.Constant) and isinstance(zone.value, str)):
+                return None
+            if zone.value in self.builtin_zones or self._has_tzdata(ctx):
+                return None
+            return ctx.diagnostic("MSE603", node, ref.stmt, api=_display(call), note=entry.note)
+        shown = _display(call) if call is not None else api
+        return ctx.diagnostic("MSE603", node, ref.stmt, api=shown, note=entry.note)
+
+    def _int(self, index: ModuleIndex, ref: Ref, node: Optional[ast.expr]) -> Optional[int]:
+        """A literal int, or a name whose only reaching value is one (``WORKERS = 300``)."""
+        if isinstance(node, ast.Name):
+            bindings = index.reaching_bindings(ref.scope, node.id, ref.order, ref.path)
+            if len(bindings) != 1 or bindings[0].expr is None:
+                return None
+            node = bindings[0].expr
+        if node is None:
+            return None
+        try:
+            value = ast.literal_eval(node)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return None
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    def _has_tzdata(self, ctx: FileContext) -> bool:
+        reqs = ctx.project.requirements
+        if reqs is not None and "tzdata" in reqs:
+            return True
+        image = (ctx.project.docker or "").split("@")[0].rsplit("/", 1)[-1].split(":")[0]
+        return any(fnmatchcase(image, p) for p in self.tzdata_images)
+
+    def _only_tested(self, index: ModuleIndex, ref: Ref, parents: Mapping[int, ast.AST]) -> bool:
+        """The result of ``shutil.which(...)`` only decides branches: directly, or through a
+        variable whose every read is such a test."""
+        call = ref.call
+        assert call is not None
+        if _is_test(call, parents):
+            return True
+        parent = parents.get(id(call))
+        if not (isinstance(parent, ast.Assign) and len(parent.targets) == 1):
+            return False
+        target = parent.targets[0]
+        if not isinstance(target, ast.Name):
+            return False
+        reads = []
+        for r in index.refs:
+            if not (isinstance(r.root, ast.Name) and r.root.id == target.id):
+                continue
+            bindings = index.reaching_bindings(r.scope, target.id, r.order, r.path)
+            if any(b.expr is call for b in bindings):
+                reads.append(r)
+        return bool(reads) and all(not r.attrs and _is_test(r.node, parents) for r in reads)
+
+
+def _is_test(node: ast.AST, parents: Mapping[int, ast.AST]) -> bool:
+    parent = parents.get(id(node))
+    if isinstance(parent, ast.Compare):
+        others = [parent.left, *parent.comparators]
+        return all(
+            o is node or (isinstance(o, ast.Constant) and o.value is None) for o in others
+        ) and all(isinstance(op, (ast.Is, ast.IsNot)) for op in parent.ops)
+    if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name):
+        return parent.func.id == "bool" and node in parent.args
+    if isinstance(parent, ast.UnaryOp):
+        return isinstance(parent.op, ast.Not)
+    if isinstance(parent, ast.BoolOp):
+        return _is_test(parent, parents) or isinstance(parents.get(id(parent)), _TEST_PARENTS)
+    if isinstance(parent, (ast.If, ast.While, ast.IfExp, ast.Assert)):
+        return parent.test is node
+    return False
