@@ -22,7 +22,7 @@ from typing import Any, Optional, Union
 
 from ..catalog import Catalog
 from ..diagnostics import Diagnostic, Span
-from ..scope import ModuleIndex, Ref
+from ..scope import ModuleIndex, Ref, Value
 from . import FileContext
 
 Version = tuple[int, int]
@@ -43,6 +43,9 @@ _GUARD_EXCEPTIONS = frozenset(
         "Exception",
         "BaseException",
     }
+)
+_DYNAMIC_ACCESS = frozenset(
+    {"builtins.getattr", "builtins.__import__", "importlib.import_module", "importlib.__import__"}
 )
 _STRING_START = re.compile(r"([rRbBuUfFtT]{0,3})('''|\"\"\"|'|\")")
 
@@ -755,23 +758,45 @@ class CompatCheck:
         if dynamic_root and _getattr_with_default(ref.root):
             return
         full = len(ref.attrs)
-        for value, used in index.chain_values(ref):
+        values = list(index.chain_values(ref))
+        if not values and isinstance(ref.root, ast.Name) and not ref.attrs:
+            # a builtin that the running interpreter lacks (`anext` on 3.9) is still one
+            name = f"builtins.{ref.root.id}"
+            if name in data.attrs and not index.reaching_bindings(
+                ref.scope, ref.root.id, ref.order, ref.path
+            ):
+                values = [(Value(name), 0)]
+        call = ref.call
+        if call is not None and any(
+            used == full and v.qname in _DYNAMIC_ACCESS for v, used in values
+        ):
+            # getattr(typing, "override"), importlib.import_module("tomllib")
+            if _getattr_with_default(call):
+                return
+            for v in index.resolve(call, ref.scope, ref.order, ref.path):
+                q = _normal(v.qname)
+                a = data.attrs.get(q) or data.module(q)
+                if a is not None and not ok(line, a.python, a.name):
+                    effect = _EFFECT_MODULE if a.kind == "module" else _EFFECT_ATTR
+                    construct = f"`{_code(call)}` (`{a.name}`)"
+                    yield _api_feature(a.python, construct, src.node_span(call), effect)
+                    return
+            return
+        for value, used in values:
             q = _normal(value.qname)
-            if ref.call is not None and used == full:
+            if call is not None and used == full:
                 for p in data.params.get(q, ()):
-                    for kw in ref.call.keywords:
+                    for kw in call.keywords:
                         if kw.arg == p.param and not ok(line, p.python, f"{q}.{p.param}"):
                             construct = f"`{p.param}=` of `{q.removeprefix('builtins.')}`"
                             span = src.node_span(kw)
                             yield _api_feature(p.python, construct, span, _EFFECT_PARAM)
             # A bare name bound by `from m import x` was reported at the import.
-            if used == 0 and not dynamic_root:
+            if used == 0 and not dynamic_root and not q.startswith("builtins."):
                 continue
             a = data.attrs.get(q)
             if a is None and dynamic_root and used == 0:
                 a = data.module(q)
-            if a is None and used == 0 and not dynamic_root:
-                continue
             if a is None:
                 continue
             if ok(line, a.python, a.name):
