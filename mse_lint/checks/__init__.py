@@ -13,6 +13,7 @@ from ..catalog import Catalog
 from ..config import Settings
 from ..diagnostics import Diagnostic, Span
 from ..project import Manifest, Project
+from ..scope import ModuleIndex
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,14 @@ class FileContext:
     # the file on disk (absolute or relative to the run's cwd): to place it in the code dir
     file: str = ""
     _lines: Optional[list[str]] = field(default=None, repr=False)
+    _index: Optional[ModuleIndex] = field(default=None, repr=False)
+
+    def module_index(self) -> ModuleIndex:
+        """The scope index of the tree without return-value mappings, built once per file for
+        the checks that share it."""
+        if self._index is None:
+            self._index = ModuleIndex(self.tree)
+        return self._index
 
     @property
     def lines(self) -> list[str]:

@@ -47,6 +47,7 @@ _GUARD_EXCEPTIONS = frozenset(
 _DYNAMIC_ACCESS = frozenset(
     {"builtins.getattr", "builtins.__import__", "importlib.import_module", "importlib.__import__"}
 )
+_WORD = re.compile(r"\w+")
 _STRING_START = re.compile(r"([rRbBuUfFtT]{0,3})('''|\"\"\"|'|\")")
 
 
@@ -312,12 +313,31 @@ def _paren_with(node: Union[ast.With, ast.AsyncWith], src: _Source) -> bool:
     return ")" in tail
 
 
-def ast_features(tree: ast.AST, text: str, data: CompatData) -> Iterator[Feature]:
-    """Newer syntax in a file the running interpreter parsed."""
+_STAR_SUBSCRIPT = re.compile(r"\[[^\]\n]*\*|:\s*\*\s*[A-Za-z_]")
+_FSTRING_PREFIX = re.compile(r"(?<![\w])[rRbB]?[fFtT][rR]?['\"]")
+_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
+def _statements(tree: ast.AST) -> Iterator[ast.AST]:
+    """Every statement (and except handler, match case), without descending into expressions:
+    most new syntax is a statement, and expressions are most of a tree."""
+    stack: list[ast.AST] = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        for attr in _BLOCKS:
+            block = getattr(node, attr, None)
+            if block:
+                stack.extend(reversed(block))
+
+
+def ast_features(
+    tree: ast.AST, text: str, data: CompatData, target: Version = (3, 8)
+) -> Iterator[Feature]:
+    """Newer than ``target`` syntax in a file the running interpreter parsed."""
     src = _Source(text)
-    strings_done: list[tuple[int, int, int, int]] = []
-    modern_fstrings = sys.version_info >= (3, 12)  # older parsers reject PEP 701 outright
-    for node in ast.walk(tree):
+    running = sys.version_info[:2]
+    for node in _statements(tree):
         kind = type(node).__name__
         if kind == "Match":
             subject = node.subject  # type: ignore[attr-defined]
@@ -355,16 +375,27 @@ def ast_features(tree: ast.AST, text: str, data: CompatData) -> Iterator[Feature
                 va = node.args.vararg
                 if va is not None and va.annotation is not None and _has_star(va.annotation):
                     yield data.feature("star-subscript", src.node_span(va.annotation))
-        elif isinstance(node, (ast.With, ast.AsyncWith)):
-            if _paren_with(node, src):
-                first = node.items[0].context_expr
-                span = src.span(node.lineno, node.col_offset, first.lineno, first.col_offset)
-                yield data.feature("paren-with", span)
-        elif isinstance(node, ast.Subscript) and _has_star(node.slice):
+        elif isinstance(node, (ast.With, ast.AsyncWith)) and _paren_with(node, src):
+            first = node.items[0].context_expr
+            span = src.span(node.lineno, node.col_offset, first.lineno, first.col_offset)
+            yield data.feature("paren-with", span)
+    # Expression-level syntax: walk the expressions only when the text can hold one.
+    stars = target < data.syntax["star-subscript"][0] and _STAR_SUBSCRIPT.search(text)
+    fstrings = running >= (3, 12) and target < (3, 12) and _FSTRING_PREFIX.search(text)
+    tstrings = running >= (3, 14)
+    if stars or fstrings or tstrings:
+        yield from _expression_features(tree, src, data)
+
+
+def _expression_features(tree: ast.AST, src: _Source, data: CompatData) -> Iterator[Feature]:
+    strings_done: list[tuple[int, int, int, int]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Subscript) and _has_star(node.slice):
             yield data.feature("star-subscript", src.node_span(node))
-        elif kind == "TemplateStr":
+        elif type(node).__name__ == "TemplateStr":
             yield data.feature("tstring", src.node_span(node))
-        elif isinstance(node, ast.JoinedStr) and modern_fstrings:
+        elif isinstance(node, ast.JoinedStr) and sys.version_info >= (3, 12):
+            # older parsers reject PEP 701 outright, and place f-string parts approximately
             key = (node.lineno, node.col_offset, node.end_lineno or 0, node.end_col_offset or 0)
             if any(_inside(key, done) for done in strings_done):
                 continue
@@ -667,10 +698,33 @@ class CompatCheck:
 
     def __init__(self, catalog: Catalog, settings: object = None) -> None:
         self.data = CompatData(catalog)
-        tops = {n.split(".")[0] for n in (*self.data.attrs, *self.data.modules, *self.data.params)}
-        tops.discard("builtins")
-        words = sorted(tops | {"import_module", "__import__", "aiter", "anext", "zip", "Group"})
-        self._api_words = re.compile(r"\b(?:" + "|".join(map(re.escape, words)) + r")\b")
+        self._pairs: dict[Version, frozenset[tuple[str, str]]] = {}
+
+    def _api_pairs(self, target: Version) -> frozenset[tuple[str, str]]:
+        """(module, name) word pairs: a file can use an addition newer than ``target`` only if
+        its text holds both the top-level module (imported under some name) and the
+        addition's own name (``typing`` and ``Self``, ``pathlib`` and ``walk``)."""
+        if target not in self._pairs:
+            pairs = set()
+            for a in (*self.data.attrs.values(), *self.data.modules.values()):
+                if a.python > target:
+                    top, last = a.name.split(".")[0], a.name.rsplit(".", 1)[-1]
+                    pairs.add((last if top == "builtins" else top, last))
+            for params in self.data.params.values():
+                for p in params:
+                    if p.python > target:
+                        top = p.name.split(".")[0]
+                        last = p.name.rsplit(".", 1)[-1]
+                        pairs.add((last if top == "builtins" else top, p.param))
+            self._pairs[target] = frozenset(pairs)
+        return self._pairs[target]
+
+    def _may_use_api(self, text: str, target: Version) -> bool:
+        pairs = self._api_pairs(target)
+        if not pairs:
+            return False
+        words = set(_WORD.findall(text))
+        return any(top in words and last in words for top, last in pairs)
 
     def wants(self, text: str) -> bool:
         return True  # syntax needs the tree; the costlier API pass has its own prefilter
@@ -678,11 +732,11 @@ class CompatCheck:
     def run(self, ctx: FileContext) -> Iterable[Diagnostic]:
         target = ctx.target_python
         found: list[Feature] = [
-            f for f in ast_features(ctx.tree, ctx.source, self.data) if f.needs > target
+            f for f in ast_features(ctx.tree, ctx.source, self.data, target) if f.needs > target
         ]
         needs_types = target < (3, 10)
-        if needs_types or self._api_words.search(ctx.source):
-            index = ModuleIndex(ctx.tree)
+        if needs_types or self._may_use_api(ctx.source, target):
+            index = ctx.module_index()
             src = _Source(ctx.source)
             found.extend(self._api(ctx, index, src, target))
             if needs_types:
@@ -698,11 +752,15 @@ class CompatCheck:
     def _api(
         self, ctx: FileContext, index: ModuleIndex, src: _Source, target: Version
     ) -> Iterator[Feature]:
-        guards = _Guards(ctx.tree, index)
+        guards: list[_Guards] = []
         data = self.data
 
         def ok(line: int, needs: Version, qname: str) -> bool:
-            return needs <= target or guards.covers(line, needs, qname)
+            if needs <= target:
+                return True
+            if not guards:
+                guards.append(_Guards(ctx.tree, index))
+            return guards[0].covers(line, needs, qname)
 
         for site in index.imports:
             node = site.node

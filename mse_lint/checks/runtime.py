@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any, Optional
@@ -79,31 +79,63 @@ class RuntimeCheck:
         entries = [_entry(raw) for raw in data.get("api", [])]
         self.methods = {e.name: e for e in entries if e.kind == "method"}
         self.qualified = [e for e in entries if e.kind != "method"]
+        plain = [e for e in self.qualified if e.kind != "listen"]
+        self.exact = {e.name: e for e in plain if "*" not in e.name}
+        self.patterns = [e for e in plain if "*" in e.name]
+        self.method_words = frozenset(self.methods) | {"listen"}
+        self.tops = frozenset(e.name.split(".")[0] for e in self.qualified)
         threads = data.get("threads", {})
         self.limit = int(threads.get("limit", 256))
         self.reserve = int(threads.get("reserve", 0))
         zones = data.get("zones", {})
         self.builtin_zones = frozenset(zones.get("builtin", ()))
         self.tzdata_images = tuple(zones.get("tzdata-images", ()))
-        tops = {e.name.split(".")[0] for e in self.qualified}
-        words = sorted(tops | set(self.methods) | {"listen"})
+        # a file can reach an API only if its text holds the API's own name (or, for a pattern,
+        # its module's)
+        names = {
+            e.name.split(".")[0] if "*" in e.name else e.name.rsplit(".", 1)[-1]
+            for e in self.qualified
+        }
+        words = sorted(names | set(self.methods) | {"listen"})
         self._prefilter = re.compile(r"\b(?:" + "|".join(map(re.escape, words)) + r")\b")
 
     def wants(self, text: str) -> bool:
         return self._prefilter.search(text) is not None
 
     def run(self, ctx: FileContext) -> Iterable[Diagnostic]:
-        index = ModuleIndex(ctx.tree)
-        parents = {
-            id(child): node for node in ast.walk(ctx.tree) for child in ast.iter_child_nodes(node)
-        }
-        with_values = self._with_values(ctx.tree, index)
+        index = ctx.module_index()
+        # built on first need: most files have neither `shutil.which` nor `.listen()`
+        lazy: dict[str, Any] = {}
+
+        def parents() -> dict[int, ast.AST]:
+            if "parents" not in lazy:
+                lazy["parents"] = {
+                    id(child): node
+                    for node in ast.walk(ctx.tree)
+                    for child in ast.iter_child_nodes(node)
+                }
+            return lazy["parents"]  # type: ignore[no-any-return]
+
+        def with_values() -> dict[tuple[int, str], str]:
+            if "with" not in lazy:
+                lazy["with"] = self._with_values(ctx.tree, index)
+            return lazy["with"]  # type: ignore[no-any-return]
+
+        touch = self._touchable(index)
         seen: set[tuple[str, int, int]] = set()
         for ref in index.refs:
             if ref.in_main:
                 continue  # never runs in the enclave
+            method = ref.attrs[-1] if ref.call is not None and ref.attrs else None
+            everything = _STAR in touch  # a star import may bind any API name
+            if (
+                not everything
+                and _root_name(ref.root) not in touch
+                and (method not in self.method_words)
+            ):
+                continue  # cannot reach a catalogued API: skip the resolution
             for entry, node, values in self._matches(index, ref, with_values):
-                if entry.kind == "which" and self._only_tested(index, ref, parents):
+                if entry.kind == "which" and self._only_tested(index, ref, parents()):
                     continue
                 diag = self._finding(ctx, index, ref, entry, node, values)
                 if diag is None:
@@ -114,6 +146,41 @@ class RuntimeCheck:
                     yield diag
 
     # -- matching --------------------------------------------------------------------------------
+    def _touchable(self, index: ModuleIndex) -> set[str]:
+        """Names that may hold a catalogued module or API: bound by importing one, or by an
+        expression over such names (to a fixpoint). Other references are never resolved."""
+        touch: set[str] = set()
+        if index.module.stars:
+            return {_STAR}
+        pending: list[tuple[str, ast.expr]] = []
+        scopes: dict[int, Scope] = {id(index.module): index.module}
+        for r in index.refs:
+            s: Optional[Scope] = r.scope
+            while s is not None and id(s) not in scopes:
+                scopes[id(s)] = s
+                s = s.parent
+        for scope in scopes.values():
+            for name, bindings in scope.bindings.items():
+                for b in bindings:
+                    if b.static is not None and b.static.qname.split(".")[0] in self.tops:
+                        touch.add(name)
+                    elif b.expr is not None:
+                        pending.append((name, b.expr))
+        changed = True
+        while changed and pending:
+            changed = False
+            rest = []
+            for name, expr in pending:
+                if name in touch:
+                    continue
+                if any(isinstance(n, ast.Name) and n.id in touch for n in ast.walk(expr)):
+                    touch.add(name)
+                    changed = True
+                else:
+                    rest.append((name, expr))
+            pending = rest
+        return touch | {"getattr", "__import__"}
+
     def _with_values(self, tree: ast.AST, index: ModuleIndex) -> dict[tuple[int, str], str]:
         """``with socket.socket() as s``: the scope and name of ``s`` -> ``socket.socket()``
         (the scope pass leaves with-targets unresolved)."""
@@ -135,18 +202,20 @@ class RuntimeCheck:
         return out
 
     def _matches(
-        self, index: ModuleIndex, ref: Ref, with_values: Mapping[tuple[int, str], str]
+        self, index: ModuleIndex, ref: Ref, with_values: Callable[[], Mapping[tuple[int, str], str]]
     ) -> Iterator[tuple[Entry, ast.AST, list[str]]]:
         full = len(ref.attrs)
         values = [v.qname for v, used in index.chain_values(ref) if used == full]
-        for entry in self.qualified:
-            if entry.kind == "listen":
+        for q in values:
+            hit = self.exact.get(q)
+            if hit is None:
+                hit = next((e for e in self.patterns if e.covers(q)), None)
+            if hit is None:
                 continue
-            if any(entry.covers(q) for q in values):
-                if entry.kind in ("call", "count", "zone", "which") and ref.call is None:
-                    continue
-                yield entry, ref.call or ref.node, values
-                return
+            if hit.kind in ("call", "count", "zone", "which") and ref.call is None:
+                continue
+            yield hit, ref.call or ref.node, values
+            return
         if ref.call is None or not ref.attrs:
             return
         method = ref.attrs[-1]
@@ -156,9 +225,9 @@ class RuntimeCheck:
         if method == "listen":
             owners = [v.qname for v, used in index.chain_values(ref) if used == full - 1]
             if isinstance(ref.root, ast.Name) and full == 1:
-                bound = with_values.get((id(ref.scope), ref.root.id))
+                bound = with_values().get((id(ref.scope), ref.root.id))
                 if bound is None:
-                    bound = self._with_value_outer(ref.scope, ref.root.id, with_values)
+                    bound = self._with_value_outer(ref.scope, ref.root.id, with_values())
                 if bound:
                     owners.append(bound)
             for entry in self.qualified:
@@ -273,6 +342,15 @@ class RuntimeCheck:
             if any(b.expr is call for b in bindings):
                 reads.append(r)
         return bool(reads) and all(not r.attrs and _is_test(r.node, parents) for r in reads)
+
+
+_STAR = "*"
+
+
+def _root_name(root: ast.expr) -> str:
+    while isinstance(root, (ast.Call, ast.Attribute)):
+        root = root.func if isinstance(root, ast.Call) else root.value
+    return root.id if isinstance(root, ast.Name) else ""
 
 
 def _is_test(node: ast.AST, parents: Mapping[int, ast.AST]) -> bool:
