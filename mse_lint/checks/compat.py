@@ -15,7 +15,7 @@ from __future__ import annotations
 import ast
 import re
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any, Optional, Union
@@ -883,6 +883,29 @@ class CompatCheck:
                 return [v.qname for v in index.resolve(node, index.module, None)]
             return []
 
+        gen_needs = data.syntax["generic"][0]
+        guards: list[_Guards] = []
+
+        def guarded(f: Feature) -> bool:
+            if not guards:
+                guards.append(_Guards(ctx.tree, index))
+            return guards[0].covers(f.span.line, f.needs, "")
+
+        for f in self._type_features(ctx, src, target, evaluated, gen_needs, qnames):
+            if not guarded(f):
+                yield f
+
+    def _type_features(
+        self,
+        ctx: FileContext,
+        src: _Source,
+        target: Version,
+        evaluated: bool,
+        gen_needs: Version,
+        qnames: Callable[[ast.expr], list[str]],
+    ) -> Iterator[Feature]:
+        data = self.data
+
         def generic(node: ast.expr) -> bool:
             if not isinstance(node, ast.Subscript):
                 return False
@@ -903,11 +926,10 @@ class CompatCheck:
                 return operands(node.left) + operands(node.right)
             return [node]
 
-        gen_needs = data.syntax["generic"][0]
         for root, annotation in runtime_roots(ctx.tree, evaluated and target < (3, 14)):
-            done: list[ast.AST] = []
+            done: set[int] = set()
             for node in ast.walk(root):
-                if any(node is d for d in done):
+                if id(node) in done:
                     continue
                 if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
                     parts = operands(node)
@@ -915,13 +937,13 @@ class CompatCheck:
                         annotation or any(certain_type(p) for p in parts)
                     )
                     if union:
-                        done.extend(ast.walk(node))
+                        done.update(id(n) for n in ast.walk(node))
                         yield data.feature("union", src.node_span(node), _code(node))
                         for p in parts:
                             if target < gen_needs and generic(p):
                                 yield data.feature("generic", src.node_span(p), _code(p))
                 elif target < gen_needs and generic(node):  # type: ignore[arg-type]
-                    done.extend(ast.walk(node))
+                    done.update(id(n) for n in ast.walk(node))
                     yield data.feature("generic", src.node_span(node), _code(node))
 
 
