@@ -255,7 +255,10 @@ def requirement_names(path: Path) -> Optional[frozenset[str]]:
         return None
     names = set()
     for line in text.splitlines():
-        m = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line.split(" #", 1)[0])
+        if "://" in line:  # a URL or VCS requirement: named by its #egg= fragment, if at all
+            m = re.search(r"[#&]egg=([A-Za-z0-9][A-Za-z0-9._-]*)", line)
+        else:
+            m = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line.split(" #", 1)[0])
         if m and not line.lstrip().startswith(("#", "-")):
             names.add(re.sub(r"[-_.]+", "-", m.group(1)).lower())
     return frozenset(names)
