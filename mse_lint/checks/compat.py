@@ -308,7 +308,9 @@ def _paren_with(node: Union[ast.With, ast.AsyncWith], src: _Source) -> bool:
         return False
     end = last.optional_vars if last.optional_vars is not None else last.context_expr
     body = node.body[0]
-    tail = src.segment(end.end_lineno or end.lineno, end.end_col_offset or 0, body.lineno, 0)
+    tail = src.segment(
+        end.end_lineno or end.lineno, end.end_col_offset or 0, body.lineno, body.col_offset
+    )
     tail = tail.split(":", 1)[0]
     return ")" in tail
 
