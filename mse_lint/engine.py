@@ -222,9 +222,12 @@ class Engine:
         from .checks.compat import feature_diagnostic, unparsable_features
 
         try:
-            features = unparsable_features(text, exc, self.catalog)
+            try:
+                features = unparsable_features(text, exc, self.catalog)
+            except RecursionError:
+                features = _with_deep_stack(lambda: unparsable_features(text, exc, self.catalog))
         except RecursionError:
-            features = _with_deep_stack(lambda: unparsable_features(text, exc, self.catalog))
+            features = None  # too deep for libcst too: report the interpreter's error
         if features is None:
             return None
         here = f"{sys.version_info[0]}.{sys.version_info[1]}"

@@ -423,7 +423,9 @@ def cst_features(text: str, data: CompatData) -> Optional[list[Feature]]:
         module = cst.parse_module(text)
         wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
         positions = wrapper.resolve(PositionProvider)
-    except Exception:
+    except RecursionError:
+        raise  # deep but maybe valid: the engine retries on a larger stack
+    except Exception:  # libcst's ParserSyntaxError, or a plain SyntaxError for bad encodings
         return None
     found: list[Feature] = []
 
@@ -486,10 +488,7 @@ def cst_features(text: str, data: CompatData) -> Optional[list[Feature]]:
                 found.append(data.feature(_FSTRING_KEYS[issues[0]], span(node)))
             return False  # nested f-strings are part of this one's verdict
 
-    try:
-        wrapper.module.visit(Visitor())
-    except RecursionError:
-        return None
+    wrapper.module.visit(Visitor())
     found.sort(key=lambda f: f.span)
     return found
 
