@@ -338,3 +338,28 @@ def test_libcst_finds_every_construct(catalog: Catalog) -> None:
         ("except-bare-tuple", 20),
     ]
     assert cst_features("def broken(:\n", CompatData(catalog)) is None
+
+
+# -- no false positives on real code written for the target ------------------------------------
+@pytest.mark.slow
+@pytest.mark.parametrize("version", [(3, 8), (3, 10)], ids=["3.8", "3.10"])
+def test_a_stdlib_is_clean_for_its_own_version(
+    version: tuple[int, int], catalog: Catalog, tmp_path: Path
+) -> None:
+    """Python's own library, at the version it was written for: syntax, additions, run-time
+    types and guards (it is full of `sys.version_info` and `try: import` fallbacks)."""
+    lib = Path.home() / ".pyenv" / "versions"
+    found = sorted(lib.glob(f"{version[0]}.{version[1]}.*/lib/python{version[0]}.{version[1]}"))
+    if not found:
+        pytest.skip(f"no Python {version[0]}.{version[1]} library here")
+    names = ["asyncio", "concurrent", "email", "json", "importlib", "logging", "http"]
+    names += ["typing.py", "dataclasses.py", "functools.py", "pathlib.py", "enum.py", "ast.py"]
+    files = [
+        p
+        for n in names
+        for p in ([found[-1] / n] if n.endswith(".py") else sorted((found[-1] / n).rglob("*.py")))
+    ]
+    engine = Engine(catalog, Settings(select=("MSE506",), target_python=version))
+    report = engine.run([FileJob(str(p), p.name) for p in files], workers=1)
+    assert report.files_checked == len(files) > 80
+    assert [(d.path, d.span.line, d.message) for d in report.diagnostics] == []
