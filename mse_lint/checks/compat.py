@@ -561,6 +561,15 @@ class _Guards:
 
     def _version_test(self, test: ast.expr) -> tuple[Optional[Version], Optional[Version]]:
         """(version the body is guarded for, version the else branch is guarded for)."""
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            yes, no = self._version_test(test.operand)
+            return no, yes
+        if isinstance(test, ast.Name):
+            # PY311 = sys.version_info >= (3, 11) ... if PY311:
+            bindings = self.index.reaching_bindings(self.index.module, test.id, None)
+            if len(bindings) == 1 and isinstance(bindings[0].expr, ast.Compare):
+                return self._version_test(bindings[0].expr)
+            return None, None
         if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
             for v in test.values:
                 yes, _ = self._version_test(v)
