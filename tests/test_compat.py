@@ -363,3 +363,11 @@ def test_a_stdlib_is_clean_for_its_own_version(
     report = engine.run([FileJob(str(p), p.name) for p in files], workers=1)
     assert report.files_checked == len(files) > 80
     assert [(d.path, d.span.line, d.message) for d in report.diagnostics] == []
+
+
+def test_the_inferred_target_reaches_worker_processes(tmp_path: Path, catalog: Catalog) -> None:
+    root = make(tmp_path, MATCH_APP, docker=OLD)
+    for i in range(60):  # enough files for the process pool
+        (root / "mse_src" / f"m{i}.py").write_text(MATCH_APP if i % 2 else "x = 1\n")
+    outcome = lint([root], catalog, Settings(jobs=2), cwd=root)
+    assert len([d for d in outcome.diagnostics if d.rule == "MSE506"]) == 31
