@@ -371,3 +371,15 @@ def test_the_inferred_target_reaches_worker_processes(tmp_path: Path, catalog: C
         (root / "mse_src" / f"m{i}.py").write_text(MATCH_APP if i % 2 else "x = 1\n")
     outcome = lint([root], catalog, Settings(jobs=2), cwd=root)
     assert len([d for d in outcome.diagnostics if d.rule == "MSE506"]) == 31
+
+
+def test_suppression_on_the_first_line_of_the_statement(tmp_path: Path, catalog: Catalog) -> None:
+    text = (
+        "import datetime as dt\n\n"
+        "NOW = dt.datetime.now(  # mse-lint: ignore[MSE506] -- the image is pinned to 3.11\n"
+        "    dt.UTC\n)\n"
+        "LATER = dt.datetime.now(\n    dt.UTC\n)\n"
+    )
+    result = _check(tmp_path, catalog, text, (3, 10))
+    assert [(d.rule, d.span) for d in result.diagnostics] == [("MSE506", Span(7, 5, 7, 11))]
+    assert [(d.rule, d.span.line) for d in result.suppressed] == [("MSE506", 4)]

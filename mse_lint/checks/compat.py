@@ -16,7 +16,7 @@ import ast
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from typing import Any, Optional, Union
 
@@ -69,6 +69,8 @@ class Feature:
     construct: str
     span: Span
     effect: str = _EFFECT_SYNTAX
+    # first line of the statement holding it: a suppression comment there applies too
+    stmt_line: int = 0
 
 
 @dataclass(frozen=True)
@@ -800,7 +802,8 @@ class CompatCheck:
                         effect = _EFFECT_MODULE
                         yield Feature("api", a.python, construct, src.node_span(node), effect)
         for ref in index.refs:
-            yield from self._ref(ref, index, src, ok)
+            for f in self._ref(ref, index, src, ok):
+                yield replace(f, stmt_line=ref.stmt.lineno)
         if target < (3, 14) and not _future_annotations(ctx.tree):
             for root, is_annotation in runtime_roots(ctx.tree, True):
                 if not is_annotation:
@@ -980,7 +983,7 @@ def _sentence(construct: str) -> str:
 
 
 def report(ctx: FileContext, f: Feature, target: Version) -> Diagnostic:
-    return ctx.diagnostic(
+    diag = ctx.diagnostic(
         "MSE506",
         ast.Pass(),
         None,
@@ -990,6 +993,7 @@ def report(ctx: FileContext, f: Feature, target: Version) -> Diagnostic:
         effect=f.effect,
         _span=f.span,
     )
+    return replace(diag, stmt_line=f.stmt_line or f.span.line)
 
 
 def feature_diagnostic(catalog: Catalog, path: str, f: Feature, target: Version) -> Diagnostic:
