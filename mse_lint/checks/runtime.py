@@ -137,7 +137,10 @@ class RuntimeCheck:
             for entry, node, values in self._matches(index, ref, with_values):
                 if entry.kind == "which" and self._only_tested(index, ref, parents()):
                     continue
-                diag = self._finding(ctx, index, ref, entry, node, values)
+                if entry.kind == "loop":
+                    diag = self._loop_finding(ctx, index, ref, parents())
+                else:
+                    diag = self._finding(ctx, index, ref, entry, node, values)
                 if diag is None:
                     continue
                 key = (diag.rule, diag.span.line, diag.span.col)
@@ -212,7 +215,7 @@ class RuntimeCheck:
                 hit = next((e for e in self.patterns if e.covers(q)), None)
             if hit is None:
                 continue
-            if hit.kind in ("call", "count", "zone", "which") and ref.call is None:
+            if hit.kind in ("call", "count", "zone", "which", "loop") and ref.call is None:
                 continue
             yield hit, ref.call or ref.node, values
             return
@@ -298,6 +301,57 @@ class RuntimeCheck:
             return ctx.diagnostic("MSE603", node, ref.stmt, api=_display(call), note=entry.note)
         shown = _display(call) if call is not None else api
         return ctx.diagnostic("MSE603", node, ref.stmt, api=shown, note=entry.note)
+
+    def _loop_finding(
+        self, ctx: FileContext, index: ModuleIndex, ref: Ref, parents: Mapping[int, ast.AST]
+    ) -> Optional[Diagnostic]:
+        """``threading.Thread(...)`` created inside ``for _ in range(300)`` (or a comprehension
+        over one): as many threads as the loops turn, nested loops multiplying."""
+        call = ref.call
+        assert call is not None
+        count, node, loops = 1, parents.get(id(call)), []
+        child: ast.AST = call
+        while node is not None and not isinstance(
+            node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+        ):
+            iters: list[ast.expr] = []
+            if isinstance(node, (ast.For, ast.AsyncFor)) and child is not node.iter:
+                if any(child is s for s in node.body):
+                    iters = [node.iter]
+            elif isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+                iters = [g.iter for g in node.generators if g.iter is not child]
+            for it in iters:
+                n = self._range_len(index, ref, it)
+                if n is None:
+                    return None  # a loop of unknown length: no count to report
+                count *= n
+                loops.append(_display(it, 30))
+            child, node = node, parents.get(id(node))
+        if not loops or count <= self.limit - self.reserve:
+            return None
+        return ctx.diagnostic(
+            "MSE602",
+            call,
+            ref.stmt,
+            api=f"{_display(call.func)}(...) in {' and '.join(loops)}",
+            count=count,
+            reserve=self.reserve,
+            limit=self.limit,
+        )
+
+    def _range_len(self, index: ModuleIndex, ref: Ref, it: ast.expr) -> Optional[int]:
+        if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.args):
+            return None
+        values = index.lookup(ref.scope, it.func.id, ref.order, ref.path)
+        if not any(v.qname == "builtins.range" for v in values) or it.keywords:
+            return None
+        bounds = [self._int(index, ref, a) for a in it.args]
+        if any(b is None for b in bounds) or len(bounds) > 3:
+            return None
+        try:
+            return len(range(*bounds))  # type: ignore[arg-type]
+        except (ValueError, OverflowError):
+            return None
 
     def _int(self, index: ModuleIndex, ref: Ref, node: Optional[ast.expr]) -> Optional[int]:
         """A literal int, or a name whose only reaching value is one (``WORKERS = 300``)."""
