@@ -358,18 +358,6 @@ def _no(_: str) -> bool:
     return False
 
 
-def _parses_with_libcst(text: str) -> bool:
-    try:
-        import libcst
-    except ImportError:  # pragma: no cover - libcst is a dependency
-        return False
-    try:
-        libcst.parse_module(text)
-    except Exception:
-        return False
-    return True
-
-
 _WORKER: list[Engine] = []  # the engine of a pool worker process (set once by its initializer)
 
 
