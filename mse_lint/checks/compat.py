@@ -862,11 +862,13 @@ class CompatCheck:
                             construct = f"`{p.param}=` of `{q.removeprefix('builtins.')}`"
                             span = src.node_span(kw)
                             yield _api_feature(p.python, construct, span, _EFFECT_PARAM)
-            # A bare name bound by `from m import x` was reported at the import.
-            if used == 0 and not dynamic_root and not q.startswith("builtins."):
+            # At the root: a bare name bound by `from m import x` was reported at the import,
+            # a call's callee at its own reference; only dynamic access and builtins remain.
+            dynamic = dynamic_root and value.dynamic is not None
+            if used == 0 and not dynamic and not q.startswith("builtins."):
                 continue
             a = data.attrs.get(q)
-            if a is None and dynamic_root and used == 0:
+            if a is None and dynamic and used == 0:
                 a = data.module(q)
             if a is None:
                 continue
