@@ -109,7 +109,9 @@ def check(
     ),
     isolated: bool = typer.Option(False, "--isolated", help="Ignore every configuration file."),
     target_python: Optional[str] = typer.Option(
-        None, "--target-python", help="The enclave's Python version (default 3.10)."
+        None,
+        "--target-python",
+        help="The enclave's Python version (default: from the docker image tag, else 3.10).",
     ),
     jobs: Optional[int] = typer.Option(
         None, "--jobs", "-j", help="Worker processes (0: one per CPU)."
@@ -118,7 +120,9 @@ def check(
     color: Optional[bool] = typer.Option(
         None, "--color/--no-color", help="Force colours on or off (default: on a terminal)."
     ),
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks of internal errors."),
+    debug: bool = typer.Option(
+        False, "--debug", help="Show how the run decided (target Python) and internal tracebacks."
+    ),
     baseline: Optional[Path] = typer.Option(
         None, "--baseline", help="Report only findings not recorded in this baseline file."
     ),
@@ -149,6 +153,7 @@ def check(
             include_suppressed,
             baseline,
             write_baseline,
+            debug,
         )
     except typer.Exit:
         raise
@@ -189,6 +194,7 @@ def _check(
     include_suppressed: bool = False,
     baseline: Optional[Path] = None,
     write_baseline: Optional[Path] = None,
+    debug: bool = False,
 ) -> int:
     from dataclasses import replace
 
@@ -262,6 +268,9 @@ def _check(
                 progress.close()
     except (ConfigError, ProjectError, CatalogError) as exc:
         raise UserError(str(exc)) from None
+    if debug:
+        for line in outcome.debug:
+            sys.stderr.write(f"mse-lint: debug: {line}\n")
     diagnostics = outcome.diagnostics
     if write_baseline is not None:
         if not quiet:

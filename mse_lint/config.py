@@ -26,6 +26,8 @@ class ConfigError(Exception):
 
 _ID = re.compile(r"^MSE\d{0,3}$")
 _FORMATS = ("console", "json")
+# The enclave's Python when neither the user nor the project's docker image says otherwise
+DEFAULT_TARGET_PYTHON = (3, 10)
 
 # Every key of [tool.mse-lint] / mse-lint.toml and of its [secrets] table. docs/configuration.md
 # documents each one; tests/test_docs_config.py fails when a key is added without docs.
@@ -72,7 +74,8 @@ class Settings:
     ignore: tuple[str, ...] = ()
     severity: Mapping[str, Severity] = field(default_factory=dict)
     fail_on: Severity = Severity.INFO
-    target_python: tuple[int, int] = (3, 10)
+    # None: not given; inferred per project from its docker image (mse_lint.target)
+    target_python: Optional[tuple[int, int]] = None
     exclude: tuple[str, ...] = ()
     jobs: int = 0  # 0: one per CPU
     secrets: SecretSettings = field(default_factory=SecretSettings)

@@ -21,7 +21,7 @@ from .checks import (
     build_checks,
     build_project_checks,
 )
-from .config import Settings
+from .config import DEFAULT_TARGET_PYTHON, Settings
 from .diagnostics import Diagnostic, Notice, Span
 
 T = TypeVar("T")
@@ -51,6 +51,8 @@ class RunResult:
     notices: list[Notice]
     files_checked: int
     files_unreadable: int
+    # lines for --debug (how the run decided things, e.g. the target Python of each project)
+    debug: list[str] = field(default_factory=list)
 
 
 def _decode(data: bytes) -> tuple[Optional[str], Optional[tuple[int, int, str]]]:
@@ -111,6 +113,8 @@ class Engine:
         self.catalog = catalog
         self.settings = settings
         self.enabled = settings.enabled(catalog)
+        # the effective enclave Python: run.lint puts the project's inferred one in settings
+        self.target_python = settings.target_python or DEFAULT_TARGET_PYTHON
         self.checks: list[Check] = build_checks(catalog, self.enabled, settings)
         self.local_modules = local_modules
         self.info = info or ProjectInfo(local_modules=local_modules)
@@ -179,7 +183,7 @@ class Engine:
             text,
             tree,
             self.catalog,
-            self.settings.target_python,
+            self.target_python,
             self.local_modules,
             self.info,
             file=job.path,
@@ -195,19 +199,9 @@ class Engine:
     def _syntax_error(
         self, job: FileJob, text: str, exc: SyntaxError, result: FileResult
     ) -> list[Diagnostic]:
-        if sys.version_info < self.settings.target_python and _parses_with_libcst(text):
-            result.notices.append(
-                Notice(
-                    f"uses syntax this Python ({sys.version_info[0]}.{sys.version_info[1]}) "
-                    f"cannot parse but Python {self.settings.target_python[0]}."
-                    f"{self.settings.target_python[1]} can; run mse-lint on a newer Python "
-                    "to check this file",
-                    job.display,
-                    exc.lineno,
-                )
-            )
-            result.checked = False
-            return []
+        newer = self._newer_syntax(job, text, exc, result)
+        if newer is not None:
+            return newer
         line = exc.lineno or 1
         col = exc.offset or 1
         if line > 0 and col > 0:
@@ -218,6 +212,47 @@ class Engine:
                 col = min(col, len(lines[line - 1]) + 1)
         detail = f"{exc.msg} at line {line}, column {col}"
         return [self._core(job, "MSE001", line, max(col, 1), detail)]
+
+    def _newer_syntax(
+        self, job: FileJob, text: str, exc: SyntaxError, result: FileResult
+    ) -> Optional[list[Diagnostic]]:
+        """A file this interpreter rejects but a newer Python parses: MSE506 at each construct
+        newer than the target, or, when the target itself can parse it, a notice that this
+        interpreter is too old to check it. None: a genuine syntax error (MSE001)."""
+        from .checks.compat import feature_diagnostic, unparsable_features
+
+        try:
+            try:
+                features = unparsable_features(text, exc, self.catalog)
+            except RecursionError:
+                features = _with_deep_stack(lambda: unparsable_features(text, exc, self.catalog))
+        except RecursionError:
+            features = None  # too deep for libcst too: report the interpreter's error
+        if features is None:
+            return None
+        here = f"{sys.version_info[0]}.{sys.version_info[1]}"
+        target = self.target_python
+        too_new = [f for f in features if f.needs > target]
+        if not too_new or "MSE506" not in self.enabled:
+            needs = max(f.needs for f in features)
+            result.notices.append(
+                Notice(
+                    f"uses syntax of Python {needs[0]}.{needs[1]} that this Python ({here}) "
+                    "cannot parse; run mse-lint on a newer Python to check this file",
+                    job.display,
+                    exc.lineno,
+                )
+            )
+            result.checked = False
+            return []
+        result.notices.append(
+            Notice(
+                f"this Python ({here}) cannot parse the file, so only MSE506 checked it; fix "
+                "those findings (or run mse-lint on a newer Python) for the other rules",
+                job.display,
+            )
+        )
+        return [feature_diagnostic(self.catalog, job.display, f, target) for f in too_new]
 
     def _finish(
         self,
@@ -337,18 +372,6 @@ class Engine:
 
 def _no(_: str) -> bool:
     return False
-
-
-def _parses_with_libcst(text: str) -> bool:
-    try:
-        import libcst
-    except ImportError:  # pragma: no cover - libcst is a dependency
-        return False
-    try:
-        libcst.parse_module(text)
-    except Exception:
-        return False
-    return True
 
 
 _WORKER: list[Engine] = []  # the engine of a pool worker process (set once by its initializer)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -352,3 +352,31 @@ def _pip_installs(command: str) -> Iterator[str]:
                     continue
                 yield a
             break
+
+
+_PLAIN = re.compile(
+    r"([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(\[[^\]]*\])?\s*([<>=!~][^;@]*)?$"
+)
+
+
+def canonical(name: str) -> str:
+    """PEP 503 normalisation (what ``packaging.utils.canonicalize_name`` does), without the
+    import cost."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def requirement_names(texts: Iterable[str], python: tuple[int, int]) -> list[str]:
+    """Canonical names of the distributions that requirement lines install on ``python``
+    (lines whose marker is false there left out)."""
+    out = []
+    for text in texts:
+        plain = _PLAIN.match(text)
+        if plain is not None:
+            # `name[extra]>=1.0`: PEP 508 names the distribution first; packaging (65 ms to
+            # import) is only needed for markers and URLs
+            out.append(canonical(plain.group(1)))
+            continue
+        req = parse(text)
+        if req is not None and marker_holds(req.marker, python):
+            out.append(req.name)
+    return out

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
 from .catalog import Catalog
 from .checks import ProjectContext, project_info
-from .config import Settings
+from .config import DEFAULT_TARGET_PYTHON, Settings
 from .diagnostics import Diagnostic, Notice
 from .engine import Engine, RunResult
 from .files import collect, display
+from .target import effective_target
 
 
 def lint(
@@ -41,9 +43,22 @@ def lint(
     suppressed: list[Diagnostic] = []
     notices = list(collected.notices)
     checked = unreadable = 0
+    debug: list[str] = []
     for group in collected.groups:
         info = project_info(group.project)
-        engine = Engine(catalog, settings, info.local_modules, info)
+        target = effective_target(settings, group.project, info.docker, catalog)
+        where = display(group.project.root.resolve(), cwd) or "."
+        debug.append(f"{where}: target Python {target.label}: {target.reason}")
+        if target.inferred and target.version != DEFAULT_TARGET_PYTHON:
+            # it changes what MSE506 and the stdlib lists report; the usual 3.10 stays silent
+            notices.append(
+                Notice(
+                    f"target Python {target.label}, {target.reason}; --target-python overrides",
+                    where,
+                )
+            )
+        group_settings = replace(settings, target_python=target.version)
+        engine = Engine(catalog, group_settings, info.local_modules, info)
         result = engine.run(group.jobs, on_file=on_file)
         diagnostics.extend(result.diagnostics)
         suppressed.extend(result.suppressed)
@@ -57,7 +72,7 @@ def lint(
                 group.project.manifest(),
                 catalog,
                 lambda p: display(Path(os.path.abspath(p)), cwd),
-                settings.target_python,
+                target.version,
             )
             whole = engine.run_project(pctx, str(cwd))
             if not group.whole:  # only mse.toml was named: only its findings
@@ -74,4 +89,4 @@ def lint(
         notices.append(
             Notice(f"{n} named file{'s' if n != 1 else ''} not checked: not shipped to the enclave")
         )
-    return RunResult(diagnostics, suppressed, notices, checked, unreadable)
+    return RunResult(diagnostics, suppressed, notices, checked, unreadable, debug)

@@ -132,6 +132,8 @@ FILE_CHECKS: tuple[tuple[str, str], ...] = (
     ("app", "ServerStartCheck"),
     ("paths", "PathsCheck"),
     ("environment", "EnvironmentCheck"),
+    ("compat", "CompatCheck"),
+    ("runtime", "RuntimeCheck"),
 )
 PROJECT_CHECKS: tuple[tuple[str, str], ...] = (
     ("secret_files", "SecretFilesCheck"),

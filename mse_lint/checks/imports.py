@@ -19,9 +19,10 @@ from typing import Optional
 from ..catalog import Catalog
 from ..config import Settings
 from ..diagnostics import Diagnostic
+from ..requirements import canonical
 from ..scope import _is_main_guard, _is_type_checking
 from . import FileContext, ProjectInfo
-from .shipping import Distributions, Environment, canonical
+from .shipping import Distributions, Environment
 
 _CATCHES_IMPORT_ERROR = frozenset(
     {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}

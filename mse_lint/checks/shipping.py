@@ -23,6 +23,7 @@ from ..catalog import Catalog
 from ..config import Settings
 from ..diagnostics import FILE_SPAN, Diagnostic, Span
 from ..project import Fate, ManifestEntry
+from ..requirements import canonical, requirement_names
 from . import ProjectContext, ProjectInfo, project_info
 
 if TYPE_CHECKING:
@@ -30,16 +31,7 @@ if TYPE_CHECKING:
 
 _LISTED = 3  # files named in a message before "and N more"
 _PRUNE = frozenset({"node_modules", "site-packages", "__pycache__"})
-_PLAIN = re.compile(
-    r"([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(\[[^\]]*\])?\s*([<>=!~][^;@]*)?$"
-)
 _HARDWARE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mMgGtT])")
-
-
-def canonical(name: str) -> str:
-    """PEP 503 normalisation (what ``packaging.utils.canonicalize_name`` does), without the
-    import cost."""
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def human_size(n: float) -> str:
@@ -130,8 +122,8 @@ class Distributions:
             label += " plus its Dockerfile's `pip install` of " + ", ".join(installs)
         requirements: Optional[frozenset[str]] = None
         if info.requirements is not None:
-            requirements = frozenset(_requirement_names(info.requirements, python))
-        dockerfile_names = _requirement_names(installs, python)
+            requirements = frozenset(requirement_names(info.requirements, python))
+        dockerfile_names = requirement_names(installs, python)
         installed = self.closure(
             [
                 *(self.base if image else ()),
@@ -141,23 +133,6 @@ class Distributions:
             ]
         )
         return Environment(image, known, label, requirements, installed)
-
-
-def _requirement_names(texts: Iterable[str], python: tuple[int, int]) -> list[str]:
-    out = []
-    for text in texts:
-        plain = _PLAIN.match(text)
-        if plain is not None:
-            # `name[extra]>=1.0`: PEP 508 names the distribution first; packaging (65 ms to
-            # import) is only needed for markers and URLs
-            out.append(canonical(plain.group(1)))
-            continue
-        from ..requirements import marker_holds, parse
-
-        req = parse(text)
-        if req is not None and marker_holds(req.marker, python):
-            out.append(req.name)
-    return out
 
 
 # ------------------------------------------------------------------------------------------------
