@@ -23,12 +23,20 @@ pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not 
 
 MSE_TOML = (
     'name = "shop"\npython_application = "app:app"\nhealthcheck_endpoint = "/health"\n'
-    '[cloud]\ncode = "src"\n'
+    'tests_cmd = "pytest"\ntests_requirements = ["pytest==7.2.0"]\n'
+    '[cloud]\ncode = "src"\ntests = "tests"\n'
+    'docker = "ghcr.io/cosmian/mse-flask:20230810125234"\nproject = "default"\n'
+    'hardware = "4g-eu-001"\n'
 )
-GOOD_APP = "import os\n\n\ndef render(path):\n    return os.path.basename(path)\n"
+APP_HEAD = (
+    "from flask import Flask\n\napp = Flask(__name__)\n\n\n"
+    '@app.get("/health")\ndef health():\n    return "ok"\n\n\n'
+)
+GOOD_APP = "import os\n\n" + APP_HEAD + "def render(path):\n    return os.path.basename(path)\n"
 BAD_APP = (
-    "import subprocess\n\n\ndef render(path):\n"
-    "    return subprocess.run(['convert', path], check=True)\n"
+    "import subprocess\n\n"
+    + APP_HEAD
+    + "def render(path):\n    return subprocess.run(['convert', path], check=True)\n"
 )
 # host-side code outside the code dir: never shipped, so never reported by the file hook
 HOST_TOOL = "import subprocess\n\nsubprocess.run(['make', 'deploy'])\n"
@@ -109,6 +117,8 @@ def _wheelhouse(dest: Path, hooks: Path, env: dict[str, str]) -> None:
 def _app_repo(root: Path, env: dict[str, str]) -> Path:
     (root / "src").mkdir(parents=True)
     (root / "tools").mkdir()
+    (root / "tests").mkdir()
+    (root / "tests" / ".gitkeep").write_text("")
     (root / "mse.toml").write_text(MSE_TOML)
     (root / "src" / "app.py").write_text(GOOD_APP)
     (root / "src" / "requirements.txt").write_text("flask==2.2.5\n")
@@ -145,7 +155,7 @@ def test_hooks_fail_on_a_bad_commit_and_pass_on_a_good_one(tmp_path: Path) -> No
     assert _status(out, "mse-lint") == "Failed"
     assert _status(out, "mse-lint (whole project)") == "Failed"
     file_hook = out[out.index("- hook id: mse-lint\n") : out.index("mse-lint (whole project)")]
-    assert "src/app.py\n  5:12  error   MSE101 subprocess-call: `subprocess.run`" in file_hook
+    assert "src/app.py\n  14:12  error   MSE101 subprocess-call: `subprocess.run`" in file_hook
     # the file hook looks at Python files only, and reports only those that ship
     assert "MSE205" not in file_hook
     assert "tools/deploy.py" not in file_hook
