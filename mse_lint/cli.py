@@ -99,6 +99,11 @@ def check(
     jobs: Optional[int] = typer.Option(
         None, "--jobs", "-j", help="Worker processes (0: one per CPU)."
     ),
+    no_cache: bool = typer.Option(
+        False,
+        "--no-cache",
+        help="Neither read nor write the results cache (.mse_lint_cache/, see README).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print findings only."),
     color: Optional[bool] = typer.Option(
         None, "--color/--no-color", help="Force colours on or off (default: on a terminal)."
@@ -122,6 +127,7 @@ def check(
             jobs,
             quiet,
             color,
+            no_cache,
         )
     except typer.Exit:
         raise
@@ -158,6 +164,7 @@ def _check(
     jobs: Optional[int],
     quiet: bool,
     color: Optional[bool],
+    no_cache: bool = False,
 ) -> int:
     from dataclasses import replace
 
@@ -180,8 +187,10 @@ def _check(
         if not p.exists():
             raise UserError(f"{p}: no such file or folder")
     try:
-        catalog = load_catalog()
         settings = load_settings(paths[0], config, use_files=not isolated)
+        if no_cache:
+            settings = replace(settings, cache=False)
+        catalog = load_catalog(cached=settings.cache)
         cli: dict[str, Any] = {}
         if select is not None:
             cli["select"] = _split(select)

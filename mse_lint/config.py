@@ -58,6 +58,7 @@ class Settings:
     target_python: tuple[int, int] = (3, 10)
     exclude: tuple[str, ...] = ()
     jobs: int = 0  # 0: one per CPU
+    cache: bool = True  # the results cache (.mse_lint_cache/); `cache = false` or --no-cache
     secrets: SecretSettings = field(default_factory=SecretSettings)
     source: Optional[Path] = None  # the config file these came from
 
@@ -135,6 +136,7 @@ def settings_from_mapping(raw: Mapping[str, Any], where: str, base: Settings) ->
         "exclude",
         "jobs",
         "secrets",
+        "cache",
     }
     unknown = sorted(set(raw) - known)
     if unknown:
@@ -169,6 +171,10 @@ def settings_from_mapping(raw: Mapping[str, Any], where: str, base: Settings) ->
         s = replace(s, jobs=_jobs(raw["jobs"], where))
     if "secrets" in raw:
         s = replace(s, secrets=_secrets(raw["secrets"], where))
+    if "cache" in raw:
+        if not isinstance(raw["cache"], bool):
+            raise ConfigError(f"{where}: `cache` must be true or false")
+        s = replace(s, cache=raw["cache"])
     return s
 
 

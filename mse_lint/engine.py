@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable, Optional, TypeVar
 
 from . import suppress
+from .cache import ResultCache, encode, file_key
 from .catalog import Catalog
 from .checks import (
     Check,
@@ -107,13 +108,23 @@ class Engine:
         settings: Settings,
         local_modules: frozenset[str] = frozenset(),
         info: Optional[ProjectInfo] = None,
+        cache: Optional[ResultCache] = None,
     ) -> None:
         self.catalog = catalog
         self.settings = settings
         self.enabled = settings.enabled(catalog)
-        self.checks: list[Check] = build_checks(catalog, self.enabled, settings)
+        self._checks: Optional[list[Check]] = None
         self.local_modules = local_modules
         self.info = info or ProjectInfo(local_modules=local_modules)
+        self.cache = cache
+
+    @property
+    def checks(self) -> list[Check]:
+        # built on first use: a run served from the cache never imports a family or compiles
+        # its patterns
+        if self._checks is None:
+            self._checks = build_checks(self.catalog, self.enabled, self.settings)
+        return self._checks
 
     # -- one file ------------------------------------------------------------------------------
     def _core(self, job: FileJob, rule: str, line: int, col: int, detail: str) -> Diagnostic:
@@ -129,15 +140,25 @@ class Engine:
         )
 
     def check_file(self, job: FileJob) -> FileResult:
-        result = FileResult()
+        return self._check_job(job, keyed=False)[1]
+
+    def _check_job(self, job: FileJob, keyed: bool) -> tuple[Optional[str], FileResult]:
+        """The file's results, and (when ``keyed``) its cache key, made from the bytes checked:
+        a file changed while the run reads it is stored under the content it had."""
         try:
             with open(job.path, "rb") as fh:
                 data = fh.read()
         except OSError as exc:
+            result = FileResult()
             reason = exc.strerror or str(exc)
             result.notices.append(Notice(f"cannot read: {reason}; not checked", job.display))
             result.checked = False
-            return result
+            return None, result
+        key = file_key(job.path, job.display, data) if keyed else None
+        return key, self.check_data(job, data)
+
+    def check_data(self, job: FileJob, data: bytes) -> FileResult:
+        result = FileResult()
         text, problem = _decode(data)
         found: list[Diagnostic] = []
         if text is None:
@@ -284,17 +305,43 @@ class Engine:
 
     # -- many files ----------------------------------------------------------------------------
     def run(self, jobs: Sequence[FileJob], workers: int = 0) -> RunResult:
-        workers = workers or self.settings.jobs or (os.cpu_count() or 1)
-        results: Iterable[FileResult]
-        if workers > 1 and len(jobs) >= _PARALLEL_MIN_FILES:
-            results = self._parallel(jobs, workers)
+        cache = self.cache
+        results: list[Optional[FileResult]] = [None] * len(jobs)
+        pending = list(range(len(jobs)))
+        if cache is not None and len(cache):
+            pending = []
+            for i, job in enumerate(jobs):
+                hit = None
+                try:
+                    with open(job.path, "rb") as fh:
+                        hit = cache.get(file_key(job.path, job.display, fh.read()))
+                except OSError:
+                    pass
+                if hit is None:
+                    pending.append(i)
+                else:
+                    results[i] = FileResult(*hit)
+        todo = [jobs[i] for i in pending]
+        workers = workers or self.settings.jobs or _cpu_count()
+        computed: Iterable[tuple[Optional[str], FileResult]]
+        keyed = cache is not None
+        if workers > 1 and len(todo) >= _PARALLEL_MIN_FILES:
+            computed = self._parallel(todo, workers, keyed)
         else:
-            results = [self.check_file(j) for j in jobs]
+            computed = [self._check_job(j, keyed) for j in todo]
+        for i, (key, r) in zip(pending, computed):
+            results[i] = r
+            if cache is not None and key is not None:
+                cache.put(key, encode(r.diagnostics, r.suppressed, r.notices, r.checked))
+        if cache is not None:
+            cache.save()
         diags: list[Diagnostic] = []
         suppressed: list[Diagnostic] = []
         notices: list[Notice] = []
         checked = unreadable = 0
-        for r in results:
+        for maybe in results:
+            assert maybe is not None
+            r = maybe
             diags.extend(r.diagnostics)
             suppressed.extend(r.suppressed)
             notices.extend(r.notices)
@@ -304,19 +351,29 @@ class Engine:
         suppressed.sort(key=Diagnostic.sort_key)
         return RunResult(diags, suppressed, notices, checked, unreadable)
 
-    def _parallel(self, jobs: Sequence[FileJob], workers: int) -> list[FileResult]:
+    def _parallel(
+        self, jobs: Sequence[FileJob], workers: int, keyed: bool
+    ) -> list[tuple[Optional[str], FileResult]]:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        ctx = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+        fork = sys.platform == "linux"
+        ctx = multiprocessing.get_context("fork" if fork else "spawn")
         chunk = max(1, len(jobs) // (workers * 8))
-        with ProcessPoolExecutor(
-            workers,
-            mp_context=ctx,
-            initializer=_init_worker,
-            initargs=(self.catalog, self.settings, self.local_modules, self.info),
-        ) as pool:
-            return list(pool.map(_work, jobs, chunksize=chunk))
+        shipped: Optional[tuple[Catalog, Settings, frozenset[str], ProjectInfo]] = None
+        if fork:
+            # the workers inherit this engine with its checks built (patterns compiled once)
+            _ = self.checks
+            _WORKER[:] = [self]
+        else:
+            shipped = (self.catalog, self.settings, self.local_modules, self.info)
+        try:
+            with ProcessPoolExecutor(
+                workers, mp_context=ctx, initializer=_init_worker, initargs=(shipped,)
+            ) as pool:
+                return list(pool.map(_work, jobs, [keyed] * len(jobs), chunksize=chunk))
+        finally:
+            _WORKER.clear()
 
 
 def _no(_: str) -> bool:
@@ -338,14 +395,23 @@ def _parses_with_libcst(text: str) -> bool:
 _WORKER: list[Engine] = []  # the engine of a pool worker process (set once by its initializer)
 
 
-def _init_worker(
-    catalog: Catalog, settings: Settings, local_modules: frozenset[str], info: ProjectInfo
-) -> None:
+def _init_worker(shipped: Optional[tuple[Catalog, Settings, frozenset[str], ProjectInfo]]) -> None:
+    """``shipped``: what a spawned worker builds its engine from (None: forked, inherited)."""
     import gc
 
-    _WORKER[:] = [Engine(catalog, settings, local_modules, info)]
+    if shipped is not None:
+        _WORKER[:] = [Engine(*shipped)]
+    # what the worker starts with is never freed: keep the collector off it
     gc.freeze()
 
 
-def _work(job: FileJob) -> FileResult:
-    return _WORKER[0].check_file(job)
+def _work(job: FileJob, keyed: bool) -> tuple[Optional[str], FileResult]:
+    return _WORKER[0]._check_job(job, keyed)
+
+
+def _cpu_count() -> int:
+    """The CPUs this process may run on (a container or taskset may allow fewer than exist)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
 
+from .cache import open_cache
 from .catalog import Catalog
 from .checks import ProjectContext, project_info
 from .config import Settings
@@ -27,7 +28,8 @@ def lint(
     checked = unreadable = 0
     for group in collected.groups:
         info = project_info(group.project)
-        engine = Engine(catalog, settings, info.local_modules, info)
+        cache = open_cache(group.project, cwd, catalog, settings, info) if settings.cache else None
+        engine = Engine(catalog, settings, info.local_modules, info, cache)
         result = engine.run(group.jobs)
         diagnostics.extend(result.diagnostics)
         suppressed.extend(result.suppressed)
