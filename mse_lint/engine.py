@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import os
 import re
 import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Callable, Optional, TypeVar
 
@@ -327,6 +328,9 @@ class Engine:
         keyed = cache is not None
         if workers > 1 and len(todo) >= _PARALLEL_MIN_FILES:
             computed = self._parallel(todo, workers, keyed)
+        elif len(todo) > 1:
+            with _gc_tuned():
+                computed = [self._check_job(j, keyed) for j in todo]
         else:
             computed = [self._check_job(j, keyed) for j in todo]
         for i, (key, r) in zip(pending, computed):
@@ -395,6 +399,27 @@ def _parses_with_libcst(text: str) -> bool:
 _WORKER: list[Engine] = []  # the engine of a pool worker process (set once by its initializer)
 
 
+# Parsing allocates millions of short-lived objects (freed by reference counting: ast trees
+# hold no cycles); with the default threshold the collector runs every 700 allocations and
+# walks everything alive each time. A larger first threshold, and imported modules moved out of
+# the collector's sight (gc.freeze), make a parse-heavy run about a fifth faster.
+_GC_THRESHOLD = (50_000, 20, 100)
+
+
+@contextlib.contextmanager
+def _gc_tuned() -> Iterator[None]:
+    import gc
+
+    old = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(*_GC_THRESHOLD)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+        gc.unfreeze()
+
+
 def _init_worker(shipped: Optional[tuple[Catalog, Settings, frozenset[str], ProjectInfo]]) -> None:
     """``shipped``: what a spawned worker builds its engine from (None: forked, inherited)."""
     import gc
@@ -403,6 +428,7 @@ def _init_worker(shipped: Optional[tuple[Catalog, Settings, frozenset[str], Proj
         _WORKER[:] = [Engine(*shipped)]
     # what the worker starts with is never freed: keep the collector off it
     gc.freeze()
+    gc.set_threshold(*_GC_THRESHOLD)
 
 
 def _work(job: FileJob, keyed: bool) -> tuple[Optional[str], FileResult]:

@@ -7,12 +7,15 @@ import ast
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 from ..catalog import Catalog
 from ..config import Settings
 from ..diagnostics import Diagnostic, Span
 from ..project import Manifest, Project
+
+if TYPE_CHECKING:
+    from ..scope import ModuleIndex
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,19 @@ class FileContext:
     # the file on disk (absolute or relative to the run's cwd): to place it in the code dir
     file: str = ""
     _lines: Optional[list[str]] = field(default=None, repr=False)
+    _indexes: dict[int, ModuleIndex] = field(default_factory=dict, repr=False)
+
+    def module_index(self, returns: Optional[Mapping[str, str]] = None) -> ModuleIndex:
+        """The file's scope index, built once and shared by every check that asks for it with
+        the same ``returns`` table (pass a mapping kept on the check, not a new one per file).
+        Building it is most of a check's time: never build your own."""
+        key = id(returns) if returns else 0
+        index = self._indexes.get(key)
+        if index is None:
+            from ..scope import ModuleIndex
+
+            index = self._indexes[key] = ModuleIndex(self.tree, returns)
+        return index
 
     @property
     def lines(self) -> list[str]:
