@@ -32,7 +32,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -288,6 +287,8 @@ class ResultCache:
             kept.sort(key=lambda kv: kv[1][0], reverse=True)
             kept = kept[:MAX_ENTRIES]
         doc = {"format": FORMAT, "tool": __version__, "entries": dict(kept)}
+        import tempfile  # only when writing
+
         try:
             _prepare(self.folder)
             bundles = self.path.parent

@@ -10,11 +10,6 @@ from typing import Any, Optional
 
 from .diagnostics import Severity
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.9/3.10
-    import tomli as tomllib
-
 
 class CatalogError(Exception):
     """The shipped catalogue is broken: a bug in mse-lint, not in the user's project."""
@@ -108,6 +103,11 @@ def load_catalog(directory: Optional[Path] = None, cached: bool = False) -> Cata
             except (CatalogError, KeyError, TypeError, ValueError, AttributeError):
                 pass  # a stale or damaged copy: parse the TOML again
     import hashlib
+
+    if sys.version_info >= (3, 11):
+        import tomllib  # here: a run served by the compiled catalogue never imports it
+    else:  # pragma: no cover - exercised on 3.9/3.10
+        import tomli as tomllib
 
     digest = hashlib.blake2b(digest_size=16)
     docs: list[tuple[Path, dict[str, Any]]] = []

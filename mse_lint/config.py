@@ -14,11 +14,6 @@ from typing import Any, Optional
 from .catalog import Catalog
 from .diagnostics import Severity
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 
 class ConfigError(Exception):
     """A bad configuration value or file (exit code 2)."""
@@ -250,6 +245,10 @@ def find_config(start: Path) -> Optional[tuple[Path, Mapping[str, Any]]]:
 
 
 def _read(path: Path) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib  # here, not at the top: a run without TOML to read never imports it
+    else:  # pragma: no cover
+        import tomli as tomllib
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)

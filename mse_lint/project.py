@@ -23,11 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 
 class ProjectError(Exception):
     """A project that cannot be linted as given (exit code 2)."""
@@ -224,6 +219,10 @@ class MseToml:
 
 
 def load_mse_toml(path: Path) -> MseToml:
+    if sys.version_info >= (3, 11):
+        import tomllib  # here, not at the top: a run without TOML to read never imports it
+    else:  # pragma: no cover
+        import tomli as tomllib
     try:
         raw = path.read_bytes()
     except OSError as exc:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import re
-import tokenize
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
@@ -41,6 +40,8 @@ class Suppression:
 
 def _comments(source: str) -> Iterator[tuple[int, int, str, bool]]:
     """(line, col, text, standalone) for every comment token."""
+    import tokenize  # only for files that mention mse-lint or noqa
+
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
     except (tokenize.TokenError, SyntaxError, IndentationError):

@@ -32,7 +32,17 @@ CASES = [
     [".", "--no-color"],
     ["check", ".", "--format", "json", "-q"],
     ["--format=json", "--select", "MSE1", "--select=MSE2", ".", "--no-cache"],
-    [".", "--ignore", "MSE101,MSE2", "--severity", "MSE102=info", "--fail-on", "warning", "-j", "1"],
+    [
+        ".",
+        "--ignore",
+        "MSE101,MSE2",
+        "--severity",
+        "MSE102=info",
+        "--fail-on",
+        "warning",
+        "-j",
+        "1",
+    ],
     [".", "--target-python", "3.8", "--isolated", "--quiet", "--no-color"],
     ["--", "."],
     [".", "--format", "xml"],  # a usage error from _check
