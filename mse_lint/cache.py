@@ -287,23 +287,28 @@ class ResultCache:
             kept.sort(key=lambda kv: kv[1][0], reverse=True)
             kept = kept[:MAX_ENTRIES]
         doc = {"format": FORMAT, "tool": __version__, "entries": dict(kept)}
-        import tempfile  # only when writing
-
         try:
             _prepare(self.folder)
             bundles = self.path.parent
             bundles.mkdir(exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=bundles)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    json.dump(doc, fh, separators=(",", ":"))
-                os.replace(tmp, self.path)
-            except BaseException:
-                _unlink(Path(tmp))
-                raise
+            atomic_write(self.path, json.dumps(doc, separators=(",", ":")))
             _prune(bundles, self.path)
         except (OSError, ValueError, TypeError):
             return
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to a new file beside ``path``, then rename it over ``path``: a reader
+    (another run) sees the old or the new content, never part of one. Raises OSError."""
+    tmp = path.with_name(f".tmp-{os.getpid()}-{os.urandom(6).hex()}{path.suffix}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink(tmp)
+        raise
 
 
 def _prepare(folder: Path) -> None:

@@ -216,8 +216,8 @@ def _read_compiled(store: Path) -> Optional[tuple[list[tuple[Path, dict[str, Any
 def _write_compiled(store: Path, docs: list[tuple[Path, dict[str, Any]]], fingerprint: str) -> None:
     """Atomically (temp file + rename in the same folder); never fails the run."""
     import json
-    import os
-    import tempfile
+
+    from .cache import atomic_write
 
     body = {
         "folder": str(docs[0][0].parent),
@@ -227,14 +227,7 @@ def _write_compiled(store: Path, docs: list[tuple[Path, dict[str, Any]]], finger
     try:
         text = json.dumps(body, separators=(",", ":"))  # TypeError: a TOML date, say
         store.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=store.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, store)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        atomic_write(store, text)
         import time
 
         month_ago = time.time() - 30 * 86400
