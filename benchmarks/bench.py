@@ -3,8 +3,7 @@
 Usage::
 
     python benchmarks/bench.py [--runs N] [--install-peers] [--mse-lint PATH]
-                               [--max-ratio-django R] [--max-one-file SECONDS]
-                               [--markdown FILE] [--cache-dir DIR]
+                               [--markdown FILE] [--cache-dir DIR] [--skip TOOL ...]
 
 Run it with the interpreter of the environment mse-lint is installed in (e.g.
 ``/tmp/venv/bin/python benchmarks/bench.py``): mse-lint is looked up next to that
@@ -15,20 +14,34 @@ Corpora:
 
 * ``django``: the ``django/`` package of the Django 5.1 sdist, downloaded once with
   ``pip download`` into ``benchmarks/.corpus/`` and extracted there (both reused);
-* ``examples``: the repository's ``examples/`` folder (skipped when missing or empty);
+* ``examples``: the bundled example app ``examples/report-service`` (a small Flask app with
+  mse.toml; skipped when missing);
 * ``one-file``: a ~30 line Flask app written to a temporary folder (the pre-commit
   case, where start-up time dominates).
 
+Tools (every one as a whole process, the way users run it):
+
+* ``mse-lint``: cold, ``--no-cache`` (nothing cached, the catalogue parsed from TOML);
+  on ``one-file`` it is the pre-commit case instead: the file's results are not cached
+  (the cache is emptied before every run) but the compiled catalogue is;
+* ``mse-lint warm``: the results cache filled by the warm-up run, nothing changed;
+* ``bandit -r``; ``semgrep`` with three rules equivalent to mse-lint's (process spawning,
+  ``os.fork``, a hard-coded password; ``benchmarks/semgrep-rules.yaml``, offline:
+  ``--metrics=off``); ``ruff S`` (``ruff check --select S --no-cache``, default threads);
+  ``ruff S warm`` (its cache filled by the warm-up run); ``detect-secrets scan`` on the
+  same ``.py`` files.
+
 Each tool runs once as a warm-up, then ``--runs`` times per corpus, interleaved
-(mse-lint, peer, mse-lint, peer, ...) so that drift affects every tool alike. The
-script reports min / median / max wall clock, the peak RSS (of the largest single
-process of the tool's process tree, as returned by ``wait4``), and the ratio
-mse-lint median / peer median, then checks the targets.
+(every tool once, then again...) so that drift affects every tool alike. The script
+reports min / median / max wall clock, the peak RSS (of the largest single process of
+the tool's process tree, as returned by ``wait4``), the ratios of mse-lint's medians to
+each peer's, and checks the targets of issue 8 (PASS / FAIL). Timings on a shared
+machine are noisy: the ratios, measured in the same run, are what the targets use.
 
 Exit codes: 0 every target met, 1 a target failed, 2 a tool crashed (an exit code
 outside its "findings" codes) or the benchmark could not be set up.
 
-Adding a peer is one entry in ``PEERS``: its name, a command builder, the command
+Adding a peer is one entry in ``peers()``: its name, a command builder, the command
 that checks it is available (and prints its version) and its pip requirement.
 """
 
@@ -39,6 +52,7 @@ import datetime as dt
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -68,50 +82,157 @@ class Tool:
     version_command: list[str]  # exits 0 when the tool is available; prints its version
     ok_codes: frozenset[int] = frozenset({0, 1})  # 1 = "found something", not a crash
     requirement: str = ""  # what `pip install` needs; "" when pip cannot install it
+    env: dict[str, str] = field(default_factory=dict)  # added to the environment
+    before: Optional[Callable[[Corpus], None]] = None  # run before each timed run
+    family: str = ""  # the tool whose version to report ("" = its own name)
 
 
-def mse_lint_tool(executable: Path) -> Tool:
-    return Tool(
-        name="mse-lint",
-        command=lambda target: [
-            str(executable),
-            str(target),
-            "--format",
-            "json",
-            "-o",
-            os.devnull,
-            "--isolated",
-            "-q",
-        ],
-        version_command=[str(executable), "--version"],
-    )
+def _mse_lint_argv(executable: Path, target: Path) -> list[str]:
+    return [str(executable), str(target), "--format", "json", "-o", os.devnull, "--isolated", "-q"]
 
 
-PEERS: list[Tool] = [
-    Tool(
-        name="bandit",
-        command=lambda target: [
-            PYTHON,
-            "-m",
-            "bandit",
-            "-r",
-            str(target),
-            "-q",
-            "-f",
-            "json",
-            "-o",
-            os.devnull,
-        ],
-        version_command=[PYTHON, "-m", "bandit", "--version"],
-        requirement="bandit",
-    ),
-]
+def mse_lint_tools(executable: Path, scratch: Path) -> list[Tool]:
+    """Cold (no cache) and warm (cache filled by the warm-up run, nothing changed)."""
+    warm_dir = scratch / "mse-lint-warm"
+    one_file_dir = scratch / "mse-lint-one-file"
+
+    def cold(target: Path) -> list[str]:
+        if target.is_file():  # the pre-commit case: the catalogue cached, the file not
+            return _mse_lint_argv(executable, target)
+        return [*_mse_lint_argv(executable, target), "--no-cache"]
+
+    def fresh_results(corpus: Corpus) -> None:
+        if corpus.path.is_file():
+            shutil.rmtree(one_file_dir / "v1", ignore_errors=True)
+
+    version = [str(executable), "--version"]
+    return [
+        Tool(
+            "mse-lint",
+            cold,
+            version,
+            env={"MSE_LINT_CACHE_DIR": str(one_file_dir)},
+            before=fresh_results,
+        ),
+        Tool(
+            "mse-lint warm",
+            lambda target: _mse_lint_argv(executable, target),
+            version,
+            env={"MSE_LINT_CACHE_DIR": str(warm_dir)},
+            family="mse-lint",
+        ),
+    ]
+
+
+SEMGREP_RULES = BENCH_DIR / "semgrep-rules.yaml"
+
+
+def peers(scratch: Path) -> list[Tool]:
+    ruff_cache = scratch / "ruff-warm"
+    return [
+        Tool(
+            name="bandit",
+            command=lambda target: [
+                PYTHON,
+                "-m",
+                "bandit",
+                "-r",
+                str(target),
+                "-q",
+                "-f",
+                "json",
+                "-o",
+                os.devnull,
+            ],
+            version_command=[PYTHON, "-m", "bandit", "--version"],
+            requirement="bandit",
+        ),
+        Tool(
+            name="semgrep",
+            command=lambda target: [
+                _script("semgrep"),
+                "scan",
+                "--config",
+                str(SEMGREP_RULES),
+                "--metrics=off",
+                "--disable-version-check",
+                "--quiet",
+                "--json",
+                "-o",
+                os.devnull,
+                str(target),
+            ],
+            version_command=[_script("semgrep"), "--version", "--disable-version-check"],
+            requirement="semgrep",
+            env={"SEMGREP_ENABLE_VERSION_CHECK": "0", "SEMGREP_SEND_METRICS": "off"},
+        ),
+        Tool(
+            name="ruff S",
+            command=lambda target: [
+                _script("ruff"),
+                "check",
+                "--select",
+                "S",
+                "--no-cache",
+                "-q",
+                "--exit-zero",
+                str(target),
+            ],
+            version_command=[_script("ruff"), "--version"],
+            requirement="ruff",
+            family="ruff",
+        ),
+        Tool(
+            name="ruff S warm",
+            command=lambda target: [
+                _script("ruff"),
+                "check",
+                "--select",
+                "S",
+                "--cache-dir",
+                str(ruff_cache),
+                "-q",
+                "--exit-zero",
+                str(target),
+            ],
+            version_command=[_script("ruff"), "--version"],
+            requirement="ruff",
+            family="ruff",
+        ),
+        Tool(
+            name="detect-secrets",
+            command=lambda target: [
+                _script("detect-secrets"),
+                "scan",
+                "--all-files",
+                # the same files as the others: Python sources only
+                "--exclude-files",
+                r".*(?<!\.py)$",
+                str(target),
+            ],
+            version_command=[_script("detect-secrets"), "--version"],
+            requirement="detect-secrets",
+        ),
+    ]
+
+
+def _script(name: str) -> str:
+    """A console script installed next to this interpreter, else found on PATH."""
+    here = Path(PYTHON).parent / name
+    return str(here) if here.exists() else (shutil.which(name) or name)
 
 
 def tool_version(tool: Tool) -> Optional[str]:
     """The tool's version, or None when it cannot be run."""
     try:
-        proc = subprocess.run(tool.version_command, capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            tool.version_command,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,  # semgrep waits on an open stdin
+            env={**os.environ, **tool.env},
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     if proc.returncode != 0:
@@ -187,7 +308,7 @@ def django_corpus(cache: Path) -> Corpus:
 
 
 def examples_corpus() -> Optional[Corpus]:
-    path = REPO_DIR / "examples"
+    path = REPO_DIR / "examples" / "report-service"
     files = count_py(path) if path.is_dir() else 0
     if files == 0:
         print(f"note: {path} is missing or has no .py file; skipping the examples corpus")
@@ -274,12 +395,19 @@ class Series:
         return max(rss) / 1024 if rss else None
 
 
-def run_once(argv: list[str]) -> tuple[int, float, Optional[int], bytes]:
+def run_once(
+    argv: list[str], env: Optional[dict[str, str]] = None, cwd: Optional[Path] = None
+) -> tuple[int, float, Optional[int], bytes]:
     """Run argv; return exit code, wall clock seconds, peak RSS in KiB, stderr."""
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env=env,
+            cwd=cwd,
         )
         if hasattr(os, "wait4"):
             # wait4 gives this child's own rusage: ru_maxrss is the largest RSS of the
@@ -298,9 +426,12 @@ def run_once(argv: list[str]) -> tuple[int, float, Optional[int], bytes]:
         return code, elapsed, rss, err.read()
 
 
-def measure(tool: Tool, corpus: Corpus) -> Sample:
+def measure(tool: Tool, corpus: Corpus, cwd: Path) -> Sample:
     argv = tool.command(corpus.path)
-    code, seconds, rss, stderr = run_once(argv)
+    if tool.before is not None:
+        tool.before(corpus)
+    env = {**os.environ, **tool.env}
+    code, seconds, rss, stderr = run_once(argv, env, cwd)
     if code not in tool.ok_codes:
         tail = stderr.decode(errors="replace")[-2000:]
         raise ToolCrash(
@@ -310,14 +441,15 @@ def measure(tool: Tool, corpus: Corpus) -> Sample:
     return Sample(seconds, rss)
 
 
-def bench_corpus(tools: list[Tool], corpus: Corpus, runs: int) -> list[Series]:
+def bench_corpus(tools: list[Tool], corpus: Corpus, runs: int, cwd: Path) -> list[Series]:
     print(f"timing {corpus.name} ({corpus.files} .py files, {runs} runs) ...", flush=True)
     series = [Series(t.name, corpus.name) for t in tools]
-    for tool in tools:  # warm-up: page cache, .pyc files
-        measure(tool, corpus)
-    for _ in range(runs):
+    for tool in tools:  # warm-up: page cache, .pyc files, the warm tools' caches
+        measure(tool, corpus, cwd)
+    for i in range(runs):
         for tool, s in zip(tools, series):
-            s.samples.append(measure(tool, corpus))
+            s.samples.append(measure(tool, corpus, cwd))
+        print(f"  run {i + 1}/{runs} done", flush=True)
     return series
 
 
@@ -336,7 +468,7 @@ class Target:
         return self.value is not None and self.value <= self.limit
 
     def line(self) -> str:
-        shown = "n/a" if self.value is None else f"{self.value:.3f}{self.unit}"
+        shown = "n/a" if self.value is None else f"{self.value:.3g}{self.unit}"
         status = "PASS" if self.passed else "FAIL"
         return f"{status}  {self.name}: {shown} (limit {self.limit:g}{self.unit})"
 
@@ -345,20 +477,33 @@ def find_series(results: list[Series], tool: str, corpus: str) -> Optional[Serie
     return next((s for s in results if s.tool == tool and s.corpus == corpus), None)
 
 
-def ratio(results: list[Series], corpus: str, peer: str) -> Optional[float]:
-    ours = find_series(results, "mse-lint", corpus)
+# (our series, the peer's): the ratios reported for each corpus
+RATIOS: list[tuple[str, str]] = [
+    ("mse-lint", "bandit"),
+    ("mse-lint", "semgrep"),
+    ("mse-lint", "ruff S"),
+    ("mse-lint", "detect-secrets"),
+    ("mse-lint warm", "ruff S warm"),
+]
+
+
+def ratio(results: list[Series], corpus: str, peer: str, ours: str = "mse-lint") -> Optional[float]:
+    mine = find_series(results, ours, corpus)
     theirs = find_series(results, peer, corpus)
-    if ours is None or theirs is None:
+    if mine is None or theirs is None:
         return None
-    return ours.median / theirs.median
+    return mine.median / theirs.median
 
 
-def table_rows(results: list[Series], peers: list[str]) -> list[list[str]]:
+def table_rows(results: list[Series]) -> list[list[str]]:
     rows = []
     for s in results:
         rss = s.peak_rss_mib
-        ratios = [] if s.tool != "mse-lint" else [ratio(results, s.corpus, p) for p in peers]
-        shown = ", ".join(f"{r:.2f}" for r in ratios if r is not None)
+        shown = []
+        for ours, peer in RATIOS:
+            r = ratio(results, s.corpus, peer, ours) if s.tool == ours else None
+            if r is not None:
+                shown.append(f"{r:.2f}x {peer}")
         rows.append(
             [
                 s.corpus,
@@ -367,13 +512,13 @@ def table_rows(results: list[Series], peers: list[str]) -> list[list[str]]:
                 f"{s.median:.3f}",
                 f"{max(s.times):.3f}",
                 "-" if rss is None else f"{rss:.0f}",
-                shown or "-",
+                ", ".join(shown) or "-",
             ]
         )
     return rows
 
 
-HEADER = ["corpus", "tool", "min s", "median s", "max s", "peak RSS MiB", "ratio vs peer"]
+HEADER = ["corpus", "tool", "min s", "median s", "max s", "peak RSS MiB", "median ratio"]
 
 
 def text_table(rows: list[list[str]]) -> str:
@@ -416,14 +561,17 @@ def write_markdown(
     parts = [
         "# mse-lint benchmark",
         "",
+        "Written by `benchmarks/bench.py` (see benchmarks/README.md for what each row runs).",
+        "",
         *machine_lines(versions, runs),
         "",
         markdown_table(rows),
         "",
-        "Wall clock of the whole process. Ratio: mse-lint median / peer median. "
-        "Peak RSS: largest single process of the tool's process tree.",
+        "Wall clock of the whole process. Median ratio: this row's median / the named peer's "
+        "median, measured in the same run. Peak RSS: largest single process of the tool's "
+        "process tree.",
         "",
-        "## Targets",
+        "## Targets (issue 8)",
         "",
         *(f"- {t.line()}" for t in targets),
         "",
@@ -450,16 +598,17 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     )
     parser.add_argument("--cache-dir", type=Path, default=BENCH_DIR / ".corpus")
     parser.add_argument(
-        "--max-ratio-django",
-        type=float,
-        default=0.5,
-        help="max mse-lint median / bandit median on Django (default 0.5)",
+        "--skip",
+        action="append",
+        default=[],
+        metavar="TOOL",
+        help="leave a tool out (e.g. --skip semgrep); its ratios and targets show n/a",
     )
     parser.add_argument(
-        "--max-one-file",
-        type=float,
-        default=0.4,
-        help="max mse-lint median seconds on one file (default 0.4)",
+        "--corpus",
+        action="append",
+        choices=["django", "examples", "one-file"],
+        help="only these corpora (default: all three)",
     )
     parser.add_argument("--markdown", type=Path, help="also write the results as markdown here")
     args = parser.parse_args(argv)
@@ -468,9 +617,13 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     return args
 
 
-def available_peers(install: bool) -> tuple[list[Tool], dict[str, str]]:
-    peers, versions = [], {}
-    for peer in PEERS:
+def available_peers(
+    candidates: list[Tool], install: bool, skip: list[str]
+) -> tuple[list[Tool], dict[str, str]]:
+    found, versions = [], {}
+    for peer in candidates:
+        if peer.name in skip:
+            continue
         version = ensure_peer(peer, install)
         if version is None:
             hint = f"pip install {peer.requirement}" if peer.requirement else "see its docs"
@@ -478,60 +631,77 @@ def available_peers(install: bool) -> tuple[list[Tool], dict[str, str]]:
                 f"note: {peer.name} is not available; install it with `{hint}` or --install-peers"
             )
             continue
-        peers.append(peer)
-        versions[peer.name] = version
-    return peers, versions
+        found.append(peer)
+        versions[peer.family or peer.name] = version
+    return found, versions
 
 
-def build_targets(results: list[Series], args: argparse.Namespace) -> list[Target]:
+def build_targets(results: list[Series]) -> list[Target]:
+    """Issue 8's targets, every one from this run's medians."""
     one_file = find_series(results, "mse-lint", "one-file")
+    warm = find_series(results, "mse-lint warm", "django")
+    rss = [
+        s.peak_rss_mib
+        for s in results
+        if s.corpus == "django" and s.tool.startswith("mse-lint") and s.peak_rss_mib is not None
+    ]
     return [
+        Target("Django cold: mse-lint / bandit", ratio(results, "django", "bandit"), 0.15, "x"),
         Target(
-            "mse-lint / bandit median on Django",
-            ratio(results, "django", "bandit"),
-            args.max_ratio_django,
-            "",
+            "Django cold: mse-lint / ruff S --no-cache", ratio(results, "django", "ruff S"), 10, "x"
         ),
+        Target("Django warm: mse-lint", warm.median if warm else None, 0.3, " s"),
         Target(
-            "mse-lint median on one file",
-            one_file.median if one_file else None,
-            args.max_one_file,
-            " s",
+            "Django warm: mse-lint / ruff S warm",
+            ratio(results, "django", "ruff S warm", "mse-lint warm"),
+            4,
+            "x",
         ),
+        Target("one file: mse-lint / bandit", ratio(results, "one-file", "bandit"), 0.5, "x"),
+        Target("one file: mse-lint", one_file.median if one_file else None, 0.2, " s"),
+        Target("Django: mse-lint peak RSS", max(rss) if rss else None, 200, " MiB"),
     ]
 
 
 def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(argv)
-    mse_lint = mse_lint_tool(args.mse_lint)
-    ours = tool_version(mse_lint)
-    if ours is None:
+    with tempfile.TemporaryDirectory(prefix="mse-lint-bench-") as tmp:
+        return run(args, Path(tmp))
+
+
+def run(args: argparse.Namespace, scratch: Path) -> int:
+    ours = [t for t in mse_lint_tools(args.mse_lint, scratch) if t.name not in args.skip]
+    version = tool_version(ours[0]) if ours else None
+    if version is None:
         print(f"error: cannot run mse-lint at {args.mse_lint}; pass --mse-lint PATH")
         return 2
-    peers, versions = available_peers(args.install_peers)
-    versions = {"mse-lint": ours, **versions}
-    tools = [mse_lint, *peers]
+    found, versions = available_peers(peers(scratch), args.install_peers, args.skip)
+    versions = {"mse-lint": version, **versions}
+    tools = [*ours, *found]
 
-    try:
-        corpora = [django_corpus(args.cache_dir)]
-    except (subprocess.CalledProcessError, RuntimeError, OSError, tarfile.TarError) as exc:
-        print(f"error: cannot get the Django corpus: {exc}")
-        return 2
-    examples = examples_corpus()
+    wanted = args.corpus or ["django", "examples", "one-file"]
+    corpora: list[Corpus] = []
+    if "django" in wanted:
+        try:
+            corpora.append(django_corpus(args.cache_dir))
+        except (subprocess.CalledProcessError, RuntimeError, OSError, tarfile.TarError) as exc:
+            print(f"error: cannot get the Django corpus: {exc}")
+            return 2
+    examples = examples_corpus() if "examples" in wanted else None
     corpora += [examples] if examples else []
+    if "one-file" in wanted:
+        corpora.append(one_file_corpus(scratch))
 
     results: list[Series] = []
-    with tempfile.TemporaryDirectory(prefix="mse-lint-bench-") as tmp:
-        corpora.append(one_file_corpus(Path(tmp)))
-        try:
-            for corpus in corpora:
-                results += bench_corpus(tools, corpus, args.runs)
-        except ToolCrash as exc:
-            print(f"error: {exc}")
-            return 2
+    try:
+        for corpus in corpora:
+            results += bench_corpus(tools, corpus, args.runs, scratch)
+    except ToolCrash as exc:
+        print(f"error: {exc}")
+        return 2
 
-    rows = table_rows(results, [p.name for p in peers])
-    targets = build_targets(results, args)
+    rows = table_rows(results)
+    targets = build_targets(results)
     print()
     print("\n".join(machine_lines(versions, args.runs)))
     print()

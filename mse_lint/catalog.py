@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
 from .diagnostics import Severity
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.9/3.10
-    import tomli as tomllib
 
 
 class CatalogError(Exception):
@@ -49,6 +44,8 @@ class Rule:
 class Catalog:
     rules: Mapping[str, Rule]
     families: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # a hash of the catalogue files' content ("" for a catalogue built in memory)
+    fingerprint: str = ""
 
     def get(self, rule_id: str) -> Rule:
         return self.rules[rule_id]
@@ -124,16 +121,51 @@ def _precision(raw: Mapping[str, Any], source: Path) -> str:
     return str(value)
 
 
-def load_catalog(directory: Optional[Path] = None) -> Catalog:
+def load_catalog(directory: Optional[Path] = None, cached: bool = False) -> Catalog:
+    """The catalogue in ``directory`` (default: the shipped one). With ``cached``, the parsed
+    TOML is kept as JSON in the user's cache folder (see ``compiled_path``) and read from there
+    while the catalogue files are unchanged: parsing the TOML is most of a one-file run."""
     directory = directory or rules_dir()
+    paths = sorted(directory.glob("*.toml"))
+    store = compiled_path(paths) if cached else None
+    if store is not None:
+        found = _read_compiled(store)
+        if found is not None:
+            try:
+                return _build(*found)
+            except (CatalogError, KeyError, TypeError, ValueError, AttributeError):
+                pass  # a stale or damaged copy: parse the TOML again
+    import hashlib
+
+    if sys.version_info >= (3, 11):
+        import tomllib  # here: a run served by the compiled catalogue never imports it
+    else:  # pragma: no cover - exercised on 3.9/3.10
+        import tomli as tomllib
+
+    digest = hashlib.blake2b(digest_size=16)
+    docs: list[tuple[Path, dict[str, Any]]] = []
+    for path in paths:
+        try:
+            data = path.read_bytes()
+            doc = tomllib.loads(data.decode("utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise CatalogError(f"{path}: {exc}") from exc
+        digest.update(path.name.encode() + b"\0" + data + b"\0")
+        docs.append((path, doc))
+    if not docs:
+        raise CatalogError(f"no rules found in {directory}")
+    catalog = _build(docs, digest.hexdigest())
+    if store is not None:
+        _write_compiled(store, docs, catalog.fingerprint)
+    return catalog
+
+
+def _build(docs: Iterable[tuple[Path, Mapping[str, Any]]], fingerprint: str) -> Catalog:
     rules: dict[str, Rule] = {}
     families: dict[str, Mapping[str, Any]] = {}
-    for path in sorted(directory.glob("*.toml")):
-        try:
-            with path.open("rb") as fh:
-                doc = tomllib.load(fh)
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise CatalogError(f"{path}: {exc}") from exc
+    directory: Optional[Path] = None
+    for path, doc in docs:
+        directory = path.parent
         family = doc.get("family", path.stem)
         for raw in doc.get("rules", []):
             rule = _rule(raw, family, path)
@@ -153,4 +185,88 @@ def load_catalog(directory: Optional[Path] = None) -> Catalog:
         families[family] = data
     if not rules:
         raise CatalogError(f"no rules found in {directory}")
-    return Catalog(rules, families)
+    return Catalog(rules, families, fingerprint)
+
+
+# -- the compiled catalogue ------------------------------------------------------------------
+
+
+def user_cache_dir() -> Optional[Path]:
+    """``$MSE_LINT_CACHE_DIR`` when set, else ``$XDG_CACHE_HOME/mse-lint`` or
+    ``~/.cache/mse-lint`` (``%LOCALAPPDATA%\\mse-lint`` on Windows)."""
+    import os
+
+    env = os.environ.get("MSE_LINT_CACHE_DIR", "").strip()
+    if env:
+        return Path(env).expanduser().resolve()
+    base = os.environ.get("XDG_CACHE_HOME", "").strip() or os.environ.get("LOCALAPPDATA", "")
+    if base:
+        return Path(base) / "mse-lint"
+    try:
+        return Path.home() / ".cache" / "mse-lint"
+    except (RuntimeError, KeyError):  # no home directory
+        return None
+
+
+def compiled_path(paths: list[Path]) -> Optional[Path]:
+    """Where the parsed catalogue is kept: named after the tool version and the catalogue
+    files' names, sizes and modification times (and this module's), so any edit misses."""
+    import hashlib
+    import json
+
+    from . import __version__
+
+    folder = user_cache_dir()
+    if folder is None:
+        return None
+    stats: list[Any] = [__version__, sys.version_info[:2]]
+    try:
+        for p in [Path(__file__), *paths]:
+            st = p.stat()
+            stats.append([p.name, st.st_size, st.st_mtime_ns])
+    except OSError:
+        return None
+    key = hashlib.blake2b(json.dumps(stats).encode(), digest_size=12).hexdigest()
+    return folder / f"catalog-{key}.json"
+
+
+def _read_compiled(store: Path) -> Optional[tuple[list[tuple[Path, dict[str, Any]]], str]]:
+    import json
+
+    try:
+        with open(store, encoding="utf-8") as fh:
+            doc = json.load(fh)
+        folder = Path(doc["folder"])
+        docs = [(folder / name, body) for name, body in doc["docs"]]
+        fingerprint = doc["fingerprint"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(fingerprint, str) or not all(isinstance(d, dict) for _, d in docs):
+        return None
+    return docs, fingerprint
+
+
+def _write_compiled(store: Path, docs: list[tuple[Path, dict[str, Any]]], fingerprint: str) -> None:
+    """Atomically (temp file + rename in the same folder); never fails the run."""
+    import json
+
+    from .cache import atomic_write
+
+    body = {
+        "folder": str(docs[0][0].parent),
+        "fingerprint": fingerprint,
+        "docs": [[p.name, d] for p, d in docs],
+    }
+    try:
+        text = json.dumps(body, separators=(",", ":"))  # TypeError: a TOML date, say
+        store.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(store, text)
+        import time
+
+        month_ago = time.time() - 30 * 86400
+        for old in store.parent.glob("catalog-*.json"):
+            # another install's or an edited catalogue's copy, not used for a month
+            if old != store and old.stat().st_mtime < month_ago:
+                old.unlink()
+    except (OSError, TypeError, ValueError):
+        return

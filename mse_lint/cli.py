@@ -7,7 +7,6 @@ not reported and do not count; --write-baseline exits 0 after recording."""
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import Any, Optional
 
@@ -16,8 +15,29 @@ from typer.core import TyperGroup
 
 from . import __version__
 
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-FORMATS = ("console", "json", "sarif", "github", "gitlab", "junit")
+# The check itself lives in mse_lint.command, which never imports typer: the common
+# `mse-lint PATH...` invocation runs through mse_lint.fastpath without building this app.
+from .command import (
+    EXIT_CLEAN,
+    EXIT_ERROR,
+    EXIT_FINDINGS,
+    FORMATS,
+    UserError,
+    _check,
+    _emit,
+    _write,
+)
+
+__all__ = [
+    "EXIT_CLEAN",
+    "EXIT_ERROR",
+    "EXIT_FINDINGS",
+    "FORMATS",
+    "UserError",
+    "_emit",
+    "_write",
+    "app",
+]
 
 
 class _DefaultCheckGroup(TyperGroup):
@@ -40,10 +60,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-
-
-class UserError(Exception):
-    """Reported as ``mse-lint: error: ...`` with exit code 2."""
 
 
 def _fail(message: str) -> typer.Exit:
@@ -116,6 +132,11 @@ def check(
     jobs: Optional[int] = typer.Option(
         None, "--jobs", "-j", help="Worker processes (0: one per CPU)."
     ),
+    no_cache: bool = typer.Option(
+        False,
+        "--no-cache",
+        help="Neither read nor write the results cache (.mse_lint_cache/, see README).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print findings only."),
     color: Optional[bool] = typer.Option(
         None, "--color/--no-color", help="Force colours on or off (default: on a terminal)."
@@ -154,6 +175,7 @@ def check(
             baseline,
             write_baseline,
             debug,
+            no_cache,
         )
     except typer.Exit:
         raise
@@ -167,275 +189,6 @@ def check(
             "please report it)"
         ) from None
     raise typer.Exit(code)
-
-
-def _split(values: Optional[list[str]]) -> Optional[list[str]]:
-    if values is None:
-        return None
-    return [v for item in values for v in item.replace(" ", ",").split(",") if v]
-
-
-def _check(
-    paths: list[Path],
-    select: Optional[list[str]],
-    extend_select: Optional[list[str]],
-    ignore: Optional[list[str]],
-    severity: Optional[list[str]],
-    fail_on: Optional[str],
-    output_format: str,
-    output: Optional[Path],
-    config: Optional[Path],
-    isolated: bool,
-    target_python: Optional[str],
-    jobs: Optional[int],
-    quiet: bool,
-    color: Optional[bool],
-    sarif_root: Optional[Path] = None,
-    include_suppressed: bool = False,
-    baseline: Optional[Path] = None,
-    write_baseline: Optional[Path] = None,
-    debug: bool = False,
-) -> int:
-    from dataclasses import replace
-
-    from .catalog import CatalogError, load_catalog
-    from .config import (
-        ConfigError,
-        load_settings,
-        parse_python,
-        parse_severity_overrides,
-        settings_from_mapping,
-    )
-    from .project import ProjectError
-    from .report import Report
-    from .run import lint
-
-    started = time.perf_counter()
-    if output_format not in FORMATS:
-        raise UserError(f"--format {output_format!r}: choose {', '.join(FORMATS)}")
-    if include_suppressed and output_format != "sarif":
-        raise UserError("--include-suppressed applies to --format sarif only")
-    if sarif_root is not None and not sarif_root.is_dir():
-        raise UserError(f"--sarif-root {sarif_root}: no such folder")
-    for p in paths:
-        if not p.exists():
-            raise UserError(f"{p}: no such file or folder")
-    if baseline is not None and write_baseline is not None:
-        raise UserError(
-            "--baseline and --write-baseline exclude each other: --write-baseline records "
-            "every current finding, which is how a baseline is updated"
-        )
-    known = _read_baseline(baseline) if baseline is not None else None
-    try:
-        catalog = load_catalog()
-        settings = load_settings(paths[0], config, use_files=not isolated)
-        cli: dict[str, Any] = {}
-        if select is not None:
-            cli["select"] = _split(select)
-        if extend_select is not None:
-            cli["extend-select"] = _split(extend_select)
-        if ignore is not None:
-            cli["ignore"] = _split(ignore)
-        if fail_on is not None:
-            cli["fail-on"] = fail_on
-        if jobs is not None:
-            cli["jobs"] = jobs
-        settings = settings_from_mapping(cli, "command line", settings)
-        if severity:
-            merged = dict(settings.severity)
-            merged.update(parse_severity_overrides(severity))
-            settings = replace(settings, severity=merged)
-        if target_python is not None:
-            settings = replace(
-                settings, target_python=parse_python(target_python, "--target-python")
-            )
-        unknown = [
-            p
-            for p in (*settings.select, *settings.extend_select, *settings.ignore)
-            if not any(r.startswith(p) for r in catalog.rules)
-        ]
-        if unknown:
-            raise ConfigError(f"no rule matches {unknown[0]!r} (see `mse-lint rules`)")
-        progress = None
-        if output_format == "console" and not quiet and sys.stderr.isatty():
-            from .report.progress import ProgressBar
-
-            progress = ProgressBar(sys.stderr)
-        try:
-            outcome = lint(paths, catalog, settings, progress=progress)
-        finally:
-            if progress is not None:
-                progress.close()
-    except (ConfigError, ProjectError, CatalogError) as exc:
-        raise UserError(str(exc)) from None
-    if debug:
-        for line in outcome.debug:
-            sys.stderr.write(f"mse-lint: debug: {line}\n")
-    diagnostics = outcome.diagnostics
-    if write_baseline is not None:
-        if not quiet:
-            for n in outcome.notices:
-                sys.stderr.write(f"mse-lint: {n.render()}\n")
-        _write_baseline(write_baseline, diagnostics, quiet)
-        return EXIT_CLEAN
-    if baseline is not None and known is not None:
-        diagnostics = _filter_baseline(baseline, known, diagnostics, quiet)
-    report = Report(
-        diagnostics,
-        outcome.suppressed,
-        outcome.notices,
-        outcome.files_checked,
-        time.perf_counter() - started,
-        catalog,
-    )
-    _emit(
-        report, output_format, output, quiet, color, _where(paths, sarif_root, include_suppressed)
-    )
-    worst = max((d.severity for d in diagnostics), default=None)
-    failing = worst is not None and worst >= settings.fail_on
-    return EXIT_FINDINGS if failing else EXIT_CLEAN
-
-
-def _repository_root(start: Path) -> Optional[Path]:
-    """The nearest folder at or above ``start`` holding ``.git`` (a folder, or a file in a
-    worktree or submodule)."""
-    for folder in (start, *start.parents):
-        if (folder / ".git").exists():
-            return folder
-    return None
-
-
-def _read_baseline(path: Path) -> frozenset[Any]:
-    from .baseline import BaselineError, read
-
-    try:
-        return read(path)
-    except BaselineError as exc:
-        raise UserError(str(exc)) from None
-
-
-def _write_baseline(path: Path, diagnostics: list[Any], quiet: bool) -> None:
-    """Findings recorded are accepted: later runs with --baseline do not report them."""
-    from . import baseline as bl
-
-    cwd = Path.cwd().resolve()
-    recorded = bl.entries(diagnostics, bl.source_lines(diagnostics, cwd), bl.relative_to(path, cwd))
-    try:
-        bl.write(path, bl.dumps(recorded))
-    except bl.BaselineError as exc:
-        raise UserError(str(exc)) from None
-    if not quiet:
-        n = len(recorded)
-        sys.stderr.write(f"mse-lint: recorded {n} finding{'s' if n != 1 else ''} in {path}\n")
-
-
-def _filter_baseline(
-    path: Path, known: frozenset[Any], diagnostics: list[Any], quiet: bool
-) -> list[Any]:
-    """Only findings not in the baseline are reported, and only they decide the exit code."""
-    from . import baseline as bl
-
-    cwd = Path.cwd().resolve()
-    current = bl.entries(diagnostics, bl.source_lines(diagnostics, cwd), bl.relative_to(path, cwd))
-    new, old = bl.split(diagnostics, current, known)
-    if old and not quiet:
-        n = len(old)
-        sys.stderr.write(
-            f"mse-lint: {n} finding{'s' if n != 1 else ''} recorded in the baseline {path} "
-            "not shown\n"
-        )
-    return new
-
-
-def _where(paths: list[Path], sarif_root: Optional[Path], include_suppressed: bool) -> Any:
-    """What the CI formats need to know about the run's place in the repository: the root is
-    the repository holding the checked paths (GitHub and GitLab want paths relative to it),
-    else the current folder, else the checked folder."""
-    import os
-
-    from .links import docs_base
-    from .report import Where
-
-    cwd = Path.cwd().resolve()
-    folders = [str(p.resolve() if p.is_dir() else p.resolve().parent) for p in paths]
-    common = Path(os.path.commonpath(folders)) if folders else cwd
-    if sarif_root is not None:
-        root = sarif_root.resolve()
-    else:
-        root = _repository_root(common) or (cwd if common.is_relative_to(cwd) else common)
-    # One SARIF category per checked folder: GitHub keeps one upload per tool and category, so
-    # two projects of a monorepo must not replace each other's results.
-    try:
-        rel = common.relative_to(root).as_posix()
-    except ValueError:
-        rel = "."
-    category = "mse-lint/" if rel == "." else f"mse-lint/{rel}/"
-    return Where(str(cwd), str(root), docs_base(), category, include_suppressed)
-
-
-def _emit(
-    report: Any,
-    fmt: str,
-    output: Optional[Path],
-    quiet: bool,
-    color: Optional[bool],
-    where: Any,
-) -> None:
-    if not quiet:
-        for n in report.notices:
-            sys.stderr.write(f"mse-lint: {n.render()}\n")
-    to_stdout = output is None or str(output) == "-"
-    text: str
-    # each reporter is imported only when used: start-up time matters for pre-commit
-    if fmt == "console":
-        from .report import console
-
-        if to_stdout:
-            import os
-
-            tty = sys.stdout.isatty() and os.environ.get("TERM", "") != "dumb"
-            docs = where.docs if tty else ""
-            console.render(report, sys.stdout, quiet, console.use_color(sys.stdout, color), docs)
-            return
-        import io
-
-        buf = io.StringIO()
-        console.render(report, buf, quiet, color=False)
-        text = buf.getvalue()
-    elif fmt == "json":
-        from .report import json as json_report
-
-        text = json_report.render(report)
-    elif fmt == "sarif":
-        from .report import sarif
-
-        text = sarif.render(report, where)
-    elif fmt == "github":
-        from .report import github
-
-        text = github.render(report, where)
-    elif fmt == "gitlab":
-        from .report import gitlab
-
-        text = gitlab.render(report, where)
-    else:
-        from .report import junit
-
-        text = junit.render(report)
-    if to_stdout:
-        sys.stdout.write(text)
-    else:
-        assert output is not None
-        _write(output, text)
-
-
-def _write(path: Path, text: str) -> None:
-    from .atomic import write_atomic
-
-    try:
-        write_atomic(path, text)
-    except OSError as exc:
-        raise UserError(f"{path}: cannot write the report: {exc.strerror}") from None
 
 
 @app.command("rules")

@@ -14,11 +14,6 @@ from typing import Any, Optional
 from .catalog import Catalog
 from .diagnostics import Severity
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 
 class ConfigError(Exception):
     """A bad configuration value or file (exit code 2)."""
@@ -42,6 +37,7 @@ KEYS = frozenset(
         "exclude",
         "jobs",
         "secrets",
+        "cache",
     }
 )
 SECRETS_KEYS = frozenset({"extra-patterns", "allowlist", "allowlist-regex"})
@@ -78,6 +74,7 @@ class Settings:
     target_python: Optional[tuple[int, int]] = None
     exclude: tuple[str, ...] = ()
     jobs: int = 0  # 0: one per CPU
+    cache: bool = True  # the results cache (.mse_lint_cache/); `cache = false` or --no-cache
     secrets: SecretSettings = field(default_factory=SecretSettings)
     source: Optional[Path] = None  # the config file these came from
 
@@ -178,6 +175,10 @@ def settings_from_mapping(raw: Mapping[str, Any], where: str, base: Settings) ->
         s = replace(s, jobs=_jobs(raw["jobs"], where))
     if "secrets" in raw:
         s = replace(s, secrets=_secrets(raw["secrets"], where))
+    if "cache" in raw:
+        if not isinstance(raw["cache"], bool):
+            raise ConfigError(f"{where}: `cache` must be true or false")
+        s = replace(s, cache=raw["cache"])
     return s
 
 
@@ -253,6 +254,10 @@ def find_config(start: Path) -> Optional[tuple[Path, Mapping[str, Any]]]:
 
 
 def _read(path: Path) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib  # here, not at the top: a run without TOML to read never imports it
+    else:  # pragma: no cover
+        import tomli as tomllib
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import os
 import re
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Callable, Optional, TypeVar
 
 from . import suppress
+from .cache import ResultCache, encode, file_key
 from .catalog import Catalog
 from .checks import (
     Check,
@@ -109,15 +111,25 @@ class Engine:
         settings: Settings,
         local_modules: frozenset[str] = frozenset(),
         info: Optional[ProjectInfo] = None,
+        cache: Optional[ResultCache] = None,
     ) -> None:
         self.catalog = catalog
         self.settings = settings
         self.enabled = settings.enabled(catalog)
         # the effective enclave Python: run.lint puts the project's inferred one in settings
         self.target_python = settings.target_python or DEFAULT_TARGET_PYTHON
-        self.checks: list[Check] = build_checks(catalog, self.enabled, settings)
+        self._checks: Optional[list[Check]] = None
         self.local_modules = local_modules
         self.info = info or ProjectInfo(local_modules=local_modules)
+        self.cache = cache
+
+    @property
+    def checks(self) -> list[Check]:
+        # built on first use: a run served from the cache never imports a family or compiles
+        # its patterns
+        if self._checks is None:
+            self._checks = build_checks(self.catalog, self.enabled, self.settings)
+        return self._checks
 
     # -- one file ------------------------------------------------------------------------------
     def _core(self, job: FileJob, rule: str, line: int, col: int, detail: str) -> Diagnostic:
@@ -133,15 +145,25 @@ class Engine:
         )
 
     def check_file(self, job: FileJob) -> FileResult:
-        result = FileResult()
+        return self._check_job(job, keyed=False)[1]
+
+    def _check_job(self, job: FileJob, keyed: bool) -> tuple[Optional[str], FileResult]:
+        """The file's results, and (when ``keyed``) its cache key, made from the bytes checked:
+        a file changed while the run reads it is stored under the content it had."""
         try:
             with open(job.path, "rb") as fh:
                 data = fh.read()
         except OSError as exc:
+            result = FileResult()
             reason = exc.strerror or str(exc)
             result.notices.append(Notice(f"cannot read: {reason}; not checked", job.display))
             result.checked = False
-            return result
+            return None, result
+        key = file_key(job.path, job.display, data) if keyed else None
+        return key, self.check_data(job, data)
+
+    def check_data(self, job: FileJob, data: bytes) -> FileResult:
+        result = FileResult()
         text, problem = _decode(data)
         found: list[Diagnostic] = []
         if text is None:
@@ -325,20 +347,51 @@ class Engine:
         on_file: Optional[Callable[[], None]] = None,
     ) -> RunResult:
         """``on_file`` is called once per file done (in this process), for a progress bar."""
-        workers = workers or self.settings.jobs or (os.cpu_count() or 1)
-        results: list[FileResult] = []
-        if workers > 1 and len(jobs) >= _PARALLEL_MIN_FILES:
-            results = self._parallel(jobs, workers, on_file)
+        cache = self.cache
+        results: list[Optional[FileResult]] = [None] * len(jobs)
+        pending = list(range(len(jobs)))
+        if cache is not None and len(cache):
+            pending = []
+            for i, job in enumerate(jobs):
+                hit = None
+                try:
+                    with open(job.path, "rb") as fh:
+                        hit = cache.get(file_key(job.path, job.display, fh.read()))
+                except OSError:
+                    pass
+                if hit is None:
+                    pending.append(i)
+                else:
+                    results[i] = FileResult(*hit)
+                    if on_file is not None:
+                        on_file()
+        todo = [jobs[i] for i in pending]
+        workers = workers or self.settings.jobs or _cpu_count()
+        computed: Iterable[tuple[Optional[str], FileResult]]
+        keyed = cache is not None
+        if workers > 1 and len(todo) >= _PARALLEL_MIN_FILES:
+            computed = self._parallel(todo, workers, keyed, on_file)
         else:
-            for j in jobs:
-                results.append(self.check_file(j))
-                if on_file is not None:
-                    on_file()
+            done: list[tuple[Optional[str], FileResult]] = []
+            with _gc_tuned() if len(todo) > 1 else contextlib.nullcontext():
+                for j in todo:
+                    done.append(self._check_job(j, keyed))
+                    if on_file is not None:
+                        on_file()
+            computed = done
+        for i, (key, r) in zip(pending, computed):
+            results[i] = r
+            if cache is not None and key is not None:
+                cache.put(key, encode(r.diagnostics, r.suppressed, r.notices, r.checked))
+        if cache is not None:
+            cache.save()
         diags: list[Diagnostic] = []
         suppressed: list[Diagnostic] = []
         notices: list[Notice] = []
         checked = unreadable = 0
-        for r in results:
+        for maybe in results:
+            assert maybe is not None
+            r = maybe
             diags.extend(r.diagnostics)
             suppressed.extend(r.suppressed)
             notices.extend(r.notices)
@@ -349,25 +402,37 @@ class Engine:
         return RunResult(diags, suppressed, notices, checked, unreadable)
 
     def _parallel(
-        self, jobs: Sequence[FileJob], workers: int, on_file: Optional[Callable[[], None]]
-    ) -> list[FileResult]:
+        self,
+        jobs: Sequence[FileJob],
+        workers: int,
+        keyed: bool,
+        on_file: Optional[Callable[[], None]] = None,
+    ) -> list[tuple[Optional[str], FileResult]]:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        ctx = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+        fork = sys.platform == "linux"
+        ctx = multiprocessing.get_context("fork" if fork else "spawn")
         chunk = max(1, len(jobs) // (workers * 8))
-        with ProcessPoolExecutor(
-            workers,
-            mp_context=ctx,
-            initializer=_init_worker,
-            initargs=(self.catalog, self.settings, self.local_modules, self.info),
-        ) as pool:
-            results = []
-            for r in pool.map(_work, jobs, chunksize=chunk):
-                results.append(r)
-                if on_file is not None:
-                    on_file()
-            return results
+        shipped: Optional[tuple[Catalog, Settings, frozenset[str], ProjectInfo]] = None
+        if fork:
+            # the workers inherit this engine with its checks built (patterns compiled once)
+            _ = self.checks
+            _WORKER[:] = [self]
+        else:
+            shipped = (self.catalog, self.settings, self.local_modules, self.info)
+        try:
+            with ProcessPoolExecutor(
+                workers, mp_context=ctx, initializer=_init_worker, initargs=(shipped,)
+            ) as pool:
+                out = []
+                for r in pool.map(_work, jobs, [keyed] * len(jobs), chunksize=chunk):
+                    out.append(r)
+                    if on_file is not None:
+                        on_file()
+                return out
+        finally:
+            _WORKER.clear()
 
 
 def _no(_: str) -> bool:
@@ -377,14 +442,45 @@ def _no(_: str) -> bool:
 _WORKER: list[Engine] = []  # the engine of a pool worker process (set once by its initializer)
 
 
-def _init_worker(
-    catalog: Catalog, settings: Settings, local_modules: frozenset[str], info: ProjectInfo
-) -> None:
+# Parsing allocates millions of short-lived objects (freed by reference counting: ast trees
+# hold no cycles); with the default threshold the collector runs every 700 allocations and
+# walks everything alive each time. A larger first threshold, and imported modules moved out of
+# the collector's sight (gc.freeze), make a parse-heavy run about a fifth faster.
+_GC_THRESHOLD = (50_000, 20, 100)
+
+
+@contextlib.contextmanager
+def _gc_tuned() -> Iterator[None]:
     import gc
 
-    _WORKER[:] = [Engine(catalog, settings, local_modules, info)]
+    old = gc.get_threshold()
     gc.freeze()
+    gc.set_threshold(*_GC_THRESHOLD)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+        gc.unfreeze()
 
 
-def _work(job: FileJob) -> FileResult:
-    return _WORKER[0].check_file(job)
+def _init_worker(shipped: Optional[tuple[Catalog, Settings, frozenset[str], ProjectInfo]]) -> None:
+    """``shipped``: what a spawned worker builds its engine from (None: forked, inherited)."""
+    import gc
+
+    if shipped is not None:
+        _WORKER[:] = [Engine(*shipped)]
+    # what the worker starts with is never freed: keep the collector off it
+    gc.freeze()
+    gc.set_threshold(*_GC_THRESHOLD)
+
+
+def _work(job: FileJob, keyed: bool) -> tuple[Optional[str], FileResult]:
+    return _WORKER[0]._check_job(job, keyed)
+
+
+def _cpu_count() -> int:
+    """The CPUs this process may run on (a container or taskset may allow fewer than exist)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1

@@ -24,11 +24,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 
 class ProjectError(Exception):
     """A project that cannot be linted as given (exit code 2)."""
@@ -259,6 +254,10 @@ def toml_problem(text: str, exc: Exception) -> TomlProblem:
 def load_mse_toml(path: Path) -> MseToml:
     """mse.toml as data. A file that does not parse is not an error here: it is returned with
     ``error`` set (the config checks report it) and empty data."""
+    if sys.version_info >= (3, 11):
+        import tomllib  # here, not at the top: a run without TOML to read never imports it
+    else:  # pragma: no cover
+        import tomli as tomllib
     try:
         raw = path.read_bytes()
     except OSError as exc:

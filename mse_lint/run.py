@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
+from .cache import open_cache
 from .catalog import Catalog
 from .checks import ProjectContext, project_info
 from .config import DEFAULT_TARGET_PYTHON, Settings
@@ -58,7 +59,12 @@ def lint(
                 )
             )
         group_settings = replace(settings, target_python=target.version)
-        engine = Engine(catalog, group_settings, info.local_modules, info)
+        cache = (
+            open_cache(group.project, cwd, catalog, group_settings, info)
+            if settings.cache
+            else None
+        )
+        engine = Engine(catalog, group_settings, info.local_modules, info, cache)
         result = engine.run(group.jobs, on_file=on_file)
         diagnostics.extend(result.diagnostics)
         suppressed.extend(result.suppressed)

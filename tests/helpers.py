@@ -17,3 +17,18 @@ def mse_lint_command() -> list[str]:
     if found:
         return [found]
     return [sys.executable, "-m", "mse_lint"]
+
+
+def complete_mse_toml(
+    code: str = "mse_src",
+    docker: str = "ghcr.io/cosmian/mse-flask:20230810125234",
+    healthcheck: str = "/",
+) -> str:
+    """A valid 1.x mse.toml for MSE cloud (the tests dir it names is ``tests``): fixture
+    projects that test something else stay clean of the mse.toml rules."""
+    return (
+        f'name = "t"\npython_application = "app:app"\nhealthcheck_endpoint = "{healthcheck}"\n'
+        'tests_cmd = "pytest"\ntests_requirements = ["pytest==7.2.0"]\n'
+        f'[cloud]\ncode = "{code}"\ntests = "tests"\ndocker = "{docker}"\n'
+        'project = "default"\nhardware = "4g-eu-001"\n'
+    )

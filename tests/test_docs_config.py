@@ -4,6 +4,7 @@ that the tool accepts, links that lead somewhere."""
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,12 @@ from mse_lint.config import (
     Settings,
     load_settings,
     settings_from_mapping,
-    tomllib,
 )
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"

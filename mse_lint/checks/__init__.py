@@ -7,13 +7,15 @@ import ast
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 from ..catalog import Catalog
 from ..config import Settings
 from ..diagnostics import FILE_SPAN, Diagnostic, Span
 from ..project import Manifest, Project
-from ..scope import ModuleIndex
+
+if TYPE_CHECKING:
+    from ..scope import ModuleIndex
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,8 @@ class FileContext:
         key = frozenset((returns or {}).items())
         found = self._indexes.get(key)
         if found is None:
+            from ..scope import ModuleIndex
+
             found = self._indexes[key] = ModuleIndex(self.tree, returns)
         return found
 

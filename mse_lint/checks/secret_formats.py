@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import functools
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -73,11 +74,17 @@ _UNJOINABLE = re.compile(r"\\[1-9]|\(\?P=|\(\?[aiLmsux]+\)")
 class Format:
     id: str
     name: str
-    regex: re.Pattern[str]
+    pattern: str
     group: Union[int, str] = 0
     keywords: tuple[str, ...] = ()
     precheck: Optional[re.Pattern[str]] = None
     allow: frozenset[str] = frozenset()
+
+    @functools.cached_property
+    def regex(self) -> re.Pattern[str]:
+        # compiled when a file first passes the format's keywords or precheck: compiling the
+        # whole catalogue up front took longer than checking a small file
+        return re.compile(self.pattern)
 
     def can_match(self, text: str) -> bool:
         if self.keywords and not any(k in text for k in self.keywords):
@@ -94,7 +101,7 @@ def catalogue_formats(data: Mapping[str, Any]) -> list[Format]:
             Format(
                 id=raw["id"],
                 name=raw["name"],
-                regex=re.compile(raw["regex"]),
+                pattern=raw["regex"],
                 group=int(raw.get("secret_group", 0)),
                 keywords=tuple(raw.get("keywords", ())),
                 precheck=re.compile(precheck) if precheck else None,
@@ -111,7 +118,7 @@ def extra_formats(patterns: Iterable[tuple[str, str]]) -> list[Format]:
     for fid, pattern in patterns:
         rx = re.compile(pattern)
         group: Union[int, str] = "secret" if "secret" in rx.groupindex else 0
-        out.append(Format(id=fid, name=f"{fid} (custom format)", regex=rx, group=group))
+        out.append(Format(id=fid, name=f"{fid} (custom format)", pattern=pattern, group=group))
     return out
 
 

@@ -21,7 +21,7 @@ from typing import Any, Optional
 from ..catalog import Catalog
 from ..config import Settings
 from ..diagnostics import Diagnostic
-from ..scope import ModuleIndex, Ref
+from ..scope import Ref
 from . import FileContext
 
 _MAX_DEPTH = 12
@@ -89,7 +89,7 @@ class _Run:
         self.c = check
         self.ctx = ctx
         self.files = files
-        self.index = ModuleIndex(ctx.tree)
+        self.index = ctx.index()
         self.by_node: dict[int, Ref] = {}
         for ref in self.index.refs:
             self.by_node.setdefault(id(ref.node), ref)

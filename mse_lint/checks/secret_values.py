@@ -13,9 +13,10 @@ credential formats of MSE202, report. Every word list, pattern and threshold com
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
@@ -141,7 +142,7 @@ class SecretValuesCheck:
             tuple(n.lower().split(":", 1)) for n in _strings(names.get("neutralizers")) if ":" in n
         )
         keep = [re.escape(w) for w in _strings(names.get("camel_keep"))]
-        self._word = re.compile("|".join([*keep, _CAMEL]))
+        self._word = _lazy("|".join([*keep, _CAMEL]))
 
         # -- values --------------------------------------------------------------------------
         self.min_length = int(values.get("min_length", 4))
@@ -153,7 +154,7 @@ class SecretValuesCheck:
         self.not_secret = _union(_strings(values.get("not_secret_regexes")), 0)
         self.path_starts = tuple(_strings(values.get("path_starts")))
         exts = "|".join(re.escape(e) for e in _strings(values.get("path_extensions")))
-        self.file_name = re.compile(rf"[\w.@-]*\.(?:{exts})" if exts else r"(?!)", re.IGNORECASE)
+        self.file_name = _lazy(rf"[\w.@-]*\.(?:{exts})" if exts else r"(?!)", re.IGNORECASE)
         self.translations = frozenset(t.lower() for t in _strings(values.get("translations")))
         self.setting_words = frozenset(w.lower() for w in _strings(values.get("setting_words")))
         # callables taking a password as a positional argument: login:1 is login(user, password)
@@ -166,7 +167,7 @@ class SecretValuesCheck:
                 self.password_args[callee] = int(index)
 
         # -- URLs ----------------------------------------------------------------------------
-        self.url = re.compile(str(urls.get("regex", r"(?!)")))
+        self.url = _lazy(str(urls.get("regex", r"(?!)")))
         self.url_placeholder = _union(_strings(urls.get("placeholder_regexes")), re.IGNORECASE)
         self.example_passwords = frozenset(
             p.lower() for p in _strings(urls.get("example_passwords"))
@@ -191,32 +192,28 @@ class SecretValuesCheck:
         self.sequential_ratio = float(entropy.get("sequential_ratio", 0.5))
         self.ascending_ratio = float(entropy.get("ascending_ratio", 0.8))
         part = str(entropy.get("identifier_part", r"[a-z]+"))
-        self.identifier = re.compile(rf"{part}(?:[-_/.=]+{part})*[-_/.=]*")
-        self.token = re.compile(str(entropy.get("token", _CAMEL)))
+        self.identifier = _lazy(rf"{part}(?:[-_/.=]+{part})*[-_/.=]*")
+        self.token = _lazy(str(entropy.get("token", _CAMEL)))
         self.token_length = float(entropy.get("identifier_token_length", 3.0))
         self.data_prefixes = tuple(_strings(entropy.get("data_prefixes")))
         self.data_regex = _union(_strings(entropy.get("data_regexes")), 0)
         self.value_data = _union(_strings(entropy.get("value_data_regexes")), 0)
-        self.uuid = re.compile(str(entropy.get("uuid_regex", r"(?!)")))
+        self.uuid = _lazy(str(entropy.get("uuid_regex", r"(?!)")))
         self.context_words = frozenset(w.lower() for w in _strings(entropy.get("context_words")))
         # long context words also count inside a word: expectedchecksum, sha256sum
         long_words = sorted((re.escape(w) for w in self.context_words if len(w) >= 5), key=len)
         self._long_context = (
-            re.compile("|".join(reversed(long_words)), re.IGNORECASE) if long_words else None
+            _lazy("|".join(reversed(long_words)), re.IGNORECASE) if long_words else None
         )
         self._contexts: dict[str, bool] = {}
 
-        # -- MSE202's formats and the user's settings ----------------------------------------
-        self.formats: list[re.Pattern[str]] = []
+        # -- MSE202's formats and the user's settings (compiled on first use: see formats) ----
         raw_formats = family.get("formats", [])
-        for fmt in raw_formats if isinstance(raw_formats, list) else []:
-            if isinstance(fmt, dict) and isinstance(fmt.get("regex"), str):
-                try:
-                    self.formats.append(re.compile(fmt["regex"]))
-                except re.error:
-                    continue
-        for _id, regex in settings.secrets.extra_patterns:
-            self.formats.append(re.compile(regex))
+        self._format_sources = [
+            fmt["regex"]
+            for fmt in (raw_formats if isinstance(raw_formats, list) else [])
+            if isinstance(fmt, dict) and isinstance(fmt.get("regex"), str)
+        ] + [regex for _id, regex in settings.secrets.extra_patterns]
 
         # names worth judging: a secret word or a bigram in them
         words = sorted(self.strong | self.weak | set(self.compound), key=len, reverse=True)
@@ -230,6 +227,19 @@ class SecretValuesCheck:
         self._names: dict[str, Optional[str]] = {}
 
     # == prefilter ===============================================================================
+    @functools.cached_property
+    def formats(self) -> list[re.Pattern[str]]:
+        """MSE202's credential formats, which MSE204 leaves to MSE202. Compiled when a literal
+        first gets that far: most files never need them, and compiling them all was most of
+        the start-up of a one-file run."""
+        out = []
+        for regex in self._format_sources:
+            try:
+                out.append(re.compile(regex))
+            except re.error:
+                continue
+        return out
+
     def wants(self, text: str) -> bool:
         """The file may hold a candidate: a URL, a long base64/hex run, a secret word, both
         words of a bigram, or a call taking a password."""
@@ -558,8 +568,54 @@ def _source_offsets(body: str, raw: bool, length: int) -> Optional[list[int]]:
     return out if len(out) == length + 1 else None
 
 
-def _union(patterns: Sequence[str], flags: int) -> Optional[re.Pattern[str]]:
+class LazyPattern:
+    """A regular expression compiled on first use. The catalogue's patterns take longer to
+    compile than a small file takes to check, and most files never reach most of them."""
+
+    __slots__ = ("_build", "_compiled")
+
+    def __init__(self, build: Callable[[], re.Pattern[str]]) -> None:
+        self._build = build
+        self._compiled: Optional[re.Pattern[str]] = None
+
+    @property
+    def compiled(self) -> re.Pattern[str]:
+        if self._compiled is None:
+            self._compiled = self._build()
+        return self._compiled
+
+    def search(self, text: str) -> Optional[re.Match[str]]:
+        return self.compiled.search(text)
+
+    def match(self, text: str) -> Optional[re.Match[str]]:
+        return self.compiled.match(text)
+
+    def fullmatch(self, text: str) -> Optional[re.Match[str]]:
+        return self.compiled.fullmatch(text)
+
+    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        return self.compiled.finditer(text)
+
+    def findall(self, text: str) -> list[Any]:
+        return self.compiled.findall(text)
+
+
+def _lazy(pattern: str, flags: int = 0) -> LazyPattern:
+    return LazyPattern(functools.partial(re.compile, pattern, flags))
+
+
+def _union(patterns: Sequence[str], flags: int) -> Optional[LazyPattern]:
     """One regex matching any of ``patterns`` (invalid ones are skipped), or None."""
+    if not patterns:
+        return None
+    return LazyPattern(functools.partial(_compile_union, tuple(patterns), flags))
+
+
+def _compile_union(patterns: tuple[str, ...], flags: int) -> re.Pattern[str]:
+    try:  # the usual case: every pattern valid, one compilation
+        return re.compile("|".join(f"(?:{p})" for p in patterns), flags)
+    except re.error:
+        pass
     ok = []
     for p in patterns:
         try:
@@ -567,9 +623,7 @@ def _union(patterns: Sequence[str], flags: int) -> Optional[re.Pattern[str]]:
         except re.error:
             continue
         ok.append(f"(?:{p})")
-    if not ok:
-        return None
-    return re.compile("|".join(ok), flags)
+    return re.compile("|".join(ok) or r"(?!)", flags)
 
 
 def _charset(name: str, raw: Mapping[str, Any]) -> Charset:

@@ -1,0 +1,125 @@
+"""The typer-free entry point (mse_lint.fastpath): same output, stderr and exit code as the typer
+app for every command line it accepts; everything else goes to typer; typer is not imported
+for a plain check."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mse_lint import fastpath
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "examples" / "report-service"
+TYPER = "import sys; from mse_lint.cli import main; sys.argv[0] = 'mse-lint'; main()"
+FAST = "import sys; from mse_lint.fastpath import main; sys.argv[0] = 'mse-lint'; main()"
+
+
+def run(code: str, args: list[str], cwd: Path) -> tuple[int, str, str]:
+    p = subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+    # the console summary says how long the run took: the one thing allowed to differ
+    out = re.sub(r"checked in \d+(\.\d+)? m?s", "checked in T", p.stdout)
+    return p.returncode, out, p.stderr
+
+
+CASES = [
+    [".", "--no-color"],
+    ["check", ".", "--format", "json", "-q"],
+    ["--format=json", "--select", "MSE1", "--select=MSE2", ".", "--no-cache"],
+    [
+        ".",
+        "--ignore",
+        "MSE101,MSE2",
+        "--severity",
+        "MSE102=info",
+        "--fail-on",
+        "warning",
+        "-j",
+        "1",
+    ],
+    [".", "--target-python", "3.8", "--isolated", "--quiet", "--no-color"],
+    ["--", "."],
+    [".", "--format", "xml"],  # a usage error from _check
+    [".", "--select", "NOPE"],  # a configuration error
+    ["missing-folder"],
+]
+
+
+@pytest.mark.parametrize("args", CASES, ids=" ".join)
+def test_fast_path_matches_typer(args: list[str]) -> None:
+    assert fastpath.parse(args) is not None  # really the fast path
+    assert run(FAST, args, EXAMPLE) == run(TYPER, args, EXAMPLE)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["check", "--help"],
+        ["--version"],
+        ["rules"],
+        ["explain", "MSE101"],
+        [".", "--jobs", "many"],  # typer's message for a bad number
+        [".", "--select"],  # a missing value
+        [".", "--unknown-option"],
+        [".", "-qj1"],  # combined short options
+        [".", "--quiet=yes"],
+    ],
+    ids=" ".join,
+)
+def test_everything_else_goes_to_typer(args: list[str]) -> None:
+    assert fastpath.parse(args) is None
+    if args[0] in ("--help", "--version", "rules", "check"):  # still the same output
+        assert run(FAST, args, EXAMPLE) == run(TYPER, args, EXAMPLE)
+
+
+def test_parse() -> None:
+    values = fastpath.parse(["a.py", "-o", "-", "--select", "MSE1", "--select", "MSE2", "b.py"])
+    assert values is not None
+    assert values["paths"] == [Path("a.py"), Path("b.py")]
+    assert values["output"] == Path("-")
+    assert values["select"] == ["MSE1", "MSE2"]
+    assert fastpath.parse([])["paths"] == [Path(".")]  # type: ignore[index]
+    assert fastpath.parse(["--no-color"])["color"] is False  # type: ignore[index]
+
+
+def test_tables_match_the_typer_app() -> None:
+    """A command or a check option added to the typer app must be added here too (or the
+    fast path would treat a command name as a path, or pass typer's defaults wrongly)."""
+    import typer.main
+
+    from mse_lint.cli import app
+
+    group = typer.main.get_command(app)
+    assert set(group.commands) - {"check"} == set(fastpath.COMMANDS)  # type: ignore[attr-defined]
+    check = group.commands["check"]  # type: ignore[attr-defined]
+    names = {
+        opt: p.name for p in check.params for opt in (*p.opts, *p.secondary_opts) if opt != "-h"
+    }
+    names.pop("--help", None)
+    names.pop("paths", None)  # the argument
+    assert names == {k: d for k, (d, _) in fastpath.OPTIONS.items()}
+    defaults = {p.name: p.default for p in check.params if p.name in fastpath.DEFAULTS}
+    assert defaults == fastpath.DEFAULTS
+
+
+def test_a_check_does_not_import_typer(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("import os\nos.fork()\n")
+    code = (
+        "import sys; from mse_lint import fastpath\n"
+        "sys.argv = ['mse-lint', 'app.py', '--isolated', '-q']\n"
+        "try:\n    fastpath.main()\nexcept SystemExit as e:\n    code = e.code\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('typer', 'click', 'rich', "
+        "'libcst', 'pathspec'))\n"
+        "print(code, bad)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert out.stdout.strip().splitlines()[-1] == "1 []", out.stderr
