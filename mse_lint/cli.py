@@ -130,9 +130,15 @@ def check(
     except Exception as exc:  # internal error: a message, a traceback only on request
         if debug:
             raise
+        from .engine import CheckCrash
+
+        what = (
+            f" while checking {exc}"
+            if isinstance(exc, CheckCrash)
+            else f": {type(exc).__name__}: {exc}"
+        )
         raise _fail(
-            f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback; "
-            "please report it)"
+            f"internal error{what} (run with --debug for the traceback; please report it)"
         ) from None
     raise typer.Exit(code)
 

@@ -30,6 +30,24 @@ _CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", re.M)
 _PARALLEL_MIN_FILES = 48
 
 
+class CheckCrash(Exception):
+    """A bug of mse-lint met while checking one file: the message names the file."""
+
+    def __init__(self, path: str, error: BaseException) -> None:
+        super().__init__(f"{path}: {type(error).__name__}: {error}")
+        self.path = path
+
+    def __reduce__(self) -> tuple[object, ...]:  # crosses process boundaries as a message
+        return (_crash_from_message, (str(self),))
+
+
+def _crash_from_message(message: str) -> CheckCrash:
+    crash = CheckCrash.__new__(CheckCrash)
+    Exception.__init__(crash, message)
+    crash.path = message.split(": ", 1)[0]
+    return crash
+
+
 @dataclass(frozen=True)
 class FileJob:
     path: str  # to open
@@ -129,6 +147,14 @@ class Engine:
         )
 
     def check_file(self, job: FileJob) -> FileResult:
+        try:
+            return self._check_file(job)
+        except (KeyboardInterrupt, MemoryError):
+            raise
+        except Exception as exc:
+            raise CheckCrash(job.display, exc) from exc
+
+    def _check_file(self, job: FileJob) -> FileResult:
         result = FileResult()
         try:
             with open(job.path, "rb") as fh:
@@ -154,6 +180,14 @@ class Engine:
         ]
         if not wanted and "MSE001" not in self.enabled:
             return []
+        nul = text.find("\0")
+        if nul >= 0:
+            # Python refuses the file (ValueError before 3.12, SyntaxError after): one wording
+            line = text.count("\n", 0, nul) + 1
+            col = nul - (text.rfind("\n", 0, nul) + 1) + 1
+            return [
+                self._core(job, "MSE001", line, col, f"a NUL byte at line {line}, column {col}")
+            ]
         try:
             try:
                 tree = ast.parse(text, job.display)
@@ -164,8 +198,7 @@ class Engine:
         except SyntaxError as exc:
             return self._syntax_error(job, text, exc, result)
         except ValueError as exc:
-            detail = "it contains NUL bytes" if "null" in str(exc) else str(exc)
-            return [self._core(job, "MSE001", 1, 1, detail)]
+            return [self._core(job, "MSE001", 1, 1, str(exc))]
         except (RecursionError, MemoryError) as exc:
             result.notices.append(
                 Notice(
@@ -185,11 +218,22 @@ class Engine:
             file=job.path,
         )
         out: list[Diagnostic] = []
+        skipped = False
         for check in wanted:
             try:
                 out.extend(check.run(ctx))
             except RecursionError:
-                out.extend(_with_deep_stack(lambda c=check: list(c.run(ctx))))  # type: ignore[misc]
+                try:
+                    out.extend(_with_deep_stack(lambda c=check: list(c.run(ctx))))  # type: ignore[misc]
+                except RecursionError:
+                    skipped = True  # nested deeper than Python itself compiles
+        if skipped:
+            result.notices.append(
+                Notice(
+                    "nested too deeply for some checks (RecursionError): not fully checked",
+                    job.display,
+                )
+            )
         return out
 
     def _syntax_error(
