@@ -125,6 +125,10 @@ def check(
         )
     except typer.Exit:
         raise
+    except KeyboardInterrupt:
+        # typer turns it into a silent exit 130; say why the run stopped (nothing was written)
+        sys.stderr.write("mse-lint: interrupted\n")
+        raise typer.Exit(130) from None
     except UserError as exc:
         raise _fail(str(exc)) from None
     except Exception as exc:  # internal error: a message, a traceback only on request
@@ -262,17 +266,24 @@ def _emit(
 
 def _write(path: Path, text: str) -> None:
     """Atomic: a temp file in the same folder, then a rename."""
+    import contextlib
     import os
     import tempfile
 
     folder = path.parent if str(path.parent) else Path(".")
+    tmp: Optional[str] = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, path)
+        tmp = None
     except OSError as exc:
         raise UserError(f"{path}: cannot write the report: {exc.strerror}") from None
+    finally:
+        if tmp is not None:  # a failed or interrupted write leaves nothing behind
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
 
 
 @app.command("rules")

@@ -354,13 +354,22 @@ class Engine:
 
         ctx = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
         chunk = max(1, len(jobs) // (workers * 8))
-        with ProcessPoolExecutor(
+        pool = ProcessPoolExecutor(
             workers,
             mp_context=ctx,
             initializer=_init_worker,
             initargs=(self.catalog, self.settings, self.local_modules, self.info),
-        ) as pool:
-            return list(pool.map(_work, jobs, chunksize=chunk))
+        )
+        try:
+            results = list(pool.map(_work, jobs, chunksize=chunk))
+        except BaseException:
+            # Ctrl-C or a crash: stop now, not after every file already queued
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
+        return results
 
 
 def _no(_: str) -> bool:
@@ -386,7 +395,11 @@ def _init_worker(
     catalog: Catalog, settings: Settings, local_modules: frozenset[str], info: ProjectInfo
 ) -> None:
     import gc
+    import signal
 
+    # Ctrl-C reaches the whole process group: the parent stops the pool and reports it once;
+    # workers that took it too would each print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WORKER[:] = [Engine(catalog, settings, local_modules, info)]
     gc.freeze()
 

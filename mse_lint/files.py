@@ -49,9 +49,15 @@ def _is_venv(folder: str) -> bool:
     return os.path.isfile(os.path.join(folder, "pyvenv.cfg"))
 
 
-def python_files(folder: Path) -> Iterator[Path]:
-    """Every ``.py`` file under ``folder``, not in hidden folders or virtualenvs, sorted."""
-    visited = {os.path.realpath(folder)}
+def _inside(real: str, roots: Sequence[str]) -> bool:
+    return any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+def python_files(folder: Path, escaped: Optional[list[str]] = None) -> Iterator[Path]:
+    """Every ``.py`` file under ``folder``, not in hidden folders or virtualenvs, sorted.
+    Symlinks that lead out of ``folder`` are not followed: their paths go to ``escaped``."""
+    root = os.path.realpath(folder)
+    visited = {root}
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
         keep = []
         for d in sorted(dirnames):
@@ -61,11 +67,20 @@ def python_files(folder: Path) -> Iterator[Path]:
             real = os.path.realpath(full)
             if real in visited or _is_venv(full):
                 continue  # a symlink loop, or a folder already seen through another link
+            if not _inside(real, [root]):
+                if escaped is not None:
+                    escaped.append(full)
+                continue
             visited.add(real)
             keep.append(d)
         dirnames[:] = keep
         for name in sorted(filenames):
             if name.endswith(".py") and not name.startswith("."):
+                full = os.path.join(dirpath, name)
+                if not _inside(os.path.realpath(full), [root]):
+                    if escaped is not None:
+                        escaped.append(full)
+                    continue
                 yield Path(dirpath, name)
 
 
@@ -86,6 +101,7 @@ def collect(
     said_no_toml = False
     skipped = 0
     seen: set[str] = set()
+    escaped: list[str] = []  # symlinks out of the project: never read (MSE207 reports them)
     spec = None
     if exclude:
         import pathspec
@@ -119,7 +135,7 @@ def collect(
                 )
                 said_no_toml = True
             if absolute.is_dir():
-                for f in python_files(absolute):
+                for f in python_files(absolute, escaped):
                     add(group, f)
             else:
                 add(group, absolute)
@@ -141,11 +157,15 @@ def collect(
             group.whole = group.whole or _within(code, target)
             manifest = project.manifest()
             assert manifest is not None
+            roots = [str(code), str(project.root.resolve())]
             for entry in manifest.shipped():
                 if entry.is_dir or not entry.rel.endswith(".py"):
                     continue
                 file = code / entry.rel
                 if not _within(file, target):
+                    continue
+                if entry.link is not None and not _inside(os.path.realpath(file), roots):
+                    escaped.append(str(file))
                     continue
                 parts = entry.rel.split("/")
                 if "site-packages" in parts or any(
@@ -160,6 +180,13 @@ def collect(
                     f"({display(code, cwd)}): nothing there ships; checked because it was named"
                 )
             )
-            for f in python_files(absolute):
+            for f in python_files(absolute, escaped):
                 add(group, f)
+    for path in sorted(set(escaped)):
+        notices.append(
+            Notice(
+                "a symlink to outside the project: not read (mse-cli would copy its target)",
+                display(Path(path), cwd),
+            )
+        )
     return Collected(list(groups.values()), notices, skipped)

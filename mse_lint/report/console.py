@@ -38,6 +38,8 @@ class _Sources:
     def line(self, path: str, number: int) -> Optional[str]:
         if path not in self._cache:
             try:
+                if _escapes(path):
+                    raise FileNotFoundError(path)
                 with open(path, "rb") as fh:
                     data = fh.read()
                 text = data.decode("utf-8", "replace")
@@ -51,6 +53,18 @@ class _Sources:
         for start, end in self._secrets.get((path, number), ()):
             text = mask_span(text, start, end)
         return text
+
+
+def _escapes(path: str) -> bool:
+    """The path goes through a symlink to outside the folder of the run: what it points to is
+    not part of the project (MSE207) and is never shown."""
+    import os
+
+    real = os.path.realpath(path)
+    if real == os.path.abspath(path):
+        return False
+    here = os.path.realpath(os.getcwd())
+    return not (real == here or real.startswith(here.rstrip(os.sep) + os.sep))
 
 
 def _finding(d: Diagnostic, name: str, sources: _Sources) -> Iterator[Line]:
