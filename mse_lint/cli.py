@@ -126,9 +126,14 @@ def check(
     except typer.Exit:
         raise
     except KeyboardInterrupt:
-        # typer turns it into a silent exit 130; say why the run stopped (nothing was written)
+        # Say why the run stopped (typer would exit 130 silently); nothing was written. Exit
+        # at once: the exit hooks of an interrupted process pool can block or print tracebacks.
+        import os
+
+        sys.stdout.flush()
         sys.stderr.write("mse-lint: interrupted\n")
-        raise typer.Exit(130) from None
+        sys.stderr.flush()
+        os._exit(130)
     except UserError as exc:
         raise _fail(str(exc)) from None
     except Exception as exc:  # internal error: a message, a traceback only on request

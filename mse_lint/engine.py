@@ -366,6 +366,8 @@ class Engine:
             # Ctrl-C or a crash: stop now, not after every file already queued
             for proc in list((getattr(pool, "_processes", None) or {}).values()):
                 proc.terminate()
+            # no waiting: a worker killed while sending a result can leave the pool's manager
+            # thread blocked for good (the CLI then exits without running exit hooks)
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         pool.shutdown()

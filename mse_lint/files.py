@@ -153,8 +153,10 @@ def collect(
             else:
                 skipped += 1
             continue
-        if _within(code, target) or _within(target, code):
-            group.whole = group.whole or _within(code, target)
+        # the folder holding mse.toml stands for the project, wherever its code dir is
+        at_root = target == project.root.resolve()
+        if at_root or _within(code, target) or _within(target, code):
+            group.whole = group.whole or at_root or _within(code, target)
             manifest = project.manifest()
             assert manifest is not None
             roots = [str(code), str(project.root.resolve())]
@@ -162,7 +164,7 @@ def collect(
                 if entry.is_dir or not entry.rel.endswith(".py"):
                     continue
                 file = code / entry.rel
-                if not _within(file, target):
+                if not at_root and not _within(file, target):
                     continue
                 if entry.link is not None and not _inside(os.path.realpath(file), roots):
                     escaped.append(str(file))
