@@ -74,13 +74,16 @@ class RunResult:
 def _decode(data: bytes) -> tuple[Optional[str], Optional[tuple[int, int, str]]]:
     """(text, None) or (None, (line, col, reason)) in Python's own source-decoding terms."""
     encoding = "utf-8"
+    head = b"\n".join(data.split(b"\n", 2)[:2])
+    m = _CODING.search(head[3:] if head.startswith(b"\xef\xbb\xbf") else head)
     if data.startswith(b"\xef\xbb\xbf"):
+        declared = m.group(1).decode("ascii", "replace") if m else "utf-8"
+        if _normal_name(declared) != "utf-8":
+            # CPython: "encoding problem: utf8 with BOM" (it wants exactly utf-8 with a BOM)
+            return None, (1, 1, f"a UTF-8 byte order mark, but the file declares {declared!r}")
         encoding = "utf-8-sig"
-    else:
-        head = b"\n".join(data.split(b"\n", 2)[:2])
-        m = _CODING.search(head)
-        if m:
-            encoding = m.group(1).decode("ascii", "replace")
+    elif m:
+        encoding = m.group(1).decode("ascii", "replace")
     try:
         return data.decode(encoding), None
     except LookupError:
@@ -90,6 +93,14 @@ def _decode(data: bytes) -> tuple[Optional[str], Optional[tuple[int, int, str]]]
         line = before.count(b"\n") + 1
         col = exc.start - (before.rfind(b"\n") + 1) + 1
         return None, (line, col, f"byte 0x{data[exc.start]:02x} is not valid {encoding}")
+
+
+def _normal_name(encoding: str) -> str:
+    """The tokenizer's own spelling of a declared encoding (CPython's get_normal_name)."""
+    name = encoding[:12].lower().replace("_", "-")
+    if name == "utf-8" or name.startswith("utf-8-"):
+        return "utf-8"
+    return name
 
 
 def _with_deep_stack(fn: Callable[[], T]) -> T:

@@ -200,9 +200,7 @@ def test_every_credential_example_is_found(tmp_path: Path) -> None:
     text = (root / "src" / "app.py").read_text().splitlines()
     comments, in_block = set(), False
     for i, line in enumerate(text, start=1):
-        if line.startswith("KEY_"):
-            in_block = not line.endswith('"""')
-        elif in_block:
+        if line.startswith("KEY_") or in_block:
             in_block = not line.endswith('"""')
         elif line.startswith("# "):
             comments.add(i)
