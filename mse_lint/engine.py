@@ -89,10 +89,40 @@ def _decode(data: bytes) -> tuple[Optional[str], Optional[tuple[int, int, str]]]
     except LookupError:
         return None, (1, 1, f"unknown encoding {encoding!r} declared")
     except UnicodeDecodeError as exc:
-        before = data[: exc.start]
+        first = exc.start
+    # CPython's tokenizer never decodes the inside of a comment: bad bytes there are fine
+    text = data.decode(encoding, "replace")
+    comments = _comment_spans(text)
+    offset = first
+    while True:
+        before = data[:offset]
         line = before.count(b"\n") + 1
-        col = exc.start - (before.rfind(b"\n") + 1) + 1
-        return None, (line, col, f"byte 0x{data[exc.start]:02x} is not valid {encoding}")
+        col = len(before[before.rfind(b"\n") + 1 :].decode(encoding, "replace")) + 1
+        if comments is None or not any(a <= (line, col) < b for a, b in comments.get(line, ())):
+            return None, (line, col, f"byte 0x{data[offset]:02x} is not valid {encoding}")
+        try:
+            data[offset + 1 :].decode(encoding)
+            break
+        except UnicodeDecodeError as exc:
+            offset += 1 + exc.start
+    return text, None
+
+
+def _comment_spans(text: str) -> Optional[dict[int, list[tuple[tuple[int, int], tuple[int, int]]]]]:
+    """Comment tokens by line, as ((line, col), (line, end col)) 1-based, or None when the text
+    does not tokenize."""
+    import io
+    import tokenize
+
+    spans: dict[int, list[tuple[tuple[int, int], tuple[int, int]]]] = {}
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type == tokenize.COMMENT:
+                (l1, c1), (l2, c2) = tok.start, tok.end
+                spans.setdefault(l1, []).append(((l1, c1 + 1), (l2, c2 + 1)))
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    return spans
 
 
 def _normal_name(encoding: str) -> str:

@@ -151,6 +151,12 @@ FILES: list[tuple[str, bytes, list[tuple[str, int, int, str]], int]] = [
         1,
     ),
     (
+        "invalid-utf-8-in-a-comment",  # CPython never decodes comments: it imports this file
+        b"import os\n# caf\xe9 \xff\nos.system('x')\n",
+        [("MSE103", 3, 1, OS_SYSTEM)],
+        1,
+    ),
+    (
         "invalid-utf-8",
         b'x = "\xff\xfe"\n',
         [("MSE002", 1, 6, _decode("byte 0xff is not valid utf-8"))],
