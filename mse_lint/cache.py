@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from . import __version__
+from .atomic import write_atomic
 from .diagnostics import Diagnostic, Notice, Severity, Span
 
 CACHE_DIR_NAME = ".mse_lint_cache"
@@ -291,24 +292,10 @@ class ResultCache:
             _prepare(self.folder)
             bundles = self.path.parent
             bundles.mkdir(exist_ok=True)
-            atomic_write(self.path, json.dumps(doc, separators=(",", ":")))
+            write_atomic(self.path, json.dumps(doc, separators=(",", ":")))
             _prune(bundles, self.path)
         except (OSError, ValueError, TypeError):
             return
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to a new file beside ``path``, then rename it over ``path``: a reader
-    (another run) sees the old or the new content, never part of one. Raises OSError."""
-    tmp = path.with_name(f".tmp-{os.getpid()}-{os.urandom(6).hex()}{path.suffix}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        _unlink(tmp)
-        raise
 
 
 def _prepare(folder: Path) -> None:
@@ -316,13 +303,13 @@ def _prepare(folder: Path) -> None:
     folder.mkdir(parents=False, exist_ok=True)
     ignore = folder / ".gitignore"
     if not ignore.exists():
-        ignore.write_text("# created by mse-lint; the whole folder is a cache\n*\n", "utf-8")
+        write_atomic(ignore, "# created by mse-lint; the whole folder is a cache\n*\n")
     tag = folder / "CACHEDIR.TAG"
     if not tag.exists():
-        tag.write_text(
+        write_atomic(
+            tag,
             "Signature: 8a477f597d28d172789f06886806bc55\n"
             "# This file is a cache directory tag created by mse-lint.\n",
-            "utf-8",
         )
 
 
@@ -338,7 +325,9 @@ def _prune(bundles: Path, keep: Path) -> None:
             mtime = entry.stat().st_mtime
         except OSError:
             continue
-        if mtime < limit or (entry.name.startswith(".tmp-") and mtime < stale_tmp):
+        if mtime < limit or (
+            entry.name.startswith(".") and entry.name.endswith(".tmp") and mtime < stale_tmp
+        ):
             _unlink(path)
 
 

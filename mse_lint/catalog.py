@@ -250,7 +250,7 @@ def _write_compiled(store: Path, docs: list[tuple[Path, dict[str, Any]]], finger
     """Atomically (temp file + rename in the same folder); never fails the run."""
     import json
 
-    from .cache import atomic_write
+    from .atomic import write_atomic
 
     body = {
         "folder": str(docs[0][0].parent),
@@ -260,7 +260,7 @@ def _write_compiled(store: Path, docs: list[tuple[Path, dict[str, Any]]], finger
     try:
         text = json.dumps(body, separators=(",", ":"))  # TypeError: a TOML date, say
         store.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(store, text)
+        write_atomic(store, text)
         import time
 
         month_ago = time.time() - 30 * 86400

@@ -26,6 +26,8 @@ from .command import (
     _check,
     _emit,
     _write,
+    internal_error,
+    interrupted,
 )
 
 __all__ = [
@@ -179,15 +181,14 @@ def check(
         )
     except typer.Exit:
         raise
+    except KeyboardInterrupt:
+        interrupted()  # typer alone would exit 130 without a word
     except UserError as exc:
         raise _fail(str(exc)) from None
     except Exception as exc:  # internal error: a message, a traceback only on request
         if debug:
             raise
-        raise _fail(
-            f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback; "
-            "please report it)"
-        ) from None
+        raise _fail(internal_error(exc)) from None
     raise typer.Exit(code)
 
 
@@ -320,5 +321,4 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        sys.stderr.write("mse-lint: interrupted\n")
-        sys.exit(130)
+        interrupted()

@@ -9,14 +9,38 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, NoReturn, Optional
 
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 FORMATS = ("console", "json", "sarif", "github", "gitlab", "junit")
 
 
 class UserError(Exception):
     """Reported as ``mse-lint: error: ...`` with exit code 2."""
+
+
+def internal_error(exc: Exception) -> str:
+    """The one-line message of a bug of mse-lint (the traceback only with --debug)."""
+    from .engine import CheckCrash
+
+    what = (
+        f" while checking {exc}"
+        if isinstance(exc, CheckCrash)
+        else f": {type(exc).__name__}: {exc}"
+    )
+    return f"internal error{what} (run with --debug for the traceback; please report it)"
+
+
+def interrupted() -> NoReturn:
+    """Ctrl-C: say why the run stopped and exit 130 at once. Nothing was written (every write
+    is atomic), and the exit hooks of an interrupted process pool can block or print
+    tracebacks, so they are not run."""
+    import os
+
+    sys.stdout.flush()
+    sys.stderr.write("mse-lint: interrupted\n")
+    sys.stderr.flush()
+    os._exit(EXIT_INTERRUPTED)
 
 
 def _split(values: Optional[list[str]]) -> Optional[list[str]]:

@@ -131,7 +131,9 @@ def parse_python(value: Any, where: str) -> tuple[int, int]:
         else None
     )
     if not m or not 8 <= int(m.group(1)) <= 14:
-        raise ConfigError(f'{where}: target-python must be a version from 3.8 to 3.14, like "3.10"')
+        raise ConfigError(
+            f'{where}: `target-python` must be a version from 3.8 to 3.14, like "3.10"'
+        )
     return (3, int(m.group(1)))
 
 
@@ -203,7 +205,13 @@ def _secrets(raw: Any, where: str) -> SecretSettings:
             f"(known keys: {', '.join(sorted(SECRETS_KEYS))})"
         )
     patterns = []
-    for item in raw.get("extra-patterns", []):
+    extra = raw.get("extra-patterns", [])
+    if not isinstance(extra, list):
+        raise ConfigError(
+            f"{where}: `secrets.extra-patterns` must be a list of tables like "
+            '{ id = "acme-token", regex = "acme_[0-9a-f]{32}" }'
+        )
+    for item in extra:
         if not isinstance(item, dict) or set(item) - {"id", "regex"} or "regex" not in item:
             raise ConfigError(
                 f"{where}: `secrets.extra-patterns` entries look like "
@@ -224,7 +232,9 @@ def _secrets(raw: Any, where: str) -> SecretSettings:
 def _key_line(path: Path, key: str) -> str:
     try:
         for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if re.match(rf"\s*[\"']?{re.escape(key)}[\"']?\s*=", line):
+            if re.match(rf"\s*[\"']?{re.escape(key)}[\"']?\s*=", line) or re.match(
+                rf"\s*\[\s*(tool\.mse-lint\.)?{re.escape(key)}\s*\]", line
+            ):
                 return f"{path}:{i}"
     except (OSError, UnicodeDecodeError):
         pass

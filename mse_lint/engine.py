@@ -32,6 +32,24 @@ _CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", re.M)
 _PARALLEL_MIN_FILES = 48
 
 
+class CheckCrash(Exception):
+    """A bug of mse-lint met while checking one file: the message names the file."""
+
+    def __init__(self, path: str, error: BaseException) -> None:
+        super().__init__(f"{path}: {type(error).__name__}: {error}")
+        self.path = path
+
+    def __reduce__(self) -> tuple[object, ...]:  # crosses process boundaries as a message
+        return (_crash_from_message, (str(self),))
+
+
+def _crash_from_message(message: str) -> CheckCrash:
+    crash = CheckCrash.__new__(CheckCrash)
+    Exception.__init__(crash, message)
+    crash.path = message.split(": ", 1)[0]
+    return crash
+
+
 @dataclass(frozen=True)
 class FileJob:
     path: str  # to open
@@ -60,22 +78,67 @@ class RunResult:
 def _decode(data: bytes) -> tuple[Optional[str], Optional[tuple[int, int, str]]]:
     """(text, None) or (None, (line, col, reason)) in Python's own source-decoding terms."""
     encoding = "utf-8"
+    head = b"\n".join(data.split(b"\n", 2)[:2])
+    m = _CODING.search(head[3:] if head.startswith(b"\xef\xbb\xbf") else head)
     if data.startswith(b"\xef\xbb\xbf"):
+        declared = m.group(1).decode("ascii", "replace") if m else "utf-8"
+        if _normal_name(declared) != "utf-8":
+            # CPython: "encoding problem: utf8 with BOM" (it wants exactly utf-8 with a BOM)
+            return None, (1, 1, f"a UTF-8 byte order mark, but the file declares {declared!r}")
         encoding = "utf-8-sig"
-    else:
-        head = b"\n".join(data.split(b"\n", 2)[:2])
-        m = _CODING.search(head)
-        if m:
-            encoding = m.group(1).decode("ascii", "replace")
+    elif m:
+        encoding = m.group(1).decode("ascii", "replace")
     try:
         return data.decode(encoding), None
     except LookupError:
         return None, (1, 1, f"unknown encoding {encoding!r} declared")
     except UnicodeDecodeError as exc:
-        before = data[: exc.start]
+        first = exc.start
+    # CPython's tokenizer never decodes the inside of a comment: bad bytes there are fine
+    text = data.decode(encoding, "replace")
+    comments = _comment_spans(text)
+    offset = first
+    while True:
+        before = data[:offset]
         line = before.count(b"\n") + 1
-        col = exc.start - (before.rfind(b"\n") + 1) + 1
-        return None, (line, col, f"byte 0x{data[exc.start]:02x} is not valid {encoding}")
+        col = len(before[before.rfind(b"\n") + 1 :].decode(encoding, "replace")) + 1
+        if comments is None or not any(a <= (line, col) < b for a, b in comments.get(line, ())):
+            return None, (line, col, f"byte 0x{data[offset]:02x} is not valid {encoding}")
+        try:
+            data[offset + 1 :].decode(encoding)
+            break
+        except UnicodeDecodeError as exc:
+            offset += 1 + exc.start
+    return text, None
+
+
+def _comment_spans(text: str) -> Optional[dict[int, list[tuple[tuple[int, int], tuple[int, int]]]]]:
+    """Comment tokens by line, as ((line, col), (line, end col)) 1-based, or None when the text
+    does not tokenize."""
+    import io
+    import tokenize
+
+    spans: dict[int, list[tuple[tuple[int, int], tuple[int, int]]]] = {}
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type == tokenize.COMMENT:
+                (l1, c1), (l2, c2) = tok.start, tok.end
+                spans.setdefault(l1, []).append(((l1, c1 + 1), (l2, c2 + 1)))
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    return spans
+
+
+def _normal_name(encoding: str) -> str:
+    """The tokenizer's own spelling of a declared encoding (CPython's get_normal_name)."""
+    name = encoding[:12].lower().replace("_", "-")
+    if name == "utf-8" or name.startswith("utf-8-"):
+        return "utf-8"
+    return name
+
+
+# SyntaxError messages of CPython's own nesting limits (the same in every supported version)
+_NESTING_LIMITS = ("too many nested parentheses", "too many statically nested blocks")
 
 
 def _with_deep_stack(fn: Callable[[], T]) -> T:
@@ -148,8 +211,18 @@ class Engine:
         return self._check_job(job, keyed=False)[1]
 
     def _check_job(self, job: FileJob, keyed: bool) -> tuple[Optional[str], FileResult]:
-        """The file's results, and (when ``keyed``) its cache key, made from the bytes checked:
-        a file changed while the run reads it is stored under the content it had."""
+        """The file's results, and (when ``keyed``) its cache key. A bug met on the way is
+        reported with the file's name (CheckCrash), not as a bare traceback."""
+        try:
+            return self._check_job_unguarded(job, keyed)
+        except (KeyboardInterrupt, MemoryError):
+            raise
+        except Exception as exc:
+            raise CheckCrash(job.display, exc) from exc
+
+    def _check_job_unguarded(self, job: FileJob, keyed: bool) -> tuple[Optional[str], FileResult]:
+        """The cache key is made from the bytes checked: a file changed while the run reads it
+        is stored under the content it had."""
         try:
             with open(job.path, "rb") as fh:
                 data = fh.read()
@@ -180,6 +253,14 @@ class Engine:
         ]
         if not wanted and "MSE001" not in self.enabled:
             return []
+        nul = text.find("\0")
+        if nul >= 0:
+            # Python refuses the file (ValueError before 3.12, SyntaxError after): one wording
+            line = text.count("\n", 0, nul) + 1
+            col = nul - (text.rfind("\n", 0, nul) + 1) + 1
+            return [
+                self._core(job, "MSE001", line, col, f"a NUL byte at line {line}, column {col}")
+            ]
         try:
             try:
                 tree = ast.parse(text, job.display)
@@ -190,8 +271,7 @@ class Engine:
         except SyntaxError as exc:
             return self._syntax_error(job, text, exc, result)
         except ValueError as exc:
-            detail = "it contains NUL bytes" if "null" in str(exc) else str(exc)
-            return [self._core(job, "MSE001", 1, 1, detail)]
+            return [self._core(job, "MSE001", 1, 1, str(exc))]
         except (RecursionError, MemoryError) as exc:
             result.notices.append(
                 Notice(
@@ -211,11 +291,22 @@ class Engine:
             file=job.path,
         )
         out: list[Diagnostic] = []
+        skipped = False
         for check in wanted:
             try:
                 out.extend(check.run(ctx))
             except RecursionError:
-                out.extend(_with_deep_stack(lambda c=check: list(c.run(ctx))))  # type: ignore[misc]
+                try:
+                    out.extend(_with_deep_stack(lambda c=check: list(c.run(ctx))))  # type: ignore[misc]
+                except RecursionError:
+                    skipped = True  # nested deeper than Python itself compiles
+        if skipped:
+            result.notices.append(
+                Notice(
+                    "nested too deeply for some checks (RecursionError): not fully checked",
+                    job.display,
+                )
+            )
         return out
 
     def _syntax_error(
@@ -243,11 +334,12 @@ class Engine:
         interpreter is too old to check it. None: a genuine syntax error (MSE001)."""
         from .checks.compat import feature_diagnostic, unparsable_features
 
+        if any(limit in (exc.msg or "") for limit in _NESTING_LIMITS):
+            return None  # a limit of CPython's parser: no Python version accepts the file
         try:
-            try:
-                features = unparsable_features(text, exc, self.catalog)
-            except RecursionError:
-                features = _with_deep_stack(lambda: unparsable_features(text, exc, self.catalog))
+            # libcst's native parser recurses on the C stack, where an overflow is a crash,
+            # not an exception: it always runs on the large stack
+            features = _with_deep_stack(lambda: unparsable_features(text, exc, self.catalog))
         except RecursionError:
             features = None  # too deep for libcst too: report the interpreter's error
         if features is None:
@@ -421,18 +513,27 @@ class Engine:
             _WORKER[:] = [self]
         else:
             shipped = (self.catalog, self.settings, self.local_modules, self.info)
+        pool = ProcessPoolExecutor(
+            workers, mp_context=ctx, initializer=_init_worker, initargs=(shipped,)
+        )
         try:
-            with ProcessPoolExecutor(
-                workers, mp_context=ctx, initializer=_init_worker, initargs=(shipped,)
-            ) as pool:
-                out = []
-                for r in pool.map(_work, jobs, [keyed] * len(jobs), chunksize=chunk):
-                    out.append(r)
-                    if on_file is not None:
-                        on_file()
-                return out
+            out = []
+            for r in pool.map(_work, jobs, [keyed] * len(jobs), chunksize=chunk):
+                out.append(r)
+                if on_file is not None:
+                    on_file()
+        except BaseException:
+            # Ctrl-C or a crash: stop now, not after every file already queued
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.terminate()
+            # no waiting: a worker killed while sending a result can leave the pool's manager
+            # thread blocked for good (the CLI then exits without running exit hooks)
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
         finally:
             _WORKER.clear()
+        pool.shutdown()
+        return out
 
 
 def _no(_: str) -> bool:
@@ -466,7 +567,11 @@ def _gc_tuned() -> Iterator[None]:
 def _init_worker(shipped: Optional[tuple[Catalog, Settings, frozenset[str], ProjectInfo]]) -> None:
     """``shipped``: what a spawned worker builds its engine from (None: forked, inherited)."""
     import gc
+    import signal
 
+    # Ctrl-C reaches the whole process group: the parent stops the pool and reports it once;
+    # workers that took it too would each print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if shipped is not None:
         _WORKER[:] = [Engine(*shipped)]
     # what the worker starts with is never freed: keep the collector off it

@@ -125,7 +125,7 @@ def parse(argv: list[str]) -> Optional[dict[str, Any]]:
 
 def run(values: dict[str, Any]) -> int:
     """What ``cli.check`` does with the same parameters, as an exit code."""
-    from .command import EXIT_ERROR, UserError, _check
+    from .command import EXIT_ERROR, UserError, _check, internal_error
 
     debug = values["debug"]
     try:
@@ -135,10 +135,7 @@ def run(values: dict[str, Any]) -> int:
     except Exception as exc:  # internal error: a message, a traceback only on request
         if debug:
             raise
-        message = (
-            f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback; "
-            "please report it)"
-        )
+        message = internal_error(exc)
     sys.stderr.write(f"mse-lint: error: {message}\n")
     return EXIT_ERROR
 
@@ -153,7 +150,8 @@ def main() -> None:
     try:
         code = run(values)
     except KeyboardInterrupt:
-        sys.stderr.write("mse-lint: interrupted\n")
-        code = 130
+        from .command import interrupted
+
+        interrupted()
     sys.stdout.flush()
     sys.exit(code)

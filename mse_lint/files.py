@@ -57,21 +57,34 @@ def _is_venv(folder: str) -> bool:
     return os.path.isfile(os.path.join(folder, "pyvenv.cfg"))
 
 
-def python_files(folder: Path) -> Iterator[Path]:
+def _inside(real: str, roots: Sequence[str]) -> bool:
+    return any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+def python_files(folder: Path, escaped: Optional[list[str]] = None) -> Iterator[Path]:
     """Every ``.py`` file under ``folder``, not in hidden folders or virtualenvs, sorted
-    (top-down: a folder's files, then its subfolders in name order). Symlinked folders are
-    followed once: a folder reached again (a loop, or another link to it) is skipped."""
+    (top-down: a folder's files, then its subfolders in name order). Symlinked folders inside
+    ``folder`` are followed once: a folder reached again (a loop, or another link to it) is
+    skipped. Symlinks that lead out of ``folder`` are not followed: their paths go to
+    ``escaped``."""
     try:
         st = os.stat(folder)
     except OSError:
         return
-    yield from _walk(str(folder), {(st.st_dev, st.st_ino)}, top=True)
+    root = os.path.realpath(folder)
+    yield from _walk(str(folder), {(st.st_dev, st.st_ino)}, root, escaped, top=True)
 
 
 _SKIPPED = frozenset(("__pycache__", "site-packages", "node_modules"))
 
 
-def _walk(folder: str, visited: set[tuple[int, int]], top: bool = False) -> Iterator[Path]:
+def _walk(
+    folder: str,
+    visited: set[tuple[int, int]],
+    root: str,
+    escaped: Optional[list[str]],
+    top: bool = False,
+) -> Iterator[Path]:
     # scandir: one system call per folder and one stat per subfolder (os.walk with realpath
     # made one per path component of every folder: most of a cached run's time)
     try:
@@ -90,11 +103,20 @@ def _walk(folder: str, visited: set[tuple[int, int]], top: bool = False) -> Iter
             is_dir = e.is_dir()
         except OSError:
             is_dir = False
-        if not is_dir:
-            if name.endswith(".py"):
-                yield Path(e.path)
+        if not is_dir and not name.endswith(".py"):
             continue
-        if name in _SKIPPED:
+        if not is_dir and not e.is_symlink():
+            yield Path(e.path)
+            continue
+        if is_dir and name in _SKIPPED:
+            continue
+        # only a symlink can lead out of the folder: its target is never read
+        if e.is_symlink() and not _inside(os.path.realpath(e.path), [root]):
+            if escaped is not None:
+                escaped.append(e.path)
+            continue
+        if not is_dir:
+            yield Path(e.path)
             continue
         try:
             st = e.stat()
@@ -106,7 +128,7 @@ def _walk(folder: str, visited: set[tuple[int, int]], top: bool = False) -> Iter
         visited.add(ident)
         folders.append(e.path)
     for sub in folders:
-        yield from _walk(sub, visited)
+        yield from _walk(sub, visited, root, escaped)
 
 
 def _within(child: Path, parent: Path) -> bool:
@@ -126,6 +148,7 @@ def collect(
     said_no_toml = said_no_code = False
     skipped = 0
     seen: set[str] = set()
+    escaped: list[str] = []  # symlinks out of the project: never read (MSE207 reports them)
     spec = None
     if exclude:
         import pathspec
@@ -178,7 +201,7 @@ def collect(
             said_no_toml = True
         if project.mse_toml is None or project.code_dir is None:
             if absolute.is_dir():
-                for f in python_files(absolute):
+                for f in python_files(absolute, escaped):
                     add(group, f)
             else:
                 add(group, absolute)
@@ -196,15 +219,21 @@ def collect(
             else:
                 skipped += 1
             continue
-        if _within(code, target) or _within(target, code):
-            group.whole = group.whole or _within(code, target)
+        # the folder holding mse.toml stands for the project, wherever its code dir is
+        at_root = target == project.root.resolve()
+        if at_root or _within(code, target) or _within(target, code):
+            group.whole = group.whole or at_root or _within(code, target)
             manifest = project.manifest()
             assert manifest is not None
+            roots = [str(code), str(project.root.resolve())]
             for entry in manifest.shipped():
                 if entry.is_dir or not entry.rel.endswith(".py"):
                     continue
                 file = code / entry.rel
-                if not _within(file, target):
+                if not at_root and not _within(file, target):
+                    continue
+                if entry.link is not None and not _inside(os.path.realpath(file), roots):
+                    escaped.append(str(file))
                     continue
                 parts = entry.rel.split("/")
                 if "site-packages" in parts or any(
@@ -219,6 +248,13 @@ def collect(
                     f"({display(code, cwd)}): nothing there ships; checked because it was named"
                 )
             )
-            for f in python_files(absolute):
+            for f in python_files(absolute, escaped):
                 add(group, f)
+    for path in sorted(set(escaped)):
+        notices.append(
+            Notice(
+                "a symlink to outside the project: not read (mse-cli would copy its target)",
+                display(Path(path), cwd),
+            )
+        )
     return Collected(list(groups.values()), notices, skipped)

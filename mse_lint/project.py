@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 import fnmatch
+import functools
 import os
 import re
 import sys
@@ -87,9 +88,50 @@ def read_mseignore(code_dir: Path) -> tuple[str, ...]:
     return tuple(seen)
 
 
+# A file or folder name is at most 255 bytes (NAME_MAX), hence at most 255 characters.
+_NAME_MAX = 255
+
+
+def _can_match_a_name(pattern: str) -> bool:
+    """False for a pattern that needs more characters than any name has. fnmatch compiles a
+    long pattern slowly (quadratically for runs of ``[``), so a megabyte-long .mseignore line
+    would stall the run; mse-cli would find it matches nothing, and so do we, quickly."""
+    if len(pattern) <= _NAME_MAX:
+        return True
+    n = len(pattern)
+    # next_close[i]: the index of the first "]" at or after i (n if none)
+    next_close = [n] * (n + 1)
+    for i in range(n - 1, -1, -1):
+        next_close[i] = i if pattern[i] == "]" else next_close[i + 1]
+    needed = i = 0
+    while i < n:
+        c = pattern[i]
+        i += 1
+        if c == "*":
+            continue
+        if c == "[":  # fnmatch.translate's reading of a bracket expression
+            j = i
+            if j < n and pattern[j] == "!":
+                j += 1
+            if j < n and pattern[j] == "]":
+                j += 1
+            j = next_close[j] if j < n else n
+            if j < n:
+                i = j + 1
+        needed += 1
+        if needed > _NAME_MAX:
+            return False
+    return True
+
+
+@functools.lru_cache(maxsize=4096)
+def _usable(pattern: str) -> bool:
+    return _can_match_a_name(pattern)
+
+
 def matching_pattern(name: str, patterns: Sequence[str]) -> Optional[str]:
     for p in patterns:
-        if fnmatch.fnmatch(name, p):
+        if _usable(p) and fnmatch.fnmatch(name, p):
             return p
     return None
 

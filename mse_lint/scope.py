@@ -36,6 +36,7 @@ _DYNAMIC_IMPORTERS = {"builtins.__import__", "importlib.import_module", "importl
 _TYPE_TESTS = frozenset({"isinstance", "issubclass"})
 
 Path = tuple[tuple[int, int], ...]
+_MAX_CALL_CHAIN = 16
 
 
 @dataclass(frozen=True)
@@ -282,7 +283,12 @@ class ModuleIndex:
         return b._values
 
     def resolve(
-        self, node: ast.expr, scope: Scope, order: Optional[int], path: Optional[Path] = None
+        self,
+        node: ast.expr,
+        scope: Scope,
+        order: Optional[int],
+        path: Optional[Path] = None,
+        calls: int = 0,
     ) -> list[Value]:
         """Qualified names ``node`` may evaluate to (empty when unknown)."""
         attrs: list[str] = []
@@ -292,7 +298,7 @@ class ModuleIndex:
         if isinstance(node, ast.Name):
             base = self.lookup(scope, node.id, order, path)
         elif isinstance(node, ast.Call):
-            base = self._resolve_call(node, scope, order, path)
+            base = self._resolve_call(node, scope, order, path, calls)
         else:
             return []
         if not attrs:
@@ -301,18 +307,28 @@ class ModuleIndex:
         return [Value(f"{v.qname}.{suffix}", v.dynamic) for v in base]
 
     def _resolve_call(
-        self, call: ast.Call, scope: Scope, order: Optional[int], path: Optional[Path] = None
+        self,
+        call: ast.Call,
+        scope: Scope,
+        order: Optional[int],
+        path: Optional[Path] = None,
+        calls: int = 0,
     ) -> list[Value]:
         out: list[Value] = []
+        if calls >= _MAX_CALL_CHAIN:
+            # f()()()...: every call of such a chain is a Ref resolved down to its root, so
+            # without a bound a chain of n calls costs n^2 resolutions (minutes for a few
+            # thousand); no API in the catalogue sits behind more than a few calls.
+            return out
         args = call.args
         first = _str_const(args[0]) if args else None
-        for f in self.resolve(call.func, scope, order, path):
+        for f in self.resolve(call.func, scope, order, path, calls + 1):
             q = f.qname
             if q == "builtins.getattr" and len(args) >= 2:
                 name = _str_const(args[1])
                 if name is not None:
                     how = f'getattr(..., "{name}")'
-                    targets = self.resolve(args[0], scope, order, path)
+                    targets = self.resolve(args[0], scope, order, path, calls + 1)
                     out.extend(v.attr(name, how) for v in targets)
             elif q in _DYNAMIC_IMPORTERS and first and not first.startswith("."):
                 if q == "importlib.import_module" or _has_fromlist(call):

@@ -233,6 +233,7 @@ class ProcessCheck:
                 yield diag
 
     def _all(self, ctx: FileContext, index: ModuleIndex, touch: set[str]) -> Iterator[Diagnostic]:
+        self._touch_memo: dict[int, bool] = {}  # node ids of this file's tree
         for ref in index.refs:
             found = False
             if self._root_touchable(ref.root, touch):
@@ -270,15 +271,29 @@ class ProcessCheck:
             yield from self._module_settings(ctx)
 
     def _root_touchable(self, root: ast.expr, touch: set[str]) -> bool:
+        # every call of f()()()... is a ref: remember the answer for each node walked, or a
+        # chain of n calls costs n^2 steps (minutes for ten thousand)
+        memo = self._touch_memo
+        walked: list[int] = []
         while True:
+            key = id(root)
+            if key in memo:
+                result = memo[key]
+                break
+            walked.append(key)
             if isinstance(root, ast.Name):
-                return root.id in touch
+                result = root.id in touch
+                break
             if isinstance(root, ast.Call):
                 root = root.func
             elif isinstance(root, ast.Attribute):
                 root = root.value
             else:
-                return False
+                result = False
+                break
+        for key in walked:
+            memo[key] = result
+        return result
 
     def _touchable(self, index: ModuleIndex) -> set[str]:
         """Names that can possibly resolve to a catalogued API; everything else is skipped."""

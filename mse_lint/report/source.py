@@ -41,6 +41,8 @@ class Sources:
 
     def _read(self, path: str) -> list[str]:
         full = os.path.join(self._base, path) if self._base else path
+        if _escapes(full, self._base or os.getcwd()):
+            return []
         try:
             if not stat.S_ISREG(os.stat(full).st_mode):
                 return []
@@ -61,6 +63,16 @@ class Sources:
         for start, end in self._secrets.get((path, number), ()):
             text = mask_span(text, start, end)
         return text
+
+
+def _escapes(path: str, base: str) -> bool:
+    """The path goes through a symlink to outside the folder of the run: what it points to is
+    not part of the project (MSE207 reports the link) and none of it is ever shown."""
+    real = os.path.realpath(path)
+    if real == os.path.abspath(path):
+        return False
+    here = os.path.realpath(base)
+    return not (real == here or real.startswith(here.rstrip(os.sep) + os.sep))
 
 
 def line_hash(text: str) -> str:
