@@ -5,6 +5,7 @@ styles on a terminal. rich is only imported for the latter, which keeps small ru
 
 from __future__ import annotations
 
+import re
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -19,6 +20,27 @@ Segment = tuple[str, str]  # (text, rich style)
 Line = list[Segment]
 
 _SEV_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+
+
+# Control characters of a source line (a NUL byte, an escape sequence) are shown, not sent to the
+# terminal; positions stay the same (one character for one)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_WIDTH = 160  # the part of a long line shown around the finding (minified or generated code)
+
+
+def _window(line: str, start: int, end: int) -> tuple[str, int, int]:
+    """At most ``_WIDTH`` characters of ``line`` around columns ``start:end``, with ``…`` where
+    it was cut, and the columns in what is shown."""
+    if len(line) <= _WIDTH:
+        return line, start, end
+    first = max(0, min(start - 20, len(line) - _WIDTH))
+    last = first + _WIDTH
+    part = line[first:last]
+    if first:
+        part = "…" + part[1:]
+    if last < len(line):
+        part = part[:-1] + "…"
+    return part, start - first, max(min(end, last) - first, start - first + 1)
 
 
 def _finding(d: Diagnostic, name: str, sources: Sources, link: str) -> Iterator[Line]:
@@ -37,11 +59,13 @@ def _finding(d: Diagnostic, name: str, sources: Sources, link: str) -> Iterator[
     text = None if d.whole_file else sources.line(d.path, d.span.line)
     if text is not None and text.strip():
         shown = text.expandtabs(4) if "\t" not in text[: d.span.col] else text
-        width = len(str(d.span.line))
-        yield [(f"    {d.span.line} | ", "dim"), (shown.rstrip(), "")]
+        shown = _CONTROL.sub("\N{REPLACEMENT CHARACTER}", shown.rstrip())
         start = max(d.span.col - 1, 0)
-        end = d.span.end_col - 1 if d.span.end_line == d.span.line else len(text.rstrip())
+        end = d.span.end_col - 1 if d.span.end_line == d.span.line else len(shown)
         end = max(end, start + 1)
+        shown, start, end = _window(shown, start, end)
+        width = len(str(d.span.line))
+        yield [(f"    {d.span.line} | ", "dim"), (shown, "")]
         yield [
             (f"    {' ' * width} | ", "dim"),
             (" " * start + "^" * (end - start), _SEV_STYLE[sev]),
