@@ -115,7 +115,8 @@ class ImportSite:
     modules: tuple[str, ...]
 
 
-def _is_main_guard(test: ast.expr) -> bool:
+def is_main_guard(test: ast.expr) -> bool:
+    """``__name__ == "__main__"`` (either way round): code run only as a script."""
     if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
         return False
     if not isinstance(test.ops[0], ast.Eq):
@@ -488,7 +489,7 @@ class ModuleIndex:
             self._arity[id(node)] = 2
             self._alternatives.add(id(node))
             was_main = self._in_main
-            if _is_main_guard(node.test):
+            if is_main_guard(node.test):
                 self._in_main = True
             type_only = _is_type_checking(node.test)
             self._annotation += type_only

@@ -24,7 +24,7 @@ from ..catalog import Catalog
 from ..config import Settings
 from ..diagnostics import FILE_SPAN, Diagnostic, Severity, Span
 from ..project import Fate, Manifest, MseToml, fate_of, path_is
-from ..scope import ModuleIndex, Ref, Scope
+from ..scope import ModuleIndex, Ref, Scope, is_main_guard
 from ..stdlib import stdlib_modules
 from ..tomlpos import key_positions
 from . import FileContext, ProjectContext
@@ -229,7 +229,7 @@ def _module_level(body: Sequence[ast.stmt]) -> Iterator[ast.stmt]:
     for stmt in body:
         yield stmt
         if isinstance(stmt, ast.If):
-            if _is_main(stmt.test):
+            if is_main_guard(stmt.test):
                 yield from _module_level(stmt.orelse)
                 continue
             yield from _module_level(stmt.body)
@@ -270,17 +270,6 @@ def _binds_at_import(body: Sequence[ast.stmt], name: str) -> bool:
                 if isinstance(n, ast.Name) and n.id == name:
                     return True
     return False
-
-
-def _is_main(test: ast.expr) -> bool:
-    return (
-        isinstance(test, ast.Compare)
-        and isinstance(test.left, ast.Name)
-        and test.left.id == "__name__"
-        and len(test.comparators) == 1
-        and isinstance(test.comparators[0], ast.Constant)
-        and test.comparators[0].value == "__main__"
-    )
 
 
 def _str(node: Optional[ast.expr]) -> Optional[str]:

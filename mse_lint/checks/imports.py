@@ -20,7 +20,7 @@ from ..catalog import Catalog
 from ..config import Settings
 from ..diagnostics import Diagnostic
 from ..requirements import canonical
-from ..scope import _is_main_guard, _is_type_checking
+from ..scope import _is_type_checking, is_main_guard
 from . import FileContext, ProjectInfo
 from .shipping import Distributions, Environment
 
@@ -143,7 +143,7 @@ def _runtime_imports(
                     yield stmt, stmt, name, stmt.module
             elif isinstance(stmt, ast.If):
                 taken = _version_test(stmt.test, python)
-                if _is_type_checking(stmt.test) or _is_main_guard(stmt.test) or taken is False:
+                if _is_type_checking(stmt.test) or is_main_guard(stmt.test) or taken is False:
                     todo.append(stmt.orelse)
                 elif taken:
                     todo.append(stmt.body)
