@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Optional
 
+from .astwalk import walk
 from .scope import ModuleIndex, Ref
 
 MORE_PARTS = "/"  # more path components follow the known text
@@ -375,7 +376,7 @@ class Evaluator:
             return []  # not bound by a `with ... as name` anywhere (one walk saved)
         if self._with is None:
             self._with = {}
-            for w in ast.walk(self.tree):
+            for w in walk(self.tree):
                 if isinstance(w, (ast.With, ast.AsyncWith)) and w.body:
                     for item in w.items:
                         target = item.optional_vars

@@ -31,6 +31,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Optional, Union
 
+from .astwalk import walk
+
 _BUILTIN_NAMES = frozenset(dir(builtins))
 _DYNAMIC_IMPORTERS = {"builtins.__import__", "importlib.import_module", "importlib.__import__"}
 _TYPE_TESTS = frozenset({"isinstance", "issubclass"})
@@ -50,7 +52,7 @@ class Value:
 
 
 class Binding:
-    __slots__ = ("_resolving", "_values", "expr", "order", "path", "scope", "static")
+    __slots__ = ("expr", "order", "path", "scope", "static")
 
     def __init__(
         self,
@@ -65,8 +67,6 @@ class Binding:
         self.scope = scope
         self.static = static
         self.expr = expr
-        self._values: Optional[list[Value]] = None
-        self._resolving = False
 
 
 class Scope:
@@ -151,6 +151,10 @@ class ModuleIndex:
 
     def __init__(self, tree: ast.Module, returns: Optional[Mapping[str, str]] = None) -> None:
         self.returns: Mapping[str, str] = returns or {}
+        # Resolved values of bindings, by id(binding): they depend on ``returns``, so they live
+        # here rather than on the (shared, see with_returns) bindings
+        self._memo: dict[int, list[Value]] = {}
+        self._busy: set[int] = set()
         self.module = Scope("module", None)
         self.refs: list[Ref] = []
         self.stores: list[AttrStore] = []
@@ -168,6 +172,17 @@ class ModuleIndex:
         self._deferred: list[tuple[ast.AST, Scope, Path, bool, bool]] = []
         self._visit_body(tree.body)
         self._run_deferred()
+
+    def with_returns(self, returns: Optional[Mapping[str, str]]) -> ModuleIndex:
+        """This index resolving calls with another ``returns`` table. The scopes, bindings and
+        sites are shared (walking the tree is what costs); only resolutions, which depend on
+        the table, are memoised anew."""
+        other = object.__new__(ModuleIndex)
+        other.__dict__.update(self.__dict__)
+        other.returns = returns or {}
+        other._memo = {}
+        other._busy = set()
+        return other
 
     # -- resolution ----------------------------------------------------------------------------
     def lookup(
@@ -267,19 +282,20 @@ class ModuleIndex:
             path = head
 
     def _binding_values(self, b: Binding) -> list[Value]:
-        if b._values is not None:
-            return b._values
         if b.static is not None:
-            b._values = [b.static]
-            return b._values
-        if b.expr is None or b._resolving:
+            return [b.static]
+        key = id(b)
+        found = self._memo.get(key)
+        if found is not None:
+            return found
+        if b.expr is None or key in self._busy:
             return []
-        b._resolving = True
+        self._busy.add(key)
         try:
-            b._values = self.resolve(b.expr, b.scope, b.order, b.path)
+            found = self._memo[key] = self.resolve(b.expr, b.scope, b.order, b.path)
         finally:
-            b._resolving = False
-        return b._values
+            self._busy.discard(key)
+        return found
 
     def resolve(
         self, node: ast.expr, scope: Scope, order: Optional[int], path: Optional[Path] = None
@@ -530,7 +546,7 @@ class ModuleIndex:
             saved = self._path
             self._path = (*saved, (id(node), i))
             try:
-                for sub in ast.walk(case.pattern):
+                for sub in walk(case.pattern):
                     name = getattr(sub, "name", None) or getattr(sub, "rest", None)
                     if isinstance(name, str):
                         self._bind(name)

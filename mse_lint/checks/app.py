@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
+from ..astwalk import walk
 from ..catalog import Catalog
 from ..config import Settings
 from ..diagnostics import FILE_SPAN, Diagnostic, Severity, Span
@@ -27,7 +28,8 @@ from ..project import Fate, Manifest, MseToml, fate_of, path_is
 from ..scope import ModuleIndex, Ref, Scope
 from ..stdlib import stdlib_modules
 from ..tomlpos import key_positions
-from . import FileContext, ProjectContext
+from . import FileContext, ProjectContext, word_set
+from . import words as file_words
 
 _MAX_MODULES = 64  # local modules followed from the app module
 _PARAM = re.compile(r"<(?:(\w+):)?\w+>|\{\w+(?::(\w+))?\}")
@@ -47,8 +49,11 @@ class ServerStartCheck:
         self.names = frozenset(names)
         # only files that call one of the names can start a server
         self._prefilter = re.compile(r"\b(" + "|".join(sorted(map(re.escape, names))) + r")\s*\(")
+        self._words = word_set(names)  # the pattern needs one of them as a word
 
     def wants(self, text: str) -> bool:
+        if self._words is not None and self._words.isdisjoint(file_words(text)):
+            return False
         return self._prefilter.search(text) is not None
 
     def run(self, ctx: FileContext) -> Iterable[Diagnostic]:
@@ -185,7 +190,7 @@ class _Modules:
                 if not isinstance(link, ast.Attribute):
                     break
                 link = link.value
-        for node in ast.walk(tree):
+        for node in walk(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 for d in node.decorator_list:
                     mod.decorated[id(d)] = node
@@ -264,9 +269,9 @@ def _binds_at_import(body: Sequence[ast.stmt], name: str) -> bool:
         elif isinstance(stmt, (ast.With, ast.AsyncWith)):
             targets = [i.optional_vars for i in stmt.items if i.optional_vars is not None]
         elif isinstance(stmt, ast.Expr):  # `(app := Flask(__name__))`
-            targets = [n.target for n in ast.walk(stmt) if isinstance(n, ast.NamedExpr)]
+            targets = [n.target for n in walk(stmt) if isinstance(n, ast.NamedExpr)]
         for t in targets:
-            for n in ast.walk(t):
+            for n in walk(t):
                 if isinstance(n, ast.Name) and n.id == name:
                     return True
     return False
@@ -699,7 +704,7 @@ class _AppRun:
         if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             return []
         out: list[_Obj] = []
-        for sub in ast.walk(node):
+        for sub in walk(node):
             if isinstance(sub, ast.Return) and sub.value is not None:
                 out.extend(self.objects_of_expr(fmod, sub.value, depth + 1))
         return out

@@ -20,10 +20,12 @@ from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from typing import Any, Optional, Union
 
+from ..astwalk import walk
 from ..catalog import Catalog
 from ..diagnostics import Diagnostic, Span
 from ..scope import ModuleIndex, Ref, Value
 from . import FileContext
+from . import words as file_words
 
 Version = tuple[int, int]
 
@@ -47,7 +49,6 @@ _GUARD_EXCEPTIONS = frozenset(
 _DYNAMIC_ACCESS = frozenset(
     {"builtins.getattr", "builtins.__import__", "importlib.import_module", "importlib.__import__"}
 )
-_WORD = re.compile(r"\w+")
 _STRING_START = re.compile(r"([rRbBuUfFtT]{0,3})('''|\"\"\"|'|\")")
 
 
@@ -318,6 +319,25 @@ def _paren_with(node: Union[ast.With, ast.AsyncWith], src: _Source) -> bool:
 
 
 _STAR_SUBSCRIPT = re.compile(r"\[[^\]\n]*\*|:\s*\*\s*[A-Za-z_]")
+# What the text of a file holding each statement-level construct must contain (a superset:
+# whitespace, line continuations and comments between the tokens allowed; no leading ``\b``,
+# which keeps re's literal-prefix search fast), and the oldest
+# Python that parses the construct at all: ast_features cannot find it in a tree this
+# interpreter built when it is older, nor when the text has no match.
+_GAP = r"(?:[\s\\]|#[^\n]*)*"
+_SYNTAX_TEXT: dict[str, tuple[str, Version]] = {
+    "match": (r"match\b", (3, 10)),
+    "except-star": (r"except" + _GAP + r"\*", (3, 11)),
+    "except-bare-tuple": (r"except\b", (3, 14)),
+    "type-alias": (r"type\b", (3, 12)),
+    "type-params": (r"(?:def|class)" + _GAP + r"\w+" + _GAP + r"\[", (3, 12)),
+    "type-param-default": (r"(?:def|class)" + _GAP + r"\w+" + _GAP + r"\[", (3, 13)),
+    "tstring": (r"(?<!\w)(?:[rR]?[tT]|[tT][rR])['\"]", (3, 14)),
+    "decorator": (r"@", (3, 0)),
+    "paren-with": (r"with\b", (3, 0)),
+    # `*args: *Ts` (the subscript form is the expression pass's, gated by _STAR_SUBSCRIPT)
+    "star-subscript": (r":" + _GAP + r"\*", (3, 11)),
+}
 _FSTRING_PREFIX = re.compile(r"(?<![\w])[rRbB]?[fFtT][rR]?['\"]")
 _BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
 
@@ -393,7 +413,7 @@ def ast_features(
 
 def _expression_features(tree: ast.AST, src: _Source, data: CompatData) -> Iterator[Feature]:
     strings_done: list[tuple[int, int, int, int]] = []
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.Subscript) and _has_star(node.slice):
             yield data.feature("star-subscript", src.node_span(node))
         elif type(node).__name__ == "TemplateStr":
@@ -531,7 +551,7 @@ class _Guards:
     def __init__(self, tree: ast.Module, index: ModuleIndex) -> None:
         self.index = index
         self.items: list[_Guard] = []
-        for node in ast.walk(tree):
+        for node in walk(tree):
             if isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
                 handlers = node.handlers  # type: ignore[attr-defined]
                 body = node.body  # type: ignore[attr-defined]
@@ -711,6 +731,7 @@ class CompatCheck:
     def __init__(self, catalog: Catalog, settings: object = None) -> None:
         self.data = CompatData(catalog)
         self._pairs: dict[Version, frozenset[tuple[str, str]]] = {}
+        self._gates: dict[Version, Optional[tuple[re.Pattern[str], ...]]] = {}
 
     def _api_pairs(self, target: Version) -> frozenset[tuple[str, str]]:
         """(module, name) word pairs: a file can use an addition newer than ``target`` only if
@@ -735,17 +756,46 @@ class CompatCheck:
         pairs = self._api_pairs(target)
         if not pairs:
             return False
-        words = set(_WORD.findall(text))
+        words = file_words(text)
         return any(top in words and last in words for top, last in pairs)
 
+    def _syntax_gate(self, target: Version) -> Optional[tuple[re.Pattern[str], ...]]:
+        """Patterns one of which the text of a file must match for ast_features to find anything
+        newer than ``target`` in it; None when any file may hold such syntax."""
+        if target not in self._gates:
+            running = sys.version_info[:2]
+            parts: list[str] = []
+            always = running >= (3, 14)  # t-strings: any string prefix, walked every time
+            for key, (needs, _) in self.data.syntax.items():
+                if needs <= target or key in ("union", "generic"):
+                    continue  # too old to report, or the run-time type pass's own
+                if key.startswith("fstring-"):
+                    if running >= (3, 12):
+                        parts.append(_FSTRING_PREFIX.pattern)
+                    continue
+                if key == "star-subscript":
+                    parts.append(_STAR_SUBSCRIPT.pattern)
+                text = _SYNTAX_TEXT.get(key)
+                if text is None:
+                    always = True  # a construct without a known text: never skip
+                elif running >= text[1]:
+                    parts.append(text[0])
+            # searched one by one: an alternation would lose each pattern's literal prefix
+            gate = None if always else tuple(re.compile(p) for p in dict.fromkeys(parts))
+            self._gates[target] = gate
+        return self._gates[target]
+
     def wants(self, text: str) -> bool:
-        return True  # syntax needs the tree; the costlier API pass has its own prefilter
+        return True  # the syntax and API passes have their own prefilters, per target
 
     def run(self, ctx: FileContext) -> Iterable[Diagnostic]:
         target = ctx.target_python
-        found: list[Feature] = [
-            f for f in ast_features(ctx.tree, ctx.source, self.data, target) if f.needs > target
-        ]
+        gate = self._syntax_gate(target)
+        found: list[Feature] = []
+        if gate is None or any(p.search(ctx.source) for p in gate):
+            found = [
+                f for f in ast_features(ctx.tree, ctx.source, self.data, target) if f.needs > target
+            ]
         needs_types = target < (3, 10)
         if needs_types or self._may_use_api(ctx.source, target):
             index = ctx.index()
@@ -808,7 +858,7 @@ class CompatCheck:
             for root, is_annotation in runtime_roots(ctx.tree, True):
                 if not is_annotation:
                     continue
-                for sub in ast.walk(root):
+                for sub in walk(root):
                     if not isinstance(sub, ast.Attribute) or not _dotted(sub):
                         continue
                     for v in index.resolve(sub, index.module, None):
@@ -943,7 +993,7 @@ class CompatCheck:
 
         for root, annotation in runtime_roots(ctx.tree, evaluated and target < (3, 14)):
             done: set[int] = set()
-            for node in ast.walk(root):
+            for node in walk(root):
                 if id(node) in done:
                     continue
                 if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
@@ -952,13 +1002,13 @@ class CompatCheck:
                         annotation or any(certain_type(p) for p in parts)
                     )
                     if union:
-                        done.update(id(n) for n in ast.walk(node))
+                        done.update(id(n) for n in walk(node))
                         yield data.feature("union", src.node_span(node), _code(node))
                         for p in parts:
                             if target < gen_needs and generic(p):
                                 yield data.feature("generic", src.node_span(p), _code(p))
                 elif target < gen_needs and generic(node):  # type: ignore[arg-type]
-                    done.update(id(n) for n in ast.walk(node))
+                    done.update(id(n) for n in walk(node))
                     yield data.feature("generic", src.node_span(node), _code(node))
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from typing import Any, Optional
 
+from ..astwalk import walk
 from ..catalog import Catalog
 from ..config import Settings
 from ..diagnostics import Diagnostic
@@ -271,7 +272,7 @@ class _Run:
         if not lines:
             return
         for stmt in _statements_at(self.ctx.tree.body, lines):
-            for node in ast.walk(stmt):
+            for node in walk(stmt):
                 if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
                     root = node.func.value
                     while isinstance(root, ast.Attribute):
@@ -288,7 +289,7 @@ class _Run:
                 return False
             bindings = self.index.reaching_bindings(ref.scope, node.id, ref.order, ref.path)
             return any(b.expr is not None and self._in_memory(b.expr, depth + 1) for b in bindings)
-        for n in ast.walk(node):
+        for n in walk(node):
             if (
                 isinstance(n, ast.Constant)
                 and isinstance(n.value, str)
@@ -305,7 +306,7 @@ class _Run:
 
     def _inner_ref(self, node: ast.expr) -> Optional[Ref]:
         """A reference inside ``node``: it tells the statement and whether it is main-only."""
-        for n in ast.walk(node):
+        for n in walk(node):
             ref = self.ev.by_node.get(id(n))
             if ref is not None:
                 return ref

@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any, Optional
 
+from ..astwalk import walk
 from ..catalog import Catalog
 from ..diagnostics import Diagnostic
 from ..scope import ModuleIndex, Ref
-from . import FileContext
+from . import FileContext, word_set
+from . import words as file_words
 
 _DYNAMIC_RULES = frozenset({"MSE101", "MSE102", "MSE103", "MSE104", "MSE105"})
 _NONE = "__none__"
@@ -193,10 +195,13 @@ class ProcessCheck:
         words = sorted(self.tops | set(self.methods) | {"getattr", "__import__"})
         alternatives = "|".join(map(re.escape, words))
         self._prefilter = re.compile(rf"\b(?:{alternatives})\b")
+        self._words = word_set(words)  # the same test on the file's shared word set
         self._settings_files = tuple(f for e in self.settings for f in e.files)
         self._match_cache: dict[str, tuple[list[ApiEntry], bool]] = {}
 
     def wants(self, text: str) -> bool:
+        if self._words is not None:
+            return not self._words.isdisjoint(file_words(text))
         return self._prefilter.search(text) is not None
 
     def wants_file(self, path: str) -> bool:
@@ -296,7 +301,7 @@ class ProcessCheck:
         # the names each bound expression mentions, collected once: the fixpoint below only
         # intersects sets (walking every expression again per round was a tenth of a run)
         mentions = [
-            (name, {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)})
+            (name, {n.id for n in walk(expr) if isinstance(n, ast.Name)})
             for name, expr in pending
             if name not in touch
         ]

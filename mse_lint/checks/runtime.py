@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any, Optional
 
+from ..astwalk import walk
 from ..catalog import Catalog
 from ..diagnostics import Diagnostic
 from ..requirements import requirement_names
 from ..scope import ModuleIndex, Ref, Scope
-from . import FileContext
+from . import FileContext, word_set
+from . import words as file_words
 
 # Where a value only decides a branch: `if shutil.which("x"):`, `x is None`, `not x`, `bool(x)`
 _TEST_PARENTS = (ast.If, ast.While, ast.IfExp, ast.Assert, ast.BoolOp, ast.UnaryOp)
@@ -99,8 +101,11 @@ class RuntimeCheck:
         }
         words = sorted(names | set(self.methods) | {"listen"})
         self._prefilter = re.compile(r"\b(?:" + "|".join(map(re.escape, words)) + r")\b")
+        self._words = word_set(words)  # the same test on the file's shared word set
 
     def wants(self, text: str) -> bool:
+        if self._words is not None:
+            return not self._words.isdisjoint(file_words(text))
         return self._prefilter.search(text) is not None
 
     def run(self, ctx: FileContext) -> Iterable[Diagnostic]:
@@ -112,7 +117,7 @@ class RuntimeCheck:
             if "parents" not in lazy:
                 lazy["parents"] = {
                     id(child): node
-                    for node in ast.walk(ctx.tree)
+                    for node in walk(ctx.tree)
                     for child in ast.iter_child_nodes(node)
                 }
             return lazy["parents"]  # type: ignore[no-any-return]
@@ -177,7 +182,7 @@ class RuntimeCheck:
             for name, expr in pending:
                 if name in touch:
                     continue
-                if any(isinstance(n, ast.Name) and n.id in touch for n in ast.walk(expr)):
+                if any(isinstance(n, ast.Name) and n.id in touch for n in walk(expr)):
                     touch.add(name)
                     changed = True
                 else:
@@ -190,7 +195,7 @@ class RuntimeCheck:
         (the scope pass leaves with-targets unresolved)."""
         out: dict[tuple[int, str], str] = {}
         calls = {id(r.call): r for r in index.refs if r.call is not None}
-        for node in ast.walk(tree):
+        for node in walk(tree):
             if not isinstance(node, (ast.With, ast.AsyncWith)):
                 continue
             for item in node.items:
