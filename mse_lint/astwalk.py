@@ -39,3 +39,16 @@ def walk(node: ast.AST) -> list[ast.AST]:
         _LAST[0] = node
         _LAST[1] = out
     return out
+
+
+def children(node: ast.AST) -> list[ast.AST]:
+    """``list(ast.iter_child_nodes(node))``, without its generators."""
+    out: list[ast.AST] = []
+    ast_type = ast.AST
+    for name in node._fields:
+        value = getattr(node, name, None)
+        if type(value) is list:
+            out.extend([item for item in value if isinstance(item, ast_type)])
+        elif isinstance(value, ast_type):
+            out.append(value)
+    return out

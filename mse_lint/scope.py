@@ -31,7 +31,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Optional, Union
 
-from .astwalk import walk
+from .astwalk import children, walk
 
 _BUILTIN_NAMES = frozenset(dir(builtins))
 _DYNAMIC_IMPORTERS = {"builtins.__import__", "importlib.import_module", "importlib.__import__"}
@@ -513,7 +513,7 @@ class ModuleIndex:
         elif type(node).__name__ == "TypeAlias":
             self._bind(node.name.id)  # type: ignore[attr-defined]
         else:
-            for child in ast.iter_child_nodes(node):
+            for child in children(node):
                 if isinstance(child, ast.expr):
                     self._expr(child)
 
@@ -641,7 +641,7 @@ class ModuleIndex:
                     self._bind(n.target.id, expr=n.value)
                     self._scope = saved
             else:
-                stack.extend(reversed(list(ast.iter_child_nodes(n))))
+                stack.extend(reversed(children(n)))
 
     def _comprehension(
         self, node: Union[ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp]
@@ -746,11 +746,11 @@ def _own_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
         yield s
         if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             continue
-        for child in ast.iter_child_nodes(s):
+        for child in children(s):
             if isinstance(child, ast.stmt):
                 stack.append(child)
             elif isinstance(child, ast.excepthandler) or type(child).__name__ == "match_case":
-                stack.extend(c for c in ast.iter_child_nodes(child) if isinstance(c, ast.stmt))
+                stack.extend(c for c in children(child) if isinstance(c, ast.stmt))
 
 
 def _pos(node: ast.expr) -> dict[str, int]:

@@ -44,6 +44,36 @@ def word_set(names: Iterable[str]) -> Optional[frozenset[str]]:
     return out if all(_WORD.fullmatch(n) for n in out) else None
 
 
+Needs = list[tuple[frozenset[str], tuple[str, ...]]]
+
+
+def name_needs(names: Iterable[str], words_alone: Iterable[str] = ()) -> Optional[Needs]:
+    """What a file's text must hold for a reference in it to resolve to one of the qualified
+    ``names`` (``os.system``, ``celery.Celery().Worker``, patterns like ``os.spawn*``) through
+    the scope index: every part of a resolved name comes from the text (an import, an
+    attribute, a getattr or import_module string, a name a star import brings; ``Celery()``
+    is a call of ``Celery``), so each name needs all its parts among :func:`words`, and a
+    pattern's starred part its literal pieces somewhere in the text. ``words_alone``: words
+    that are enough on their own (method names). None when a part is not made of word
+    characters (the caller keeps a regular expression then). Only for resolution without a
+    ``returns`` table, or with one whose values are prefixes of their keys."""
+    needs: Needs = []
+    for name in names:
+        parts = [p for p in name.replace("()", "").split(".") if p and p != "builtins"]
+        pieces = tuple(piece for p in parts if "*" in p for piece in p.split("*") if piece)
+        needs.append((frozenset(p for p in parts if "*" not in p), pieces))
+    needs += [(frozenset({w}), ()) for w in words_alone]
+    if any(word_set(need) is None for need, _ in needs):
+        return None
+    return needs
+
+
+def meets(needs: Needs, text: str) -> bool:
+    """Whether ``text`` holds everything one of ``needs`` asks for."""
+    have = words(text)
+    return any(need <= have and all(p in text for p in pieces) for need, pieces in needs)
+
+
 @dataclass(frozen=True)
 class ProjectInfo:
     """What per-file checks may know of the project (picklable: it goes to worker processes)."""

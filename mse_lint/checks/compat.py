@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from typing import Any, Optional, Union
 
-from ..astwalk import walk
+from ..astwalk import children, walk
 from ..catalog import Catalog
 from ..diagnostics import Diagnostic, Span
 from ..scope import ModuleIndex, Ref, Value
@@ -49,6 +49,8 @@ _GUARD_EXCEPTIONS = frozenset(
 _DYNAMIC_ACCESS = frozenset(
     {"builtins.getattr", "builtins.__import__", "importlib.import_module", "importlib.__import__"}
 )
+# what resolves to a member of _DYNAMIC_ACCESS is named so somewhere in the text
+_DYNAMIC_WORDS = frozenset({"getattr", "__import__", "import_module"})
 _STRING_START = re.compile(r"([rRbBuUfFtT]{0,3})('''|\"\"\"|'|\")")
 
 
@@ -711,7 +713,7 @@ def runtime_roots(tree: ast.Module, evaluated: bool) -> Iterator[tuple[ast.expr,
             continue
         if type(node).__name__ in ("TypeAlias",):
             continue
-        for child in reversed(list(ast.iter_child_nodes(node))):
+        for child in reversed(children(node)):
             if isinstance(child, ast.expr):
                 yield child, False
             elif not isinstance(child, (ast.expr_context, ast.operator)):
@@ -731,6 +733,7 @@ class CompatCheck:
     def __init__(self, catalog: Catalog, settings: object = None) -> None:
         self.data = CompatData(catalog)
         self._pairs: dict[Version, frozenset[tuple[str, str]]] = {}
+        self._names: dict[Version, tuple[frozenset[str], frozenset[str], frozenset[str]]] = {}
         self._gates: dict[Version, Optional[tuple[re.Pattern[str], ...]]] = {}
 
     def _api_pairs(self, target: Version) -> frozenset[tuple[str, str]]:
@@ -751,6 +754,21 @@ class CompatCheck:
                         pairs.add((last if top == "builtins" else top, p.param))
             self._pairs[target] = frozenset(pairs)
         return self._pairs[target]
+
+    def _ref_names(self, target: Version) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+        """The last names of attribute additions newer than ``target``, their keyword
+        parameters' names, and the builtins among them."""
+        found = self._names.get(target)
+        if found is None:
+            attrs = [a.name for a in self.data.attrs.values() if a.python > target]
+            found = self._names[target] = (
+                frozenset(n.rsplit(".", 1)[-1] for n in attrs),
+                frozenset(
+                    p.param for ps in self.data.params.values() for p in ps if p.python > target
+                ),
+                frozenset(n.split(".", 1)[1] for n in attrs if n.startswith("builtins.")),
+            )
+        return found
 
     def _may_use_api(self, text: str, target: Version) -> bool:
         pairs = self._api_pairs(target)
@@ -851,7 +869,28 @@ class CompatCheck:
                         construct = f"`from {node.module} import {alias.name}`"
                         effect = _EFFECT_MODULE
                         yield Feature("api", a.python, construct, src.node_span(node), effect)
+        attr_names, param_names, builtin_names = self._ref_names(target)
+        words = file_words(ctx.source)
+        # A reference can only reach an addition through a name the text holds (imports,
+        # attributes and getattr strings are all words of it), so most are skipped unresolved:
+        # those from a plain name whose attributes and keywords name no addition newer than
+        # the target, in a file that names no such builtin and no dynamic accessor.
+        builtins_named = not builtin_names.isdisjoint(words)
+        dynamic_named = not _DYNAMIC_WORDS.isdisjoint(words)
         for ref in index.refs:
+            if (
+                isinstance(ref.root, ast.Name)
+                and not builtins_named
+                and attr_names.isdisjoint(ref.attrs)
+                and (
+                    ref.call is None
+                    or (
+                        not dynamic_named
+                        and all(kw.arg not in param_names for kw in ref.call.keywords)
+                    )
+                )
+            ):
+                continue
             for f in self._ref(ref, index, src, ok):
                 yield replace(f, stmt_line=ref.stmt.lineno)
         if target < (3, 14) and not _future_annotations(ctx.tree):
@@ -859,7 +898,9 @@ class CompatCheck:
                 if not is_annotation:
                     continue
                 for sub in walk(root):
-                    if not isinstance(sub, ast.Attribute) or not _dotted(sub):
+                    if not isinstance(sub, ast.Attribute) or sub.attr not in attr_names:
+                        continue  # (an addition's qualified name ends with its own name)
+                    if not _dotted(sub):
                         continue
                     for v in index.resolve(sub, index.module, None):
                         a = data.attrs.get(_normal(v.qname))

@@ -13,8 +13,7 @@ from ..astwalk import walk
 from ..catalog import Catalog
 from ..diagnostics import Diagnostic
 from ..scope import ModuleIndex, Ref
-from . import FileContext, word_set
-from . import words as file_words
+from . import FileContext, meets, name_needs
 
 _DYNAMIC_RULES = frozenset({"MSE101", "MSE102", "MSE103", "MSE104", "MSE105"})
 _NONE = "__none__"
@@ -195,14 +194,20 @@ class ProcessCheck:
         words = sorted(self.tops | set(self.methods) | {"getattr", "__import__"})
         alternatives = "|".join(map(re.escape, words))
         self._prefilter = re.compile(rf"\b(?:{alternatives})\b")
-        self._words = word_set(words)  # the same test on the file's shared word set
+        # The returns table's values are prefixes of their keys (`multiprocessing`) or
+        # `<dynamic>`, which starts no catalogued name: what resolves through it comes from
+        # the text too.
+        self._needs = name_needs(
+            [*self.exact, *self.assigns, *(e.name for e in self.patterns)],
+            [*self.methods, *self.imports],
+        )
         self._settings_files = tuple(f for e in self.settings for f in e.files)
         self._match_cache: dict[str, tuple[list[ApiEntry], bool]] = {}
 
     def wants(self, text: str) -> bool:
-        if self._words is not None:
-            return not self._words.isdisjoint(file_words(text))
-        return self._prefilter.search(text) is not None
+        if self._needs is None:
+            return self._prefilter.search(text) is not None
+        return meets(self._needs, text)
 
     def wants_file(self, path: str) -> bool:
         base = path.rsplit("/", 1)[-1]

@@ -11,13 +11,12 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any, Optional
 
-from ..astwalk import walk
+from ..astwalk import children, walk
 from ..catalog import Catalog
 from ..diagnostics import Diagnostic
 from ..requirements import requirement_names
 from ..scope import ModuleIndex, Ref, Scope
-from . import FileContext, word_set
-from . import words as file_words
+from . import FileContext, meets, name_needs
 
 # Where a value only decides a branch: `if shutil.which("x"):`, `x is None`, `not x`, `bool(x)`
 _TEST_PARENTS = (ast.If, ast.While, ast.IfExp, ast.Assert, ast.BoolOp, ast.UnaryOp)
@@ -101,12 +100,12 @@ class RuntimeCheck:
         }
         words = sorted(names | set(self.methods) | {"listen"})
         self._prefilter = re.compile(r"\b(?:" + "|".join(map(re.escape, words)) + r")\b")
-        self._words = word_set(words)  # the same test on the file's shared word set
+        self._needs = name_needs([e.name for e in self.qualified], self.method_words)
 
     def wants(self, text: str) -> bool:
-        if self._words is not None:
-            return not self._words.isdisjoint(file_words(text))
-        return self._prefilter.search(text) is not None
+        if self._needs is None:
+            return self._prefilter.search(text) is not None
+        return meets(self._needs, text)
 
     def run(self, ctx: FileContext) -> Iterable[Diagnostic]:
         index = ctx.index()
@@ -116,9 +115,7 @@ class RuntimeCheck:
         def parents() -> dict[int, ast.AST]:
             if "parents" not in lazy:
                 lazy["parents"] = {
-                    id(child): node
-                    for node in walk(ctx.tree)
-                    for child in ast.iter_child_nodes(node)
+                    id(child): node for node in walk(ctx.tree) for child in children(node)
                 }
             return lazy["parents"]  # type: ignore[no-any-return]
 
