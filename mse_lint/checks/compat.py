@@ -24,7 +24,7 @@ from ..astwalk import children, walk
 from ..catalog import Catalog
 from ..diagnostics import Diagnostic, Span
 from ..scope import ModuleIndex, Ref, Value
-from . import FileContext
+from . import FileContext, Needs, meets, name_needs
 from . import words as file_words
 
 Version = tuple[int, int]
@@ -734,6 +734,7 @@ class CompatCheck:
         self.data = CompatData(catalog)
         self._pairs: dict[Version, frozenset[tuple[str, str]]] = {}
         self._names: dict[Version, tuple[frozenset[str], frozenset[str], frozenset[str]]] = {}
+        self._needs: dict[Version, Optional[Needs]] = {}
         self._gates: dict[Version, Optional[tuple[re.Pattern[str], ...]]] = {}
 
     def _api_pairs(self, target: Version) -> frozenset[tuple[str, str]]:
@@ -774,6 +775,23 @@ class CompatCheck:
         pairs = self._api_pairs(target)
         if not pairs:
             return False
+        if target not in self._needs:
+            # every part of a name the index resolves comes from the text (checks.name_needs)
+            names = [
+                a.name
+                for a in (*self.data.attrs.values(), *self.data.modules.values())
+                if a.python > target
+            ]
+            names += [
+                f"{p.name}.{p.param}"
+                for params in self.data.params.values()
+                for p in params
+                if p.python > target
+            ]
+            self._needs[target] = name_needs(names)
+        needs = self._needs[target]
+        if needs is not None:
+            return meets(needs, text)
         words = file_words(text)
         return any(top in words and last in words for top, last in pairs)
 

@@ -36,8 +36,7 @@ from ..pathvalue import (
     source_text,
 )
 from ..scope import ModuleIndex, Ref
-from . import FileContext, word_set
-from . import words as file_words
+from . import FileContext, meets, name_needs
 
 # position, keyword, path when absent, keyword of the folder it is relative to
 Arg = tuple[Optional[int], Optional[str], Optional[str], Optional[str]]
@@ -134,11 +133,10 @@ class PathsCheck:
         for name in [*self.apis, *(u.name for u in self.unsupported)]:
             parts = name.replace(".*", "").split(".")
             self._tops.setdefault(parts[-1], set()).add(parts[0])
-        # names of word characters (all of them, in the catalogue) are looked up in the file's
-        # word set; any other is searched for
-        self._function_words = word_set(self._tops) or frozenset()
-        others = set(self._tops) - self._function_words
-        self._functions = _words_re(others, r"\b(", r")\b") if others else None
+        self._functions = _words_re(self._tops, r"\b(", r")\b")
+        # what the index resolves to a catalogued name has every part of it in the text (see
+        # checks.name_needs); the table of returns this check resolves with keeps that true
+        self._needs = name_needs([*self.apis, *(u.name for u in self.unsupported)])
         path_methods = [m for m, api in self.methods.items() if api.self_role]
         any_methods = [m for m, api in self.methods.items() if not api.self_role]
         self._path_methods = _words_re(path_methods, r"\.\s*(?:", r")\s*\(")
@@ -152,11 +150,10 @@ class PathsCheck:
             return True
         if ("Path" in text or "pathlib" in text) and self._path_methods.search(text):
             return True
-        found = self._function_words.intersection(file_words(text))
-        if self._functions is not None:
-            found |= {m.group(1) for m in self._functions.finditer(text)}
-        for name in found:
-            tops = self._tops[name]
+        if self._needs is not None:
+            return meets(self._needs, text)
+        for m in self._functions.finditer(text):
+            tops = self._tops[m.group(1)]
             if "builtins" in tops or any(t in text for t in tops):
                 return True
         return False
