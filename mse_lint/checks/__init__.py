@@ -44,6 +44,19 @@ def word_set(names: Iterable[str]) -> Optional[frozenset[str]]:
     return out if all(_WORD.fullmatch(n) for n in out) else None
 
 
+class LazyPattern:
+    """A regular expression compiled on first use (a fallback most runs never need)."""
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self._compiled: Optional[re.Pattern[str]] = None
+
+    def get(self) -> re.Pattern[str]:
+        if self._compiled is None:
+            self._compiled = re.compile(self.pattern)
+        return self._compiled
+
+
 Needs = list[tuple[frozenset[str], tuple[str, ...]]]
 
 

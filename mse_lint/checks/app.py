@@ -32,6 +32,7 @@ from . import FileContext, ProjectContext, word_set
 from . import words as file_words
 
 _MAX_MODULES = 64  # local modules followed from the app module
+_WORD_CHAR = re.compile(r"\w")
 _PARAM = re.compile(r"<(?:(\w+):)?\w+>|\{\w+(?::(\w+))?\}")
 
 
@@ -50,11 +51,18 @@ class ServerStartCheck:
         # only files that call one of the names can start a server
         self._prefilter = re.compile(r"\b(" + "|".join(sorted(map(re.escape, names))) + r")\s*\(")
         self._words = word_set(names)  # the pattern needs one of them as a word
+        self._calls = {n: re.compile(re.escape(n) + r"\s*\(") for n in names}
 
     def wants(self, text: str) -> bool:
-        if self._words is not None and self._words.isdisjoint(file_words(text)):
-            return False
-        return self._prefilter.search(text) is not None
+        if self._words is None:
+            return self._prefilter.search(text) is not None
+        # _prefilter's test, name by name: a literal first searches fast, ``\b`` first does not
+        for name in self._words.intersection(file_words(text)):
+            for m in self._calls[name].finditer(text):
+                start = m.start()
+                if start == 0 or not _WORD_CHAR.match(text, start - 1):
+                    return True
+        return False
 
     def run(self, ctx: FileContext) -> Iterable[Diagnostic]:
         if not _import_time_call(ctx.tree, self.names):

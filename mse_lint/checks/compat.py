@@ -810,7 +810,9 @@ class CompatCheck:
                         parts.append(_FSTRING_PREFIX.pattern)
                     continue
                 if key == "star-subscript":
-                    parts.append(_STAR_SUBSCRIPT.pattern)
+                    # _STAR_SUBSCRIPT's two halves apart (an alternation has no literal prefix
+                    # to search for); its second is within the vararg pattern below
+                    parts.append(_STAR_SUBSCRIPT.pattern.split("|")[0])
                 text = _SYNTAX_TEXT.get(key)
                 if text is None:
                     always = True  # a construct without a known text: never skip

@@ -36,7 +36,7 @@ from ..pathvalue import (
     source_text,
 )
 from ..scope import ModuleIndex, Ref
-from . import FileContext, meets, name_needs
+from . import FileContext, LazyPattern, meets, name_needs
 
 # position, keyword, path when absent, keyword of the folder it is relative to
 Arg = tuple[Optional[int], Optional[str], Optional[str], Optional[str]]
@@ -133,7 +133,9 @@ class PathsCheck:
         for name in [*self.apis, *(u.name for u in self.unsupported)]:
             parts = name.replace(".*", "").split(".")
             self._tops.setdefault(parts[-1], set()).add(parts[0])
-        self._functions = _words_re(self._tops, r"\b(", r")\b")
+        self._functions = LazyPattern(
+            r"\b(" + "|".join(sorted(map(re.escape, self._tops))) + r")\b"
+        )
         # what the index resolves to a catalogued name has every part of it in the text (see
         # checks.name_needs); the table of returns this check resolves with keeps that true
         self._needs = name_needs([*self.apis, *(u.name for u in self.unsupported)])
@@ -152,7 +154,7 @@ class PathsCheck:
             return True
         if self._needs is not None:
             return meets(self._needs, text)
-        for m in self._functions.finditer(text):
+        for m in self._functions.get().finditer(text):
             tops = self._tops[m.group(1)]
             if "builtins" in tops or any(t in text for t in tops):
                 return True

@@ -13,7 +13,7 @@ from ..astwalk import walk
 from ..catalog import Catalog
 from ..diagnostics import Diagnostic
 from ..scope import ModuleIndex, Ref
-from . import FileContext, meets, name_needs
+from . import FileContext, LazyPattern, meets, name_needs
 
 _DYNAMIC_RULES = frozenset({"MSE101", "MSE102", "MSE103", "MSE104", "MSE105"})
 _NONE = "__none__"
@@ -193,7 +193,8 @@ class ProcessCheck:
         self.tops = frozenset(n.split(".")[0].split("(")[0] for n in qualified) | {"importlib"}
         words = sorted(self.tops | set(self.methods) | {"getattr", "__import__"})
         alternatives = "|".join(map(re.escape, words))
-        self._prefilter = re.compile(rf"\b(?:{alternatives})\b")
+        # (compiled only when the word sets cannot stand in for it: it costs start-up)
+        self._prefilter = LazyPattern(rf"\b(?:{alternatives})\b")
         # The returns table's values are prefixes of their keys (`multiprocessing`) or
         # `<dynamic>`, which starts no catalogued name: what resolves through it comes from
         # the text too.
@@ -206,7 +207,7 @@ class ProcessCheck:
 
     def wants(self, text: str) -> bool:
         if self._needs is None:
-            return self._prefilter.search(text) is not None
+            return self._prefilter.get().search(text) is not None
         return meets(self._needs, text)
 
     def wants_file(self, path: str) -> bool:

@@ -16,7 +16,7 @@ from ..catalog import Catalog
 from ..diagnostics import Diagnostic
 from ..requirements import requirement_names
 from ..scope import ModuleIndex, Ref, Scope
-from . import FileContext, meets, name_needs
+from . import FileContext, LazyPattern, meets, name_needs
 
 # Where a value only decides a branch: `if shutil.which("x"):`, `x is None`, `not x`, `bool(x)`
 _TEST_PARENTS = (ast.If, ast.While, ast.IfExp, ast.Assert, ast.BoolOp, ast.UnaryOp)
@@ -99,12 +99,12 @@ class RuntimeCheck:
             for e in self.qualified
         }
         words = sorted(names | set(self.methods) | {"listen"})
-        self._prefilter = re.compile(r"\b(?:" + "|".join(map(re.escape, words)) + r")\b")
+        self._prefilter = LazyPattern(r"\b(?:" + "|".join(map(re.escape, words)) + r")\b")
         self._needs = name_needs([e.name for e in self.qualified], self.method_words)
 
     def wants(self, text: str) -> bool:
         if self._needs is None:
-            return self._prefilter.search(text) is not None
+            return self._prefilter.get().search(text) is not None
         return meets(self._needs, text)
 
     def run(self, ctx: FileContext) -> Iterable[Diagnostic]:
