@@ -12,17 +12,19 @@ alone.
 from __future__ import annotations
 
 import ast
+import functools
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from ..catalog import Catalog
 from ..config import Settings
 from ..diagnostics import Diagnostic
-from ..requirements import canonical
 from ..scope import _is_main_guard, _is_type_checking
 from . import FileContext, ProjectInfo
-from .shipping import Distributions, Environment
+
+if TYPE_CHECKING:
+    from .shipping import Distributions, Environment
 
 _CATCHES_IMPORT_ERROR = frozenset(
     {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
@@ -37,7 +39,6 @@ class ImportsCheck:
 
     def __init__(self, catalog: Catalog, settings: Settings) -> None:
         self.catalog = catalog
-        self.dists = Distributions(catalog)
         data = catalog.data("stdlib")
         names = set(data.get("common", ()))
         for extra in data.get("extra", {}).values():
@@ -46,6 +47,14 @@ class ImportsCheck:
         # one project per run (and per worker): its environment and folder listing, computed once
         self._cache: Optional[tuple[ProjectInfo, tuple[int, int], Environment]] = None
         self._folders: Optional[tuple[ProjectInfo, Mapping[str, frozenset[str]]]] = None
+
+    @functools.cached_property
+    def dists(self) -> Distributions:
+        """The packages the images and requirements provide: built, and the shipping module
+        with its requirement parser imported, for the first file whose project ships."""
+        from .shipping import Distributions
+
+        return Distributions(self.catalog)
 
     def wants(self, text: str) -> bool:
         return "import" in text
@@ -78,7 +87,7 @@ class ImportsCheck:
             if top in self.stdlib or top in local or not top:
                 continue
             providers = self.dists.providers(module)
-            if any(canonical(p) in env.installed for p in providers):
+            if any(_canonical(p) in env.installed for p in providers):
                 continue
             if (id(node), providers[0]) in seen:
                 continue  # `from pandas import DataFrame, Series`: one finding
@@ -253,3 +262,9 @@ def _suppresses_import_error(expr: ast.expr) -> bool:
     if name != "suppress":
         return False
     return any(n in _CATCHES_IMPORT_ERROR for a in expr.args for n in _exception_names(a))
+
+
+def _canonical(name: str) -> str:
+    from ..requirements import canonical
+
+    return canonical(name)
