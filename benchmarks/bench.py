@@ -85,6 +85,9 @@ class Tool:
     env: dict[str, str] = field(default_factory=dict)  # added to the environment
     before: Optional[Callable[[Corpus], None]] = None  # run before each timed run
     family: str = ""  # the tool whose version to report ("" = its own name)
+    # run from the target's folder (given "." or the file's name): for a tool that silently
+    # skips files outside its working directory
+    in_target: bool = False
 
 
 def _mse_lint_argv(executable: Path, target: Path) -> list[str]:
@@ -156,6 +159,9 @@ def peers(scratch: Path) -> list[Tool]:
                 str(SEMGREP_RULES),
                 "--metrics=off",
                 "--disable-version-check",
+                # scan the files, not only those git tracks: the corpus sits in a folder this
+                # repository ignores, and semgrep otherwise scans nothing there
+                "--no-git-ignore",
                 "--quiet",
                 "--json",
                 "-o",
@@ -212,6 +218,9 @@ def peers(scratch: Path) -> list[Tool]:
             ],
             version_command=[_script("detect-secrets"), "--version"],
             requirement="detect-secrets",
+            # detect-secrets scans only files under its working directory (others are
+            # dropped without a word, even with --all-files)
+            in_target=True,
         ),
     ]
 
@@ -428,6 +437,11 @@ def run_once(
 
 def measure(tool: Tool, corpus: Corpus, cwd: Path) -> Sample:
     argv = tool.command(corpus.path)
+    if tool.in_target:
+        folder = corpus.path if corpus.path.is_dir() else corpus.path.parent
+        here = "." if corpus.path.is_dir() else corpus.path.name
+        argv = tool.command(Path(here))
+        cwd = folder
     if tool.before is not None:
         tool.before(corpus)
     env = {**os.environ, **tool.env}

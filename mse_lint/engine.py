@@ -505,7 +505,10 @@ class Engine:
 
         fork = sys.platform == "linux"
         ctx = multiprocessing.get_context("fork" if fork else "spawn")
-        chunk = max(1, len(jobs) // (workers * 8))
+        # Largest files first, in small chunks: a worker never ends the run alone on a big
+        # file picked up last while the others wait (the results come back in job order).
+        order = sorted(range(len(jobs)), key=lambda i: -_size(jobs[i].path))
+        chunk = max(1, len(jobs) // (workers * 24))
         shipped: Optional[tuple[Catalog, Settings, frozenset[str], ProjectInfo]] = None
         if fork:
             # the workers inherit this engine with its checks built (patterns compiled once)
@@ -517,9 +520,10 @@ class Engine:
             workers, mp_context=ctx, initializer=_init_worker, initargs=(shipped,)
         )
         try:
-            out = []
-            for r in pool.map(_work, jobs, [keyed] * len(jobs), chunksize=chunk):
-                out.append(r)
+            out: list[Optional[tuple[Optional[str], FileResult]]] = [None] * len(jobs)
+            ordered = [jobs[i] for i in order]
+            for i, r in zip(order, pool.map(_work, ordered, [keyed] * len(jobs), chunksize=chunk)):
+                out[i] = r
                 if on_file is not None:
                     on_file()
         except BaseException:
@@ -533,11 +537,18 @@ class Engine:
         finally:
             _WORKER.clear()
         pool.shutdown()
-        return out
+        return [r for r in out if r is not None]
 
 
 def _no(_: str) -> bool:
     return False
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
 
 
 _WORKER: list[Engine] = []  # the engine of a pool worker process (set once by its initializer)

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Optional
 
+from .astwalk import children, walk
 from .scope import ModuleIndex, Ref
 
 MORE_PARTS = "/"  # more path components follow the known text
@@ -375,7 +376,7 @@ class Evaluator:
             return []  # not bound by a `with ... as name` anywhere (one walk saved)
         if self._with is None:
             self._with = {}
-            for w in ast.walk(self.tree):
+            for w in walk(self.tree):
                 if isinstance(w, (ast.With, ast.AsyncWith)) and w.body:
                     for item in w.items:
                         target = item.optional_vars
@@ -687,11 +688,11 @@ def _returns(body: list[ast.stmt]) -> list[ast.Return]:
         if isinstance(s, ast.Return):
             out.append(s)
         elif not isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            for child in ast.iter_child_nodes(s):
+            for child in children(s):
                 if isinstance(child, ast.stmt):
                     stack.append(child)
                 elif isinstance(child, ast.excepthandler) or type(child).__name__ == "match_case":
-                    stack.extend(c for c in ast.iter_child_nodes(child) if isinstance(c, ast.stmt))
+                    stack.extend(c for c in children(child) if isinstance(c, ast.stmt))
     return out
 
 

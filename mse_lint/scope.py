@@ -31,6 +31,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Optional, Union
 
+from .astwalk import children, walk
+
 _BUILTIN_NAMES = frozenset(dir(builtins))
 _DYNAMIC_IMPORTERS = {"builtins.__import__", "importlib.import_module", "importlib.__import__"}
 _TYPE_TESTS = frozenset({"isinstance", "issubclass"})
@@ -51,7 +53,7 @@ class Value:
 
 
 class Binding:
-    __slots__ = ("_resolving", "_values", "expr", "order", "path", "scope", "static")
+    __slots__ = ("expr", "order", "path", "scope", "static")
 
     def __init__(
         self,
@@ -66,8 +68,6 @@ class Binding:
         self.scope = scope
         self.static = static
         self.expr = expr
-        self._values: Optional[list[Value]] = None
-        self._resolving = False
 
 
 class Scope:
@@ -153,6 +153,10 @@ class ModuleIndex:
 
     def __init__(self, tree: ast.Module, returns: Optional[Mapping[str, str]] = None) -> None:
         self.returns: Mapping[str, str] = returns or {}
+        # Resolved values of bindings, by id(binding): they depend on ``returns``, so they live
+        # here rather than on the (shared, see with_returns) bindings
+        self._memo: dict[int, list[Value]] = {}
+        self._busy: set[int] = set()
         self.module = Scope("module", None)
         self.refs: list[Ref] = []
         self.stores: list[AttrStore] = []
@@ -170,6 +174,17 @@ class ModuleIndex:
         self._deferred: list[tuple[ast.AST, Scope, Path, bool, bool]] = []
         self._visit_body(tree.body)
         self._run_deferred()
+
+    def with_returns(self, returns: Optional[Mapping[str, str]]) -> ModuleIndex:
+        """This index resolving calls with another ``returns`` table. The scopes, bindings and
+        sites are shared (walking the tree is what costs); only resolutions, which depend on
+        the table, are memoised anew."""
+        other = object.__new__(ModuleIndex)
+        other.__dict__.update(self.__dict__)
+        other.returns = returns or {}
+        other._memo = {}
+        other._busy = set()
+        return other
 
     # -- resolution ----------------------------------------------------------------------------
     def lookup(
@@ -269,19 +284,20 @@ class ModuleIndex:
             path = head
 
     def _binding_values(self, b: Binding) -> list[Value]:
-        if b._values is not None:
-            return b._values
         if b.static is not None:
-            b._values = [b.static]
-            return b._values
-        if b.expr is None or b._resolving:
+            return [b.static]
+        key = id(b)
+        found = self._memo.get(key)
+        if found is not None:
+            return found
+        if b.expr is None or key in self._busy:
             return []
-        b._resolving = True
+        self._busy.add(key)
         try:
-            b._values = self.resolve(b.expr, b.scope, b.order, b.path)
+            found = self._memo[key] = self.resolve(b.expr, b.scope, b.order, b.path)
         finally:
-            b._resolving = False
-        return b._values
+            self._busy.discard(key)
+        return found
 
     def resolve(
         self,
@@ -514,7 +530,7 @@ class ModuleIndex:
         elif type(node).__name__ == "TypeAlias":
             self._bind(node.name.id)  # type: ignore[attr-defined]
         else:
-            for child in ast.iter_child_nodes(node):
+            for child in children(node):
                 if isinstance(child, ast.expr):
                     self._expr(child)
 
@@ -547,7 +563,7 @@ class ModuleIndex:
             saved = self._path
             self._path = (*saved, (id(node), i))
             try:
-                for sub in ast.walk(case.pattern):
+                for sub in walk(case.pattern):
                     name = getattr(sub, "name", None) or getattr(sub, "rest", None)
                     if isinstance(name, str):
                         self._bind(name)
@@ -642,7 +658,7 @@ class ModuleIndex:
                     self._bind(n.target.id, expr=n.value)
                     self._scope = saved
             else:
-                stack.extend(reversed(list(ast.iter_child_nodes(n))))
+                stack.extend(reversed(children(n)))
 
     def _comprehension(
         self, node: Union[ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp]
@@ -747,11 +763,11 @@ def _own_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
         yield s
         if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             continue
-        for child in ast.iter_child_nodes(s):
+        for child in children(s):
             if isinstance(child, ast.stmt):
                 stack.append(child)
             elif isinstance(child, ast.excepthandler) or type(child).__name__ == "match_case":
-                stack.extend(c for c in ast.iter_child_nodes(child) if isinstance(c, ast.stmt))
+                stack.extend(c for c in children(child) if isinstance(c, ast.stmt))
 
 
 def _pos(node: ast.expr) -> dict[str, int]:

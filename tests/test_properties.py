@@ -198,7 +198,9 @@ def test_mutated_programs_never_crash_the_engine(
         parses = False
     rules = {d.rule for d in result.diagnostics}
     if not parses and result.checked:
-        # what Python cannot import is always reported (unless a notice says why not)
-        assert rules & {"MSE001", "MSE002"}
+        # what this Python cannot import is always reported (unless a notice says why not):
+        # a syntax error, or (valid in a newer Python: the compat fixtures mutate into such
+        # files) syntax newer than the target
+        assert rules & {"MSE001", "MSE002", "MSE506"}
     if parses:
         assert not rules & {"MSE001", "MSE002"}

@@ -4,6 +4,7 @@ report), ``wants(text)`` (a cheap text prefilter) and ``run(ctx)`` returning Dia
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,74 @@ from ..project import Manifest, Project
 
 if TYPE_CHECKING:
     from ..scope import ModuleIndex
+
+
+_WORD = re.compile(r"\w+")
+_LAST_WORDS: list[Any] = [None, frozenset()]
+
+
+def words(text: str) -> frozenset[str]:
+    """The maximal runs of word characters in ``text``: the identifiers and keywords a file
+    holds (and numbers, and words of strings and comments). A name ``n`` made of word
+    characters is in it exactly when ``re.search(rf"\\b{n}\\b", text)`` finds it, and a set
+    lookup costs nothing, so the families' text prefilters share this one scan. The engine asks
+    every family about the same text in turn: the last text's words are kept (the text too,
+    so that the identity test cannot see another string at a recycled address)."""
+    if _LAST_WORDS[0] is not text:
+        _LAST_WORDS[1] = frozenset(_WORD.findall(text))
+        _LAST_WORDS[0] = text
+    found: frozenset[str] = _LAST_WORDS[1]
+    return found
+
+
+def word_set(names: Iterable[str]) -> Optional[frozenset[str]]:
+    """``names`` as a set to intersect with :func:`words`, or None when one of them is not
+    made of word characters only (then the caller needs a real pattern)."""
+    out = frozenset(names)
+    return out if all(_WORD.fullmatch(n) for n in out) else None
+
+
+class LazyPattern:
+    """A regular expression compiled on first use (a fallback most runs never need)."""
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self._compiled: Optional[re.Pattern[str]] = None
+
+    def get(self) -> re.Pattern[str]:
+        if self._compiled is None:
+            self._compiled = re.compile(self.pattern)
+        return self._compiled
+
+
+Needs = list[tuple[frozenset[str], tuple[str, ...]]]
+
+
+def name_needs(names: Iterable[str], words_alone: Iterable[str] = ()) -> Optional[Needs]:
+    """What a file's text must hold for a reference in it to resolve to one of the qualified
+    ``names`` (``os.system``, ``celery.Celery().Worker``, patterns like ``os.spawn*``) through
+    the scope index: every part of a resolved name comes from the text (an import, an
+    attribute, a getattr or import_module string, a name a star import brings; ``Celery()``
+    is a call of ``Celery``), so each name needs all its parts among :func:`words`, and a
+    pattern's starred part its literal pieces somewhere in the text. ``words_alone``: words
+    that are enough on their own (method names). None when a part is not made of word
+    characters (the caller keeps a regular expression then). Only for resolution without a
+    ``returns`` table, or with one whose values are prefixes of their keys."""
+    needs: Needs = []
+    for name in names:
+        parts = [p for p in name.replace("()", "").split(".") if p and p != "builtins"]
+        pieces = tuple(piece for p in parts if "*" in p for piece in p.split("*") if piece)
+        needs.append((frozenset(p for p in parts if "*" not in p), pieces))
+    needs += [(frozenset({w}), ()) for w in words_alone]
+    if any(word_set(need) is None for need, _ in needs):
+        return None
+    return needs
+
+
+def meets(needs: Needs, text: str) -> bool:
+    """Whether ``text`` holds everything one of ``needs`` asks for."""
+    have = words(text)
+    return any(need <= have and all(p in text for p in pieces) for need, pieces in needs)
 
 
 @dataclass(frozen=True)
@@ -60,20 +129,37 @@ class FileContext:
     # the file on disk (absolute or relative to the run's cwd): to place it in the code dir
     file: str = ""
     _lines: Optional[list[str]] = field(default=None, repr=False)
+    _nodes: Optional[list[ast.AST]] = field(default=None, repr=False)
     _indexes: dict[frozenset[tuple[str, str]], ModuleIndex] = field(
         default_factory=dict, repr=False
     )
 
     def index(self, returns: Optional[Mapping[str, str]] = None) -> ModuleIndex:
         """The module's scope index (``mse_lint.scope``), built once per file: building it is
-        most of a check's cost, so checks that resolve with the same ``returns`` table share it."""
+        most of a check's cost: checks that resolve calls with another ``returns`` table get a
+        view of the same index (:meth:`ModuleIndex.with_returns`)."""
         key = frozenset((returns or {}).items())
         found = self._indexes.get(key)
         if found is None:
-            from ..scope import ModuleIndex
+            if self._indexes:
+                # another table: the same scopes and bindings, resolved anew
+                found = next(iter(self._indexes.values())).with_returns(returns)
+            else:
+                from ..scope import ModuleIndex
 
-            found = self._indexes[key] = ModuleIndex(self.tree, returns)
+                found = ModuleIndex(self.tree, returns)
+            self._indexes[key] = found
         return found
+
+    @property
+    def nodes(self) -> list[ast.AST]:
+        """Every node of the tree in ``ast.walk`` order, listed once per file for all checks
+        (do not modify it)."""
+        if self._nodes is None:
+            from ..astwalk import walk
+
+            self._nodes = walk(self.tree)
+        return self._nodes
 
     @property
     def lines(self) -> list[str]:

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
+from ..astwalk import walk
 from ..catalog import Catalog
 from ..config import Settings
 from ..diagnostics import FILE_SPAN, Diagnostic, Severity, Span
@@ -27,9 +28,11 @@ from ..project import Fate, Manifest, MseToml, fate_of, path_is
 from ..scope import ModuleIndex, Ref, Scope, is_main_guard
 from ..stdlib import stdlib_modules
 from ..tomlpos import key_positions
-from . import FileContext, ProjectContext
+from . import FileContext, ProjectContext, word_set
+from . import words as file_words
 
 _MAX_MODULES = 64  # local modules followed from the app module
+_WORD_CHAR = re.compile(r"\w")
 _PARAM = re.compile(r"<(?:(\w+):)?\w+>|\{\w+(?::(\w+))?\}")
 
 
@@ -47,9 +50,19 @@ class ServerStartCheck:
         self.names = frozenset(names)
         # only files that call one of the names can start a server
         self._prefilter = re.compile(r"\b(" + "|".join(sorted(map(re.escape, names))) + r")\s*\(")
+        self._words = word_set(names)  # the pattern needs one of them as a word
+        self._calls = {n: re.compile(re.escape(n) + r"\s*\(") for n in names}
 
     def wants(self, text: str) -> bool:
-        return self._prefilter.search(text) is not None
+        if self._words is None:
+            return self._prefilter.search(text) is not None
+        # _prefilter's test, name by name: a literal first searches fast, ``\b`` first does not
+        for name in self._words.intersection(file_words(text)):
+            for m in self._calls[name].finditer(text):
+                start = m.start()
+                if start == 0 or not _WORD_CHAR.match(text, start - 1):
+                    return True
+        return False
 
     def run(self, ctx: FileContext) -> Iterable[Diagnostic]:
         if not _import_time_call(ctx.tree, self.names):
@@ -185,7 +198,7 @@ class _Modules:
                 if not isinstance(link, ast.Attribute):
                     break
                 link = link.value
-        for node in ast.walk(tree):
+        for node in walk(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 for d in node.decorator_list:
                     mod.decorated[id(d)] = node
@@ -264,9 +277,9 @@ def _binds_at_import(body: Sequence[ast.stmt], name: str) -> bool:
         elif isinstance(stmt, (ast.With, ast.AsyncWith)):
             targets = [i.optional_vars for i in stmt.items if i.optional_vars is not None]
         elif isinstance(stmt, ast.Expr):  # `(app := Flask(__name__))`
-            targets = [n.target for n in ast.walk(stmt) if isinstance(n, ast.NamedExpr)]
+            targets = [n.target for n in walk(stmt) if isinstance(n, ast.NamedExpr)]
         for t in targets:
-            for n in ast.walk(t):
+            for n in walk(t):
                 if isinstance(n, ast.Name) and n.id == name:
                     return True
     return False
@@ -688,7 +701,7 @@ class _AppRun:
         if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             return []
         out: list[_Obj] = []
-        for sub in ast.walk(node):
+        for sub in walk(node):
             if isinstance(sub, ast.Return) and sub.value is not None:
                 out.extend(self.objects_of_expr(fmod, sub.value, depth + 1))
         return out

@@ -20,10 +20,12 @@ from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from typing import Any, Optional, Union
 
+from ..astwalk import children, walk
 from ..catalog import Catalog
 from ..diagnostics import Diagnostic, Span
 from ..scope import ModuleIndex, Ref, Value
-from . import FileContext
+from . import FileContext, Needs, meets, name_needs
+from . import words as file_words
 
 Version = tuple[int, int]
 
@@ -47,7 +49,8 @@ _GUARD_EXCEPTIONS = frozenset(
 _DYNAMIC_ACCESS = frozenset(
     {"builtins.getattr", "builtins.__import__", "importlib.import_module", "importlib.__import__"}
 )
-_WORD = re.compile(r"\w+")
+# what resolves to a member of _DYNAMIC_ACCESS is named so somewhere in the text
+_DYNAMIC_WORDS = frozenset({"getattr", "__import__", "import_module"})
 _STRING_START = re.compile(r"([rRbBuUfFtT]{0,3})('''|\"\"\"|'|\")")
 
 
@@ -318,6 +321,25 @@ def _paren_with(node: Union[ast.With, ast.AsyncWith], src: _Source) -> bool:
 
 
 _STAR_SUBSCRIPT = re.compile(r"\[[^\]\n]*\*|:\s*\*\s*[A-Za-z_]")
+# What the text of a file holding each statement-level construct must contain (a superset:
+# whitespace, line continuations and comments between the tokens allowed; no leading ``\b``,
+# which keeps re's literal-prefix search fast), and the oldest
+# Python that parses the construct at all: ast_features cannot find it in a tree this
+# interpreter built when it is older, nor when the text has no match.
+_GAP = r"(?:[\s\\]|#[^\n]*)*"
+_SYNTAX_TEXT: dict[str, tuple[str, Version]] = {
+    "match": (r"match\b", (3, 10)),
+    "except-star": (r"except" + _GAP + r"\*", (3, 11)),
+    "except-bare-tuple": (r"except\b", (3, 14)),
+    "type-alias": (r"type\b", (3, 12)),
+    "type-params": (r"(?:def|class)" + _GAP + r"\w+" + _GAP + r"\[", (3, 12)),
+    "type-param-default": (r"(?:def|class)" + _GAP + r"\w+" + _GAP + r"\[", (3, 13)),
+    "tstring": (r"(?<!\w)(?:[rR]?[tT]|[tT][rR])['\"]", (3, 14)),
+    "decorator": (r"@", (3, 0)),
+    "paren-with": (r"with\b", (3, 0)),
+    # `*args: *Ts` (the subscript form is the expression pass's, gated by _STAR_SUBSCRIPT)
+    "star-subscript": (r":" + _GAP + r"\*", (3, 11)),
+}
 _FSTRING_PREFIX = re.compile(r"(?<![\w])[rRbB]?[fFtT][rR]?['\"]")
 _BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
 
@@ -393,7 +415,7 @@ def ast_features(
 
 def _expression_features(tree: ast.AST, src: _Source, data: CompatData) -> Iterator[Feature]:
     strings_done: list[tuple[int, int, int, int]] = []
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.Subscript) and _has_star(node.slice):
             yield data.feature("star-subscript", src.node_span(node))
         elif type(node).__name__ == "TemplateStr":
@@ -531,7 +553,7 @@ class _Guards:
     def __init__(self, tree: ast.Module, index: ModuleIndex) -> None:
         self.index = index
         self.items: list[_Guard] = []
-        for node in ast.walk(tree):
+        for node in walk(tree):
             if isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
                 handlers = node.handlers  # type: ignore[attr-defined]
                 body = node.body  # type: ignore[attr-defined]
@@ -691,7 +713,7 @@ def runtime_roots(tree: ast.Module, evaluated: bool) -> Iterator[tuple[ast.expr,
             continue
         if type(node).__name__ in ("TypeAlias",):
             continue
-        for child in reversed(list(ast.iter_child_nodes(node))):
+        for child in reversed(children(node)):
             if isinstance(child, ast.expr):
                 yield child, False
             elif not isinstance(child, (ast.expr_context, ast.operator)):
@@ -711,6 +733,9 @@ class CompatCheck:
     def __init__(self, catalog: Catalog, settings: object = None) -> None:
         self.data = CompatData(catalog)
         self._pairs: dict[Version, frozenset[tuple[str, str]]] = {}
+        self._names: dict[Version, tuple[frozenset[str], frozenset[str], frozenset[str]]] = {}
+        self._needs: dict[Version, Optional[Needs]] = {}
+        self._gates: dict[Version, Optional[tuple[re.Pattern[str], ...]]] = {}
 
     def _api_pairs(self, target: Version) -> frozenset[tuple[str, str]]:
         """(module, name) word pairs: a file can use an addition newer than ``target`` only if
@@ -731,21 +756,84 @@ class CompatCheck:
             self._pairs[target] = frozenset(pairs)
         return self._pairs[target]
 
+    def _ref_names(self, target: Version) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+        """The last names of attribute additions newer than ``target``, their keyword
+        parameters' names, and the builtins among them."""
+        found = self._names.get(target)
+        if found is None:
+            attrs = [a.name for a in self.data.attrs.values() if a.python > target]
+            found = self._names[target] = (
+                frozenset(n.rsplit(".", 1)[-1] for n in attrs),
+                frozenset(
+                    p.param for ps in self.data.params.values() for p in ps if p.python > target
+                ),
+                frozenset(n.split(".", 1)[1] for n in attrs if n.startswith("builtins.")),
+            )
+        return found
+
     def _may_use_api(self, text: str, target: Version) -> bool:
         pairs = self._api_pairs(target)
         if not pairs:
             return False
-        words = set(_WORD.findall(text))
+        if target not in self._needs:
+            # every part of a name the index resolves comes from the text (checks.name_needs)
+            names = [
+                a.name
+                for a in (*self.data.attrs.values(), *self.data.modules.values())
+                if a.python > target
+            ]
+            names += [
+                f"{p.name}.{p.param}"
+                for params in self.data.params.values()
+                for p in params
+                if p.python > target
+            ]
+            self._needs[target] = name_needs(names)
+        needs = self._needs[target]
+        if needs is not None:
+            return meets(needs, text)
+        words = file_words(text)
         return any(top in words and last in words for top, last in pairs)
 
+    def _syntax_gate(self, target: Version) -> Optional[tuple[re.Pattern[str], ...]]:
+        """Patterns one of which the text of a file must match for ast_features to find anything
+        newer than ``target`` in it; None when any file may hold such syntax."""
+        if target not in self._gates:
+            running = sys.version_info[:2]
+            parts: list[str] = []
+            always = running >= (3, 14)  # t-strings: any string prefix, walked every time
+            for key, (needs, _) in self.data.syntax.items():
+                if needs <= target or key in ("union", "generic"):
+                    continue  # too old to report, or the run-time type pass's own
+                if key.startswith("fstring-"):
+                    if running >= (3, 12):
+                        parts.append(_FSTRING_PREFIX.pattern)
+                    continue
+                if key == "star-subscript":
+                    # _STAR_SUBSCRIPT's two halves apart (an alternation has no literal prefix
+                    # to search for); its second is within the vararg pattern below
+                    parts.append(_STAR_SUBSCRIPT.pattern.split("|")[0])
+                text = _SYNTAX_TEXT.get(key)
+                if text is None:
+                    always = True  # a construct without a known text: never skip
+                elif running >= text[1]:
+                    parts.append(text[0])
+            # searched one by one: an alternation would lose each pattern's literal prefix
+            gate = None if always else tuple(re.compile(p) for p in dict.fromkeys(parts))
+            self._gates[target] = gate
+        return self._gates[target]
+
     def wants(self, text: str) -> bool:
-        return True  # syntax needs the tree; the costlier API pass has its own prefilter
+        return True  # the syntax and API passes have their own prefilters, per target
 
     def run(self, ctx: FileContext) -> Iterable[Diagnostic]:
         target = ctx.target_python
-        found: list[Feature] = [
-            f for f in ast_features(ctx.tree, ctx.source, self.data, target) if f.needs > target
-        ]
+        gate = self._syntax_gate(target)
+        found: list[Feature] = []
+        if gate is None or any(p.search(ctx.source) for p in gate):
+            found = [
+                f for f in ast_features(ctx.tree, ctx.source, self.data, target) if f.needs > target
+            ]
         needs_types = target < (3, 10)
         if needs_types or self._may_use_api(ctx.source, target):
             index = ctx.index()
@@ -801,15 +889,38 @@ class CompatCheck:
                         construct = f"`from {node.module} import {alias.name}`"
                         effect = _EFFECT_MODULE
                         yield Feature("api", a.python, construct, src.node_span(node), effect)
+        attr_names, param_names, builtin_names = self._ref_names(target)
+        words = file_words(ctx.source)
+        # A reference can only reach an addition through a name the text holds (imports,
+        # attributes and getattr strings are all words of it), so most are skipped unresolved:
+        # those from a plain name whose attributes and keywords name no addition newer than
+        # the target, in a file that names no such builtin and no dynamic accessor.
+        builtins_named = not builtin_names.isdisjoint(words)
+        dynamic_named = not _DYNAMIC_WORDS.isdisjoint(words)
         for ref in index.refs:
+            if (
+                isinstance(ref.root, ast.Name)
+                and not builtins_named
+                and attr_names.isdisjoint(ref.attrs)
+                and (
+                    ref.call is None
+                    or (
+                        not dynamic_named
+                        and all(kw.arg not in param_names for kw in ref.call.keywords)
+                    )
+                )
+            ):
+                continue
             for f in self._ref(ref, index, src, ok):
                 yield replace(f, stmt_line=ref.stmt.lineno)
         if target < (3, 14) and not _future_annotations(ctx.tree):
             for root, is_annotation in runtime_roots(ctx.tree, True):
                 if not is_annotation:
                     continue
-                for sub in ast.walk(root):
-                    if not isinstance(sub, ast.Attribute) or not _dotted(sub):
+                for sub in walk(root):
+                    if not isinstance(sub, ast.Attribute) or sub.attr not in attr_names:
+                        continue  # (an addition's qualified name ends with its own name)
+                    if not _dotted(sub):
                         continue
                     for v in index.resolve(sub, index.module, None):
                         a = data.attrs.get(_normal(v.qname))
@@ -943,7 +1054,7 @@ class CompatCheck:
 
         for root, annotation in runtime_roots(ctx.tree, evaluated and target < (3, 14)):
             done: set[int] = set()
-            for node in ast.walk(root):
+            for node in walk(root):
                 if id(node) in done:
                     continue
                 if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
@@ -952,13 +1063,13 @@ class CompatCheck:
                         annotation or any(certain_type(p) for p in parts)
                     )
                     if union:
-                        done.update(id(n) for n in ast.walk(node))
+                        done.update(id(n) for n in walk(node))
                         yield data.feature("union", src.node_span(node), _code(node))
                         for p in parts:
                             if target < gen_needs and generic(p):
                                 yield data.feature("generic", src.node_span(p), _code(p))
                 elif target < gen_needs and generic(node):  # type: ignore[arg-type]
-                    done.update(id(n) for n in ast.walk(node))
+                    done.update(id(n) for n in walk(node))
                     yield data.feature("generic", src.node_span(node), _code(node))
 
 

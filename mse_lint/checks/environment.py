@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Optional
 
+from ..astwalk import walk
 from ..catalog import Catalog
 from ..config import Settings
 from ..diagnostics import Diagnostic, Severity
@@ -132,7 +133,7 @@ class _Shape:
     def __init__(self, tree: ast.Module) -> None:
         self.subscripts: list[ast.Subscript] = []
         self.handlers: list[ast.AST] = []
-        for node in ast.walk(tree):
+        for node in walk(tree):
             if isinstance(node, ast.Subscript):
                 if isinstance(node.ctx, ast.Load) and isinstance(
                     node.value, (ast.Name, ast.Attribute)
@@ -196,7 +197,7 @@ def _handled(
         if key is None:
             return
         for part in body:
-            for n in ast.walk(part):
+            for n in walk(part):
                 guarded.add((id(n), key))
 
     for node in nodes:
@@ -216,7 +217,7 @@ def _handled(
                 guard(node.test, [node.body])
         elif _is_try(node) and any(_catches_keyerror(h) for h in node.handlers):  # type: ignore[attr-defined]
             for part in node.body:  # type: ignore[attr-defined]
-                for n in ast.walk(part):
+                for n in walk(part):
                     if isinstance(n, (ast.Subscript, ast.Call)):
                         key = ev.const_str(
                             n.slice if isinstance(n, ast.Subscript) else argument(n, 0, "key")

@@ -12,9 +12,10 @@ alone.
 from __future__ import annotations
 
 import ast
+import functools
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from ..catalog import Catalog
 from ..config import Settings
@@ -22,7 +23,9 @@ from ..diagnostics import Diagnostic
 from ..requirements import canonical
 from ..scope import _is_type_checking, is_main_guard
 from . import FileContext, ProjectInfo
-from .shipping import Distributions, Environment
+
+if TYPE_CHECKING:
+    from .shipping import Distributions, Environment
 
 _CATCHES_IMPORT_ERROR = frozenset(
     {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
@@ -37,7 +40,6 @@ class ImportsCheck:
 
     def __init__(self, catalog: Catalog, settings: Settings) -> None:
         self.catalog = catalog
-        self.dists = Distributions(catalog)
         data = catalog.data("stdlib")
         names = set(data.get("common", ()))
         for extra in data.get("extra", {}).values():
@@ -46,6 +48,14 @@ class ImportsCheck:
         # one project per run (and per worker): its environment and folder listing, computed once
         self._cache: Optional[tuple[ProjectInfo, tuple[int, int], Environment]] = None
         self._folders: Optional[tuple[ProjectInfo, Mapping[str, frozenset[str]]]] = None
+
+    @functools.cached_property
+    def dists(self) -> Distributions:
+        """The packages the images and requirements provide: built, and the shipping module
+        with its requirement parser imported, for the first file whose project ships."""
+        from .shipping import Distributions
+
+        return Distributions(self.catalog)
 
     def wants(self, text: str) -> bool:
         return "import" in text

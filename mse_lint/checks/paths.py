@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from typing import Any, Optional
 
+from ..astwalk import walk
 from ..catalog import Catalog
 from ..config import Settings
 from ..diagnostics import Diagnostic
@@ -35,7 +36,7 @@ from ..pathvalue import (
     source_text,
 )
 from ..scope import ModuleIndex, Ref
-from . import FileContext
+from . import FileContext, LazyPattern, meets, name_needs
 
 # position, keyword, path when absent, keyword of the folder it is relative to
 Arg = tuple[Optional[int], Optional[str], Optional[str], Optional[str]]
@@ -132,7 +133,12 @@ class PathsCheck:
         for name in [*self.apis, *(u.name for u in self.unsupported)]:
             parts = name.replace(".*", "").split(".")
             self._tops.setdefault(parts[-1], set()).add(parts[0])
-        self._functions = _words_re(self._tops, r"\b(", r")\b")
+        self._functions = LazyPattern(
+            r"\b(" + "|".join(sorted(map(re.escape, self._tops))) + r")\b"
+        )
+        # what the index resolves to a catalogued name has every part of it in the text (see
+        # checks.name_needs); the table of returns this check resolves with keeps that true
+        self._needs = name_needs([*self.apis, *(u.name for u in self.unsupported)])
         path_methods = [m for m, api in self.methods.items() if api.self_role]
         any_methods = [m for m, api in self.methods.items() if not api.self_role]
         self._path_methods = _words_re(path_methods, r"\.\s*(?:", r")\s*\(")
@@ -146,7 +152,9 @@ class PathsCheck:
             return True
         if ("Path" in text or "pathlib" in text) and self._path_methods.search(text):
             return True
-        for m in self._functions.finditer(text):
+        if self._needs is not None:
+            return meets(self._needs, text)
+        for m in self._functions.get().finditer(text):
             tops = self._tops[m.group(1)]
             if "builtins" in tops or any(t in text for t in tops):
                 return True
@@ -271,7 +279,7 @@ class _Run:
         if not lines:
             return
         for stmt in _statements_at(self.ctx.tree.body, lines):
-            for node in ast.walk(stmt):
+            for node in walk(stmt):
                 if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
                     root = node.func.value
                     while isinstance(root, ast.Attribute):
@@ -288,7 +296,7 @@ class _Run:
                 return False
             bindings = self.index.reaching_bindings(ref.scope, node.id, ref.order, ref.path)
             return any(b.expr is not None and self._in_memory(b.expr, depth + 1) for b in bindings)
-        for n in ast.walk(node):
+        for n in walk(node):
             if (
                 isinstance(n, ast.Constant)
                 and isinstance(n.value, str)
@@ -305,7 +313,7 @@ class _Run:
 
     def _inner_ref(self, node: ast.expr) -> Optional[Ref]:
         """A reference inside ``node``: it tells the statement and whether it is main-only."""
-        for n in ast.walk(node):
+        for n in walk(node):
             ref = self.ev.by_node.get(id(n))
             if ref is not None:
                 return ref

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any, Optional
 
+from ..astwalk import walk
 from ..catalog import Catalog
 from ..diagnostics import Diagnostic
 from ..scope import ModuleIndex, Ref
-from . import FileContext
+from . import FileContext, LazyPattern, meets, name_needs
 
 _DYNAMIC_RULES = frozenset({"MSE101", "MSE102", "MSE103", "MSE104", "MSE105"})
 _NONE = "__none__"
@@ -192,12 +193,22 @@ class ProcessCheck:
         self.tops = frozenset(n.split(".")[0].split("(")[0] for n in qualified) | {"importlib"}
         words = sorted(self.tops | set(self.methods) | {"getattr", "__import__"})
         alternatives = "|".join(map(re.escape, words))
-        self._prefilter = re.compile(rf"\b(?:{alternatives})\b")
+        # (compiled only when the word sets cannot stand in for it: it costs start-up)
+        self._prefilter = LazyPattern(rf"\b(?:{alternatives})\b")
+        # The returns table's values are prefixes of their keys (`multiprocessing`) or
+        # `<dynamic>`, which starts no catalogued name: what resolves through it comes from
+        # the text too.
+        self._needs = name_needs(
+            [*self.exact, *self.assigns, *(e.name for e in self.patterns)],
+            [*self.methods, *self.imports],
+        )
         self._settings_files = tuple(f for e in self.settings for f in e.files)
         self._match_cache: dict[str, tuple[list[ApiEntry], bool]] = {}
 
     def wants(self, text: str) -> bool:
-        return self._prefilter.search(text) is not None
+        if self._needs is None:
+            return self._prefilter.get().search(text) is not None
+        return meets(self._needs, text)
 
     def wants_file(self, path: str) -> bool:
         base = path.rsplit("/", 1)[-1]
@@ -311,7 +322,7 @@ class ProcessCheck:
         # the names each bound expression mentions, collected once: the fixpoint below only
         # intersects sets (walking every expression again per round was a tenth of a run)
         mentions = [
-            (name, {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)})
+            (name, {n.id for n in walk(expr) if isinstance(n, ast.Name)})
             for name, expr in pending
             if name not in touch
         ]

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any, Optional
 
+from ..astwalk import children, walk
 from ..catalog import Catalog
 from ..diagnostics import Diagnostic
 from ..requirements import requirement_names
 from ..scope import ModuleIndex, Ref, Scope
-from . import FileContext
+from . import FileContext, LazyPattern, meets, name_needs
 
 # Where a value only decides a branch: `if shutil.which("x"):`, `x is None`, `not x`, `bool(x)`
 _TEST_PARENTS = (ast.If, ast.While, ast.IfExp, ast.Assert, ast.BoolOp, ast.UnaryOp)
@@ -98,10 +99,13 @@ class RuntimeCheck:
             for e in self.qualified
         }
         words = sorted(names | set(self.methods) | {"listen"})
-        self._prefilter = re.compile(r"\b(?:" + "|".join(map(re.escape, words)) + r")\b")
+        self._prefilter = LazyPattern(r"\b(?:" + "|".join(map(re.escape, words)) + r")\b")
+        self._needs = name_needs([e.name for e in self.qualified], self.method_words)
 
     def wants(self, text: str) -> bool:
-        return self._prefilter.search(text) is not None
+        if self._needs is None:
+            return self._prefilter.get().search(text) is not None
+        return meets(self._needs, text)
 
     def run(self, ctx: FileContext) -> Iterable[Diagnostic]:
         index = ctx.index()
@@ -111,9 +115,7 @@ class RuntimeCheck:
         def parents() -> dict[int, ast.AST]:
             if "parents" not in lazy:
                 lazy["parents"] = {
-                    id(child): node
-                    for node in ast.walk(ctx.tree)
-                    for child in ast.iter_child_nodes(node)
+                    id(child): node for node in walk(ctx.tree) for child in children(node)
                 }
             return lazy["parents"]  # type: ignore[no-any-return]
 
@@ -177,7 +179,7 @@ class RuntimeCheck:
             for name, expr in pending:
                 if name in touch:
                     continue
-                if any(isinstance(n, ast.Name) and n.id in touch for n in ast.walk(expr)):
+                if any(isinstance(n, ast.Name) and n.id in touch for n in walk(expr)):
                     touch.add(name)
                     changed = True
                 else:
@@ -190,7 +192,7 @@ class RuntimeCheck:
         (the scope pass leaves with-targets unresolved)."""
         out: dict[tuple[int, str], str] = {}
         calls = {id(r.call): r for r in index.refs if r.call is not None}
-        for node in ast.walk(tree):
+        for node in walk(tree):
             if not isinstance(node, (ast.With, ast.AsyncWith)):
                 continue
             for item in node.items:

@@ -46,6 +46,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
+from ..astwalk import walk
 from ..catalog import Catalog
 from ..config import Settings
 from ..diagnostics import Diagnostic, Span
@@ -169,7 +170,7 @@ class _Statements:
 
     def __init__(self, tree: ast.Module) -> None:
         spans: list[tuple[int, int, ast.stmt]] = []
-        for node in ast.walk(tree):
+        for node in walk(tree):
             if not isinstance(node, ast.stmt):
                 continue
             start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", ()))])

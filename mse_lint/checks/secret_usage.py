@@ -18,6 +18,7 @@ import os
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Optional
 
+from ..astwalk import walk
 from ..catalog import Catalog
 from ..config import Settings
 from ..diagnostics import Diagnostic
@@ -199,7 +200,7 @@ class _Run:
         calls: list[ast.Call] = []
         subscripts: list[ast.Subscript] = []
         divisions: list[ast.BinOp] = []
-        for node in ast.walk(self.ctx.tree):
+        for node in walk(self.ctx.tree):
             if isinstance(node, ast.Call):
                 calls.append(node)
             elif isinstance(node, ast.Subscript):
