@@ -389,3 +389,20 @@ def test_suppression_on_the_first_line_of_the_statement(tmp_path: Path, catalog:
     result = _check(tmp_path, catalog, text, (3, 10))
     assert [(d.rule, d.span) for d in result.diagnostics] == [("MSE506", Span(7, 5, 7, 11))]
     assert [(d.rule, d.span.line) for d in result.suppressed] == [("MSE506", 4)]
+
+
+def test_syntax_gate_is_linear_on_comment_banners(tmp_path: Path) -> None:
+    """Comment banners after a colon once made the `*` gate backtrack exponentially (three
+    lines of eight `#` took 0.8 s, four 100 s; the stdlib's idlelib/configdialog.py never
+    finished): the whole check must be quick."""
+    path = tmp_path / "banner.py"
+    path.write_text("def f():\n" + ("    " + "#" * 8 + "\n") * 30 + "    pass\n")
+    code = (
+        "import sys\n"
+        "from mse_lint.catalog import load_catalog\n"
+        "from mse_lint.config import Settings\n"
+        "from mse_lint.engine import Engine, FileJob\n"
+        "r = Engine(load_catalog(), Settings()).check_file(FileJob(sys.argv[1], 'b.py'))\n"
+        "assert r.checked\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(path)], check=True, timeout=60)

@@ -326,7 +326,9 @@ _STAR_SUBSCRIPT = re.compile(r"\[[^\]\n]*\*|:\s*\*\s*[A-Za-z_]")
 # which keeps re's literal-prefix search fast), and the oldest
 # Python that parses the construct at all: ast_features cannot find it in a tree this
 # interpreter built when it is older, nor when the text has no match.
-_GAP = r"(?:[\s\\]|#[^\n]*)*"
+# A comment runs to the end of its line (the lookahead): otherwise "# ####" splits into
+# comments in exponentially many ways and a failing search never ends.
+_GAP = r"(?:[\s\\]|#[^\n]*(?=\n|\Z))*"
 _SYNTAX_TEXT: dict[str, tuple[str, Version]] = {
     "match": (r"match\b", (3, 10)),
     "except-star": (r"except" + _GAP + r"\*", (3, 11)),
