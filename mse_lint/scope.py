@@ -777,3 +777,29 @@ def _pos(node: ast.expr) -> dict[str, int]:
         "end_lineno": node.end_lineno or node.lineno,
         "end_col_offset": node.end_col_offset or node.col_offset,
     }
+
+
+def names_reaching(touch: set[str], bound: Iterable[tuple[str, ast.expr]]) -> set[str]:
+    """``touch`` grown to a fixpoint with every name bound (``bound``: name, expression) to an
+    expression that mentions a name already in it: the names that may hold what ``touch``
+    holds. Each expression's names are collected once; the rounds only intersect sets."""
+    touch = set(touch)
+    mentions = [
+        (name, {n.id for n in walk(expr) if isinstance(n, ast.Name)})
+        for name, expr in bound
+        if name not in touch
+    ]
+    changed = True
+    while changed and mentions:
+        changed = False
+        rest = []
+        for name, names in mentions:
+            if name in touch:
+                continue
+            if not names.isdisjoint(touch):
+                touch.add(name)
+                changed = True
+            else:
+                rest.append((name, names))
+        mentions = rest
+    return touch

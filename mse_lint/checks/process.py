@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any, Optional
 
-from ..astwalk import walk
 from ..catalog import Catalog
 from ..diagnostics import Diagnostic
-from ..scope import ModuleIndex, Ref
+from ..scope import ModuleIndex, Ref, names_reaching
 from . import FileContext, LazyPattern, meets, name_needs
 
 _DYNAMIC_RULES = frozenset({"MSE101", "MSE102", "MSE103", "MSE104", "MSE105"})
@@ -319,27 +318,7 @@ class ProcessCheck:
                     touch.add(name)
                 elif b.expr is not None:
                     pending.append((name, b.expr))
-        # the names each bound expression mentions, collected once: the fixpoint below only
-        # intersects sets (walking every expression again per round was a tenth of a run)
-        mentions = [
-            (name, {n.id for n in walk(expr) if isinstance(n, ast.Name)})
-            for name, expr in pending
-            if name not in touch
-        ]
-        changed = True
-        while changed and mentions:
-            changed = False
-            rest = []
-            for name, names in mentions:
-                if name in touch:
-                    continue
-                if not names.isdisjoint(touch):
-                    touch.add(name)
-                    changed = True
-                else:
-                    rest.append((name, names))
-            mentions = rest
-        return touch
+        return names_reaching(touch, pending)
 
     def _applies(self, ctx: FileContext, entry: ApiEntry, ref: Ref) -> bool:
         if ref.in_main and not entry.main:

@@ -15,7 +15,7 @@ from ..astwalk import children, walk
 from ..catalog import Catalog
 from ..diagnostics import Diagnostic
 from ..requirements import requirement_names
-from ..scope import ModuleIndex, Ref, Scope
+from ..scope import ModuleIndex, Ref, Scope, names_reaching
 from . import FileContext, LazyPattern, meets, name_needs
 
 # Where a value only decides a branch: `if shutil.which("x"):`, `x is None`, `not x`, `bool(x)`
@@ -172,20 +172,7 @@ class RuntimeCheck:
                         touch.add(name)
                     elif b.expr is not None:
                         pending.append((name, b.expr))
-        changed = True
-        while changed and pending:
-            changed = False
-            rest = []
-            for name, expr in pending:
-                if name in touch:
-                    continue
-                if any(isinstance(n, ast.Name) and n.id in touch for n in walk(expr)):
-                    touch.add(name)
-                    changed = True
-                else:
-                    rest.append((name, expr))
-            pending = rest
-        return touch | {"getattr", "__import__"}
+        return names_reaching(touch, pending) | {"getattr", "__import__"}
 
     def _with_values(self, tree: ast.AST, index: ModuleIndex) -> dict[tuple[int, str], str]:
         """``with socket.socket() as s``: the scope and name of ``s`` -> ``socket.socket()``
