@@ -292,14 +292,17 @@ class Engine:
         )
         out: list[Diagnostic] = []
         skipped = False
-        for check in wanted:
-            try:
-                out.extend(check.run(ctx))
-            except RecursionError:
+        try:
+            for check in wanted:
                 try:
-                    out.extend(_with_deep_stack(lambda c=check: list(c.run(ctx))))  # type: ignore[misc]
+                    out.extend(check.run(ctx))
                 except RecursionError:
-                    skipped = True  # nested deeper than Python itself compiles
+                    try:
+                        out.extend(_with_deep_stack(lambda c=check: list(c.run(ctx))))  # type: ignore[misc]
+                    except RecursionError:
+                        skipped = True  # nested deeper than Python itself compiles
+        finally:
+            ctx.release()
         if skipped:
             result.notices.append(
                 Notice(

@@ -158,6 +158,7 @@ class ModuleIndex:
         self._memo: dict[int, list[Value]] = {}
         self._busy: set[int] = set()
         self.module = Scope("module", None)
+        self._scopes: list[Scope] = [self.module]  # for release()
         self.refs: list[Ref] = []
         self.stores: list[AttrStore] = []
         self.imports: list[ImportSite] = []
@@ -185,6 +186,16 @@ class ModuleIndex:
         other._memo = {}
         other._busy = set()
         return other
+
+    def release(self) -> None:
+        """Break the index's reference cycles (a scope holds its bindings, a binding its
+        scope) so that reference counting frees it, and the tree it points into, at once: the
+        engine runs with the cyclic collector mostly off (see engine._gc_tuned). The index is
+        unusable afterwards."""
+        for scope in self._scopes:
+            scope.bindings = {}
+        self._scopes = []
+        self._memo = {}
 
     # -- resolution ----------------------------------------------------------------------------
     def lookup(
@@ -443,6 +454,7 @@ class ModuleIndex:
                 self._expr(k.value)
             outer = self._scope
             self._scope = Scope("class", outer, self._path)
+            self._scopes.append(self._scope)
             self._visit_body(node.body)
             self._scope = outer
             self._bind(node.name)
@@ -594,6 +606,7 @@ class ModuleIndex:
             node, outer, path, in_main, type_only = self._deferred.pop(0)
             saved = (self._scope, self._path, self._in_main, self._annotation)
             self._scope = Scope("function", outer, path)
+            self._scopes.append(self._scope)
             self._path = path
             self._in_main = in_main
             self._annotation = int(type_only)
@@ -667,6 +680,7 @@ class ModuleIndex:
         self._expr(gens[0].iter)
         outer = self._scope
         self._scope = Scope("comprehension", outer, self._path)
+        self._scopes.append(self._scope)
         for i, g in enumerate(gens):
             if i:
                 self._expr(g.iter)

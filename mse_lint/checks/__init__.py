@@ -151,6 +151,13 @@ class FileContext:
             self._indexes[key] = found
         return found
 
+    def release(self) -> None:
+        """Free what the checks built for this file (the indexes hold reference cycles)."""
+        for index in self._indexes.values():
+            index.release()
+        self._indexes.clear()
+        self._nodes = None
+
     @property
     def nodes(self) -> list[ast.AST]:
         """Every node of the tree in ``ast.walk`` order, listed once per file for all checks

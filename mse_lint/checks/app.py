@@ -67,7 +67,7 @@ class ServerStartCheck:
     def run(self, ctx: FileContext) -> Iterable[Diagnostic]:
         if not _import_time_call(ctx.tree, self.names):
             return  # the usual case: servers started in functions only (indexing costs)
-        index = ModuleIndex(ctx.tree)
+        index = ctx.index()
         for ref in index.refs:
             if ref.call is None or ref.in_main or not _runs_at_import(ref.scope):
                 continue

@@ -438,6 +438,91 @@ def _inside(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
 
 
 # -- syntax on libcst, for files the running interpreter cannot parse ----------------------------
+_VISITOR: list[Any] = []
+
+
+def _cst_visitor() -> Any:
+    """The libcst visitor class of :func:`cst_features`, made once (libcst is imported only
+    for files the running Python cannot parse; a class made per call would be garbage with
+    reference cycles, which the engine's workers leave to reference counting)."""
+    if _VISITOR:
+        return _VISITOR[0]
+    import libcst as cst
+
+    class Visitor(cst.CSTVisitor):
+        def __init__(
+            self,
+            module: Any,
+            data: CompatData,
+            span: Callable[..., Span],
+        ) -> None:
+            super().__init__()
+            self.module = module
+            self.data = data
+            self.span = span
+            self.found: list[Feature] = []
+
+        def visit_Match(self, node: cst.Match) -> None:
+            self.found.append(self.data.feature("match", self.span(node, node.subject)))
+
+        def visit_TryStar(self, node: cst.TryStar) -> None:
+            for h in node.handlers:
+                self.found.append(self.data.feature("except-star", self.span(h, h.type)))
+
+        def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+            t = node.type
+            if isinstance(t, cst.Tuple) and not t.lpar:
+                self.found.append(self.data.feature("except-bare-tuple", self.span(t)))
+
+        def visit_TypeAlias(self, node: cst.TypeAlias) -> None:
+            self.found.append(self.data.feature("type-alias", self.span(node)))
+
+        def visit_TypeParameters(self, node: cst.TypeParameters) -> None:
+            self.found.append(self.data.feature("type-params", self.span(node)))
+
+        def visit_TypeParam(self, node: cst.TypeParam) -> None:
+            if node.default is not None:
+                self.found.append(self.data.feature("type-param-default", self.span(node)))
+
+        def visit_Decorator(self, node: cst.Decorator) -> None:
+            if not _cst_plain(node.decorator):
+                self.found.append(self.data.feature("decorator", self.span(node.decorator)))
+
+        def visit_With(self, node: cst.With) -> None:
+            parens = isinstance(node.lpar, cst.LeftParen)
+            if parens and (len(node.items) > 1 or node.items[0].asname is not None):
+                self.found.append(self.data.feature("paren-with", self.span(node, node.items[0])))
+
+        def visit_SubscriptElement(self, node: cst.SubscriptElement) -> None:
+            s = node.slice
+            if isinstance(s, cst.Index) and getattr(s, "star", None):
+                self.found.append(self.data.feature("star-subscript", self.span(node)))
+
+        def visit_TemplatedString(self, node: cst.TemplatedString) -> bool:
+            self.found.append(self.data.feature("tstring", self.span(node)))
+            return False
+
+        def visit_FormattedString(self, node: cst.FormattedString) -> bool:
+            issues = fstring_issues(self.module.code_for_node(node))
+            if issues:
+                self.found.append(self.data.feature(_FSTRING_KEYS[issues[0]], self.span(node)))
+            return False  # nested f-strings are part of this one's verdict
+
+    _VISITOR.append(Visitor)
+    return Visitor
+
+
+def _cst_plain(expr: Any) -> bool:
+    """A dotted name, or a call of one: the decorators every Python accepts."""
+    import libcst as cst
+
+    if isinstance(expr, cst.Call):
+        expr = expr.func
+    while isinstance(expr, cst.Attribute):
+        expr = expr.value
+    return isinstance(expr, cst.Name)
+
+
 def cst_features(text: str, data: CompatData) -> Optional[list[Feature]]:
     """Newer syntax found by libcst, or None when libcst cannot parse the file either."""
     try:
@@ -453,68 +538,15 @@ def cst_features(text: str, data: CompatData) -> Optional[list[Feature]]:
         raise  # deep but maybe valid: the engine retries on a larger stack
     except Exception:  # libcst's ParserSyntaxError, or a plain SyntaxError for bad encodings
         return None
-    found: list[Feature] = []
 
     def span(node: cst.CSTNode, end: Optional[cst.CSTNode] = None) -> Span:
         a = positions[node]
         b = positions[end] if end is not None else a
         return Span(a.start.line, a.start.column + 1, b.end.line, b.end.column + 1)
 
-    def plain(expr: cst.BaseExpression) -> bool:
-        if isinstance(expr, cst.Call):
-            expr = expr.func
-        while isinstance(expr, cst.Attribute):
-            expr = expr.value
-        return isinstance(expr, cst.Name)
-
-    class Visitor(cst.CSTVisitor):
-        def visit_Match(self, node: cst.Match) -> None:
-            found.append(data.feature("match", span(node, node.subject)))
-
-        def visit_TryStar(self, node: cst.TryStar) -> None:
-            for h in node.handlers:
-                found.append(data.feature("except-star", span(h, h.type)))
-
-        def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
-            t = node.type
-            if isinstance(t, cst.Tuple) and not t.lpar:
-                found.append(data.feature("except-bare-tuple", span(t)))
-
-        def visit_TypeAlias(self, node: cst.TypeAlias) -> None:
-            found.append(data.feature("type-alias", span(node)))
-
-        def visit_TypeParameters(self, node: cst.TypeParameters) -> None:
-            found.append(data.feature("type-params", span(node)))
-
-        def visit_TypeParam(self, node: cst.TypeParam) -> None:
-            if node.default is not None:
-                found.append(data.feature("type-param-default", span(node)))
-
-        def visit_Decorator(self, node: cst.Decorator) -> None:
-            if not plain(node.decorator):
-                found.append(data.feature("decorator", span(node.decorator)))
-
-        def visit_With(self, node: cst.With) -> None:
-            parens = isinstance(node.lpar, cst.LeftParen)
-            if parens and (len(node.items) > 1 or node.items[0].asname is not None):
-                found.append(data.feature("paren-with", span(node, node.items[0])))
-
-        def visit_SubscriptElement(self, node: cst.SubscriptElement) -> None:
-            s = node.slice
-            if isinstance(s, cst.Index) and getattr(s, "star", None):
-                found.append(data.feature("star-subscript", span(node)))
-
-        def visit_TemplatedString(self, node: cst.TemplatedString) -> bool:
-            found.append(data.feature("tstring", span(node)))
-            return False
-
-        def visit_FormattedString(self, node: cst.FormattedString) -> bool:
-            issues = fstring_issues(module.code_for_node(node))
-            if issues:
-                found.append(data.feature(_FSTRING_KEYS[issues[0]], span(node)))
-            return False  # nested f-strings are part of this one's verdict
-
-    wrapper.module.visit(Visitor())
+    visitor = _cst_visitor()(wrapper.module, data, span)
+    wrapper.module.visit(visitor)
+    found = visitor.found
     found.sort(key=lambda f: f.span)
     return found
 

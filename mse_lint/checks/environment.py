@@ -164,41 +164,47 @@ def _handled(
     fallback: set[int] = set()
     guarded: set[tuple[int, str]] = set()
 
-    def tested(test: ast.expr) -> None:
-        while isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
-            test = test.operand
-        if isinstance(test, ast.BoolOp):
-            for v in test.values:
-                tested(v)
-            return
-        if isinstance(test, ast.Compare) and len(test.ops) == 1:
-            other = test.comparators[0]
-            if isinstance(test.ops[0], (ast.Is, ast.IsNot, ast.Eq, ast.NotEq)) and ev.is_none(
-                other
-            ):
-                test = test.left
-            else:
-                return
-        fallback.add(id(test))
+    # (loops, not recursive closures: a closure that calls itself is a reference cycle, which
+    # would keep the evaluator and the file's tree alive until the cyclic collector runs)
+    def tested(first: ast.expr) -> None:
+        todo = [first]
+        while todo:
+            test = todo.pop()
+            while isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+                test = test.operand
+            if isinstance(test, ast.BoolOp):
+                todo.extend(reversed(test.values))
+                continue
+            if isinstance(test, ast.Compare) and len(test.ops) == 1:
+                other = test.comparators[0]
+                if isinstance(test.ops[0], (ast.Is, ast.IsNot, ast.Eq, ast.NotEq)) and ev.is_none(
+                    other
+                ):
+                    test = test.left
+                else:
+                    continue
+            fallback.add(id(test))
 
-    def guard(test: ast.expr, body: Iterable[ast.AST]) -> None:
-        if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
-            for v in test.values:
-                guard(v, body)
-            return
-        if not (
-            isinstance(test, ast.Compare)
-            and len(test.ops) == 1
-            and isinstance(test.ops[0], ast.In)
-            and ev.qnames(test.comparators[0]) & mappings
-        ):
-            return
-        key = ev.const_str(test.left)
-        if key is None:
-            return
-        for part in body:
-            for n in walk(part):
-                guarded.add((id(n), key))
+    def guard(first: ast.expr, body: Iterable[ast.AST]) -> None:
+        todo = [first]
+        while todo:
+            test = todo.pop()
+            if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+                todo.extend(reversed(test.values))
+                continue
+            if not (
+                isinstance(test, ast.Compare)
+                and len(test.ops) == 1
+                and isinstance(test.ops[0], ast.In)
+                and ev.qnames(test.comparators[0]) & mappings
+            ):
+                continue
+            key = ev.const_str(test.left)
+            if key is None:
+                continue
+            for part in body:
+                for n in walk(part):
+                    guarded.add((id(n), key))
 
     for node in nodes:
         if (

@@ -82,7 +82,7 @@ class ImportsCheck:
         reached: set[int] = set()
         found = list(_runtime_imports(ctx.tree, reached, ctx.target_python))
         if "import_module" in ctx.source or "__import__" in ctx.source:
-            found.extend(_dynamic_imports(ctx.tree, reached))
+            found.extend(_dynamic_imports(ctx, reached))
         for node, stmt, module, shown in found:
             top = module.split(".", 1)[0]
             if top in self.stdlib or top in local or not top:
@@ -179,13 +179,11 @@ def _runtime_imports(
 
 
 def _dynamic_imports(
-    tree: ast.Module, reached: set[int]
+    ctx: FileContext, reached: set[int]
 ) -> Iterator[tuple[ast.AST, ast.stmt, str, str]]:
     """``importlib.import_module("yaml")`` / ``__import__("yaml")`` with a literal name, resolved
     by scope (an alias of importlib counts, a local function named import_module does not)."""
-    from ..scope import ModuleIndex
-
-    index = ModuleIndex(tree)
+    index = ctx.index()
     for ref in index.refs:
         call = ref.call
         if call is None or not call.args or id(ref.stmt) not in reached:

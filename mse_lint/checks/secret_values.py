@@ -744,6 +744,7 @@ class _Pass:
             if id(b.node) not in self.done:
                 self.judge_entropy(b)
         self.out.sort(key=lambda d: (d.span, d.rule))
+        self.handlers = {}  # its bound methods refer back to the pass: no cycle left behind
         return self.out
 
     # -- binding literals to names ---------------------------------------------------------------
