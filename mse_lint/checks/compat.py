@@ -546,7 +546,7 @@ def cst_features(text: str, data: CompatData) -> Optional[list[Feature]]:
 
     visitor = _cst_visitor()(wrapper.module, data, span)
     wrapper.module.visit(visitor)
-    found = visitor.found
+    found: list[Feature] = visitor.found
     found.sort(key=lambda f: f.span)
     return found
 
