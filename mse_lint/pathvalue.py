@@ -225,6 +225,10 @@ def has_argument(call: ast.Call, pos: Optional[int], arg: Optional[str]) -> bool
     return any(isinstance(a, ast.Starred) for a in call.args) or len(call.args) > pos
 
 
+# a name after `as`: what `with ... as name` may bind (a superset: imports and excepts too)
+_AS_NAME = re.compile(r"\bas\s+(\w+)")
+
+
 class Evaluator:
     """Path values of the expressions of one module."""
 
@@ -254,6 +258,7 @@ class Evaluator:
         self._memo: dict[int, list[PathValue]] = {}
         self._qnames: dict[int, frozenset[str]] = {}
         self._with: Optional[dict[tuple[int, str], list[tuple[int, int, ast.expr]]]] = None
+        self._as_names: Optional[frozenset[str]] = None
         self._functions: Optional[dict[str, ast.FunctionDef]] = None
         self.tree = tree
 
@@ -372,8 +377,11 @@ class Evaluator:
         return out
 
     def _with_target(self, ref: Ref, node: ast.Name, depth: int) -> list[PathValue]:
-        if self._with is None and not re.search(rf"\bas\s+{re.escape(node.id)}\b", self.source):
-            return []  # not bound by a `with ... as name` anywhere (one walk saved)
+        if self._with is None:
+            if self._as_names is None:
+                self._as_names = frozenset(_AS_NAME.findall(self.source))
+            if node.id not in self._as_names:
+                return []  # not bound by a `with ... as name` anywhere (one walk saved)
         if self._with is None:
             self._with = {}
             for w in walk(self.tree):

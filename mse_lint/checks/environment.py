@@ -31,6 +31,10 @@ from ..scope import ModuleIndex, Ref
 from . import FileContext
 
 _HANDLERS = (ast.BoolOp, ast.If, ast.While, ast.IfExp, ast.Assert)
+# the node types _Shape keeps as handlers (try statements: ast.Try, and TryStar from 3.11)
+_HANDLER_TYPES = frozenset(
+    {*_HANDLERS, ast.Try, *([ast.TryStar] if hasattr(ast, "TryStar") else [])}  # type: ignore[attr-defined]
+)
 _CATCHES_KEYERROR = frozenset({"KeyError", "LookupError", "Exception", "BaseException"})
 
 
@@ -83,7 +87,7 @@ class EnvironmentCheck:
                 if used == len(ref.attrs) and name in self.rules.env_calls:
                     calls.append((call, name, key, ref))
                     break
-        shape = _Shape(ctx.tree)
+        shape = _Shape(ctx.nodes)
         subscripts: list[tuple[ast.Subscript, str, Optional[Ref]]] = []
         for sub in shape.subscripts:
             key = ev.const_str(sub.slice)
@@ -127,26 +131,25 @@ class EnvironmentCheck:
 
 
 class _Shape:
-    """One walk over the module: the subscripts that may read a mapping, and the statements
-    and expressions that may handle a missing variable."""
+    """One pass over the module's nodes: the subscripts that may read a mapping, and the
+    statements and expressions that may handle a missing variable."""
 
-    def __init__(self, tree: ast.Module) -> None:
+    def __init__(self, nodes: list[ast.AST]) -> None:
         self.subscripts: list[ast.Subscript] = []
         self.handlers: list[ast.AST] = []
-        for node in walk(tree):
-            if isinstance(node, ast.Subscript):
-                if isinstance(node.ctx, ast.Load) and isinstance(
-                    node.value, (ast.Name, ast.Attribute)
+        subscript, call, name = ast.Subscript, ast.Call, ast.Name
+        for node in nodes:
+            kind = type(node)
+            if kind is subscript:
+                if type(node.ctx) is ast.Load and isinstance(  # type: ignore[attr-defined]
+                    node.value,  # type: ignore[attr-defined]
+                    (ast.Name, ast.Attribute),
                 ):
-                    self.subscripts.append(node)
-            elif (
-                isinstance(node, _HANDLERS)
-                or _is_try(node)
-                or (
-                    isinstance(node, ast.Call)
-                    and isinstance(node.func, ast.Name)
-                    and node.func.id == "bool"
-                )
+                    self.subscripts.append(node)  # type: ignore[arg-type]
+            elif kind in _HANDLER_TYPES or (
+                kind is call
+                and type(node.func) is name  # type: ignore[attr-defined]
+                and node.func.id == "bool"  # type: ignore[attr-defined]
             ):
                 self.handlers.append(node)
 

@@ -36,7 +36,8 @@ from ..pathvalue import (
     source_text,
 )
 from ..scope import ModuleIndex, Ref
-from . import FileContext, LazyPattern, meets, name_needs
+from . import FileContext, LazyPattern, meets, name_needs, word_set
+from . import words as file_words
 
 # position, keyword, path when absent, keyword of the folder it is relative to
 Arg = tuple[Optional[int], Optional[str], Optional[str], Optional[str]]
@@ -144,6 +145,8 @@ class PathsCheck:
         self._path_methods = _words_re(path_methods, r"\.\s*(?:", r")\s*\(")
         self._any_methods = _words_re(any_methods, r"\.\s*(?:", r")\s*\(")
         self.ref_re = _words_re(self.ref_words, r"\b(?:", r")\b")
+        # the same test on the shared word set (a set lookup, not a scan of the text)
+        self._ref_set = word_set(self.ref_words)
         self.paren_method = _words_re(self.methods, r"\)\s*\.\s*(?:", r")\s*\(")
         self._shipped_dirs: dict[frozenset[str], frozenset[str]] = {}
 
@@ -203,8 +206,10 @@ class _Run:
         }
         self.call_words = check.call_words | aliases
         self.ref_words = check.ref_words | aliases
-        self.any_unsupported = bool(aliases & check.ref_words) or bool(
-            check.ref_re.search(ctx.source)
+        self.any_unsupported = bool(aliases & check.ref_words) or (
+            bool(check._ref_set & file_words(ctx.source))
+            if check._ref_set is not None
+            else bool(check.ref_re.search(ctx.source))
         )
         self.ctx = ctx
         self.index = index
