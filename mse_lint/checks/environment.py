@@ -32,9 +32,7 @@ from . import FileContext
 
 _HANDLERS = (ast.BoolOp, ast.If, ast.While, ast.IfExp, ast.Assert)
 # the node types _Shape keeps as handlers (try statements: ast.Try, and TryStar from 3.11)
-_HANDLER_TYPES = frozenset(
-    {*_HANDLERS, ast.Try, *([ast.TryStar] if hasattr(ast, "TryStar") else [])}  # type: ignore[attr-defined]
-)
+_HANDLER_TYPES: frozenset[type] = frozenset({*_HANDLERS, ast.Try, getattr(ast, "TryStar", ast.Try)})
 _CATCHES_KEYERROR = frozenset({"KeyError", "LookupError", "Exception", "BaseException"})
 
 
