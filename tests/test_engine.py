@@ -168,3 +168,36 @@ def test_checking_a_file_leaves_no_reference_cycles() -> None:
         if was_enabled:
             gc.enable()
     assert left == [], left
+
+
+def test_parser_warnings_about_the_users_code_are_not_printed(tmp_path: Path) -> None:
+    """An invalid escape sequence makes the parser warn (DeprecationWarning, SyntaxWarning from
+    3.12, printed to stderr by default): that is not mse-lint's output."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = check(tmp_path, 'import re\nPATTERN = re.compile("\\d+")\n')
+    assert found(result) == []
+    assert [str(w.message) for w in caught] == []
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        # no family reads these files: only MSE001 does, through the symbol table
+        ("x = 1\n", []),
+        ("def f(a, a):\n    pass\n", []),  # the compiler's error, not the parser's: as before
+        ("nonlocal x\n", []),
+        ("x = (1,\n", [("MSE001", 1, 5)]),
+        ("x = 1\ndef f(:\n    pass\n", [("MSE001", 2, 7)]),
+    ],
+)
+def test_files_no_family_reads_are_still_checked_for_syntax(
+    tmp_path: Path, source: str, expected: list[tuple[str, int, int]]
+) -> None:
+    assert found(check(tmp_path, source)) == expected
+    # the same verdict as for a file some family reads (here the environment family)
+    wanted = f"import os\nHOME = os.environ.get('HOME')\n{source}"
+    shifted = [(rule, line + 2, col) for rule, line, col in expected]
+    assert found(check(tmp_path, wanted)) == shifted
