@@ -28,7 +28,6 @@ from ..project import Fate, Manifest, MseToml, fate_of, path_is
 from ..record import replace
 from ..scope import ModuleIndex, Ref, Scope, is_main_guard
 from ..stdlib import stdlib_modules
-from ..tomlpos import key_positions
 from . import FileContext, ProjectContext, word_set
 from . import words as file_words
 
@@ -417,6 +416,8 @@ class _AppRun:
         self.toml = toml
         self.manifest = manifest
         self.modules = modules
+        from ..tomlpos import key_positions  # here: per-file runs (pre-commit) never need it
+
         self.keys = key_positions(toml.source)
         self.toml_path = ctx.display(toml.path)
         self.graph = _Graph()
