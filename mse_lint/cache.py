@@ -26,7 +26,6 @@ for ``MAX_AGE_DAYS`` days are deleted.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import enum
 import hashlib
 import json
@@ -40,6 +39,7 @@ from typing import Any, Optional
 from . import __version__
 from .atomic import write_atomic
 from .diagnostics import Diagnostic, Notice, Severity, Span
+from .record import Record
 
 CACHE_DIR_NAME = ".mse_lint_cache"
 ENV_DIR = "MSE_LINT_CACHE_DIR"
@@ -62,11 +62,11 @@ def cache_dir(project_root: Optional[Path], cwd: Path) -> Path:
 def canonical(value: Any) -> Any:
     """A JSON-able form of settings / project facts whose text does not depend on set or dict
     order (Python randomises the order of sets of strings per process)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    if isinstance(value, Record):
         return {
-            f.name: canonical(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-            if not f.name.startswith("_")
+            name: canonical(getattr(value, name))
+            for name in value._fields
+            if not name.startswith("_")
         }
     if isinstance(value, enum.Enum):
         return [type(value).__name__, canonical(value.value)]

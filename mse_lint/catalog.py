@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
 from .diagnostics import Severity
+from .record import Frozen
+
+_set = object.__setattr__
 
 
 class CatalogError(Exception):
     """The shipped catalogue is broken: a bug in mse-lint, not in the user's project."""
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(Frozen):
     id: str
     name: str
     severity: Severity
@@ -33,6 +34,38 @@ class Rule:
     # How often a finding is right (SARIF's `precision`): "very-high", "high", "medium", "low"
     precision: str = "high"
 
+    def __init__(
+        self,
+        id: str,
+        name: str,
+        severity: Severity,
+        family: str,
+        summary: str,
+        message: str,
+        fix: str,
+        explanation: str,
+        bad: tuple[str, ...],
+        good: tuple[str, ...],
+        enabled: bool = True,
+        bad_bytes: bool = False,
+        security_severity: Optional[str] = None,
+        precision: str = "high",
+    ) -> None:
+        _set(self, "id", id)
+        _set(self, "name", name)
+        _set(self, "severity", severity)
+        _set(self, "family", family)
+        _set(self, "summary", summary)
+        _set(self, "message", message)
+        _set(self, "fix", fix)
+        _set(self, "explanation", explanation)
+        _set(self, "bad", bad)
+        _set(self, "good", good)
+        _set(self, "enabled", enabled)
+        _set(self, "bad_bytes", bad_bytes)
+        _set(self, "security_severity", security_severity)
+        _set(self, "precision", precision)
+
     def format(self, **values: object) -> str:
         try:
             return self.message.format(**values)
@@ -40,12 +73,21 @@ class Rule:
             return f"{self.message} ({exc})"
 
 
-@dataclass(frozen=True)
-class Catalog:
+class Catalog(Frozen):
     rules: Mapping[str, Rule]
-    families: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    families: Mapping[str, Mapping[str, Any]]
     # a hash of the catalogue files' content ("" for a catalogue built in memory)
-    fingerprint: str = ""
+    fingerprint: str
+
+    def __init__(
+        self,
+        rules: Mapping[str, Rule],
+        families: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        fingerprint: str = "",
+    ) -> None:
+        _set(self, "rules", rules)
+        _set(self, "families", {} if families is None else families)
+        _set(self, "fingerprint", fingerprint)
 
     def get(self, rule_id: str) -> Rule:
         return self.rules[rule_id]

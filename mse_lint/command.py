@@ -71,8 +71,6 @@ def _check(
     debug: bool = False,
     no_cache: bool = False,
 ) -> int:
-    from dataclasses import replace
-
     from .catalog import CatalogError, load_catalog
     from .config import (
         ConfigError,
@@ -82,6 +80,7 @@ def _check(
         settings_from_mapping,
     )
     from .project import ProjectError
+    from .record import replace
     from .report import Report
     from .run import lint
 

@@ -7,12 +7,14 @@ import functools
 import re
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional
 
 from .catalog import Catalog
 from .diagnostics import Severity
+from .record import Frozen, replace
+
+_set = object.__setattr__
 
 
 class ConfigError(Exception):
@@ -43,13 +45,22 @@ KEYS = frozenset(
 SECRETS_KEYS = frozenset({"extra-patterns", "allowlist", "allowlist-regex"})
 
 
-@dataclass(frozen=True)
-class SecretSettings:
+class SecretSettings(Frozen):
     """``[tool.mse-lint.secrets]``: more credential formats, and values that are not secrets."""
 
     extra_patterns: tuple[tuple[str, str], ...] = ()  # (id, regex)
     allowlist: tuple[str, ...] = ()  # literal values never reported
     allowlist_regex: tuple[str, ...] = ()  # values matching one of these are never reported
+
+    def __init__(
+        self,
+        extra_patterns: tuple[tuple[str, str], ...] = (),
+        allowlist: tuple[str, ...] = (),
+        allowlist_regex: tuple[str, ...] = (),
+    ) -> None:
+        _set(self, "extra_patterns", extra_patterns)
+        _set(self, "allowlist", allowlist)
+        _set(self, "allowlist_regex", allowlist_regex)
 
     def allows(self, value: str) -> bool:
         """The value is allowlisted: equal to a listed literal, or found by a listed regex."""
@@ -63,20 +74,45 @@ def _compiled(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(p) for p in patterns)
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(Frozen):
     select: tuple[str, ...] = ("MSE",)
     extend_select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
-    severity: Mapping[str, Severity] = field(default_factory=dict)
+    severity: Mapping[str, Severity]
     fail_on: Severity = Severity.INFO
     # None: not given; inferred per project from its docker image (mse_lint.target)
     target_python: Optional[tuple[int, int]] = None
     exclude: tuple[str, ...] = ()
     jobs: int = 0  # 0: one per CPU
     cache: bool = True  # the results cache (.mse_lint_cache/); `cache = false` or --no-cache
-    secrets: SecretSettings = field(default_factory=SecretSettings)
+    secrets: SecretSettings
     source: Optional[Path] = None  # the config file these came from
+
+    def __init__(
+        self,
+        select: tuple[str, ...] = ("MSE",),
+        extend_select: tuple[str, ...] = (),
+        ignore: tuple[str, ...] = (),
+        severity: Optional[Mapping[str, Severity]] = None,
+        fail_on: Severity = Severity.INFO,
+        target_python: Optional[tuple[int, int]] = None,
+        exclude: tuple[str, ...] = (),
+        jobs: int = 0,
+        cache: bool = True,
+        secrets: Optional[SecretSettings] = None,
+        source: Optional[Path] = None,
+    ) -> None:
+        _set(self, "select", select)
+        _set(self, "extend_select", extend_select)
+        _set(self, "ignore", ignore)
+        _set(self, "severity", {} if severity is None else severity)
+        _set(self, "fail_on", fail_on)
+        _set(self, "target_python", target_python)
+        _set(self, "exclude", exclude)
+        _set(self, "jobs", jobs)
+        _set(self, "cache", cache)
+        _set(self, "secrets", SecretSettings() if secrets is None else secrets)
+        _set(self, "source", source)
 
     def enabled(self, catalog: Catalog) -> frozenset[str]:
         """IDs of the rules that run. Rules off by default need their full ID selected."""

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from typing import Optional
+
+from .record import Frozen
+
+_set = object.__setattr__  # how a Frozen class's __init__ sets its fields
 
 
 class Severity(enum.IntEnum):
@@ -28,22 +31,50 @@ class Severity(enum.IntEnum):
         raise ValueError(f"unknown severity {text!r} (use error, warning or info)")
 
 
-@dataclass(frozen=True, order=True)
-class Span:
-    """1-based lines and columns; ``end_col`` is one past the last character."""
+class Span(Frozen):
+    """1-based lines and columns; ``end_col`` is one past the last character. Ordered by
+    (line, col, end_line, end_col)."""
 
     line: int
     col: int
     end_line: int
     end_col: int
 
+    def __init__(self, line: int, col: int, end_line: int, end_col: int) -> None:
+        _set(self, "line", line)
+        _set(self, "col", col)
+        _set(self, "end_line", end_line)
+        _set(self, "end_col", end_col)
+
+    def _key(self) -> tuple[int, int, int, int]:
+        return (self.line, self.col, self.end_line, self.end_col)
+
+    def __lt__(self, other: Span) -> bool:
+        if other.__class__ is self.__class__:
+            return self._key() < other._key()
+        return NotImplemented
+
+    def __le__(self, other: Span) -> bool:
+        if other.__class__ is self.__class__:
+            return self._key() <= other._key()
+        return NotImplemented
+
+    def __gt__(self, other: Span) -> bool:
+        if other.__class__ is self.__class__:
+            return self._key() > other._key()
+        return NotImplemented
+
+    def __ge__(self, other: Span) -> bool:
+        if other.__class__ is self.__class__:
+            return self._key() >= other._key()
+        return NotImplemented
+
 
 # Where a finding about a file as a whole points (it ships, it is a symlink, it is too big)
 FILE_SPAN = Span(1, 1, 1, 2)
 
 
-@dataclass(frozen=True)
-class Diagnostic:
+class Diagnostic(Frozen):
     """One finding. ``path`` is relative to the report root, with ``/`` separators."""
 
     path: str
@@ -61,17 +92,45 @@ class Diagnostic:
     # (a shipped secrets file or key, a binary, a symlink's target)
     whole_file: bool = False
 
+    def __init__(
+        self,
+        path: str,
+        span: Span,
+        rule: str,
+        severity: Severity,
+        message: str,
+        fix: Optional[str] = None,
+        stmt_line: int = 0,
+        secret: bool = False,
+        whole_file: bool = False,
+    ) -> None:
+        _set(self, "path", path)
+        _set(self, "span", span)
+        _set(self, "rule", rule)
+        _set(self, "severity", severity)
+        _set(self, "message", message)
+        _set(self, "fix", fix)
+        _set(self, "stmt_line", stmt_line)
+        _set(self, "secret", secret)
+        _set(self, "whole_file", whole_file)
+
     def sort_key(self) -> tuple[str, Span, str, str]:
         return (self.path, self.span, self.rule, self.message)
 
 
-@dataclass(frozen=True)
-class Notice:
+class Notice(Frozen):
     """Something the user should know that is not a finding (skipped file, bad comment...)."""
 
     message: str
     path: Optional[str] = None
     line: Optional[int] = None
+
+    def __init__(
+        self, message: str, path: Optional[str] = None, line: Optional[int] = None
+    ) -> None:
+        _set(self, "message", message)
+        _set(self, "path", path)
+        _set(self, "line", line)
 
     def render(self) -> str:
         where = ""

@@ -11,7 +11,6 @@ import sys
 import threading
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
 from typing import Callable, Optional, TypeVar
 
 from . import suppress
@@ -27,6 +26,7 @@ from .checks import (
 )
 from .config import DEFAULT_TARGET_PYTHON, Settings
 from .diagnostics import Diagnostic, Notice, Span
+from .record import Frozen, Mutable, replace
 
 T = TypeVar("T")
 
@@ -52,29 +52,58 @@ def _crash_from_message(message: str) -> CheckCrash:
     return crash
 
 
-@dataclass(frozen=True)
-class FileJob:
+class FileJob(Frozen):
     path: str  # to open
     display: str  # as reported
 
-
-@dataclass
-class FileResult:
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    suppressed: list[Diagnostic] = field(default_factory=list)
-    notices: list[Notice] = field(default_factory=list)
-    checked: bool = True
+    def __init__(self, path: str, display: str) -> None:
+        object.__setattr__(self, "path", path)
+        object.__setattr__(self, "display", display)
 
 
-@dataclass
-class RunResult:
+class FileResult(Mutable):
+    diagnostics: list[Diagnostic]
+    suppressed: list[Diagnostic]
+    notices: list[Notice]
+    checked: bool
+
+    def __init__(
+        self,
+        diagnostics: Optional[list[Diagnostic]] = None,
+        suppressed: Optional[list[Diagnostic]] = None,
+        notices: Optional[list[Notice]] = None,
+        checked: bool = True,
+    ) -> None:
+        self.diagnostics = [] if diagnostics is None else diagnostics
+        self.suppressed = [] if suppressed is None else suppressed
+        self.notices = [] if notices is None else notices
+        self.checked = checked
+
+
+class RunResult(Mutable):
     diagnostics: list[Diagnostic]
     suppressed: list[Diagnostic]
     notices: list[Notice]
     files_checked: int
     files_unreadable: int
     # lines for --debug (how the run decided things, e.g. the target Python of each project)
-    debug: list[str] = field(default_factory=list)
+    debug: list[str]
+
+    def __init__(
+        self,
+        diagnostics: list[Diagnostic],
+        suppressed: list[Diagnostic],
+        notices: list[Notice],
+        files_checked: int,
+        files_unreadable: int,
+        debug: Optional[list[str]] = None,
+    ) -> None:
+        self.diagnostics = diagnostics
+        self.suppressed = suppressed
+        self.notices = notices
+        self.files_checked = files_checked
+        self.files_unreadable = files_unreadable
+        self.debug = [] if debug is None else debug
 
 
 def _decode(data: bytes) -> tuple[Optional[str], Optional[tuple[int, int, str]]]:

@@ -13,31 +13,48 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 from .diagnostics import Notice
 from .engine import FileJob
 from .project import Project, discover, fate_of, read_mseignore
+from .record import Mutable
 
 
-@dataclass
-class Group:
+class Group(Mutable):
     project: Project
-    jobs: list[FileJob] = field(default_factory=list)
+    jobs: list[FileJob]
     # a path given covers the whole code dir: project-level checks (manifest, requirements,
     # mse.toml) run too; a run on named files (pre-commit) checks only those files
-    whole: bool = False
+    whole: bool
     # mse.toml itself was named (pre-commit on a changed mse.toml): its checks run
-    config: bool = False
+    config: bool
+
+    def __init__(
+        self,
+        project: Project,
+        jobs: Optional[list[FileJob]] = None,
+        whole: bool = False,
+        config: bool = False,
+    ) -> None:
+        self.project = project
+        self.jobs = [] if jobs is None else jobs
+        self.whole = whole
+        self.config = config
 
 
-@dataclass
-class Collected:
+class Collected(Mutable):
     groups: list[Group]
     notices: list[Notice]
-    skipped_unshipped: int = 0
+    skipped_unshipped: int
+
+    def __init__(
+        self, groups: list[Group], notices: list[Notice], skipped_unshipped: int = 0
+    ) -> None:
+        self.groups = groups
+        self.notices = notices
+        self.skipped_unshipped = skipped_unshipped
 
 
 def display(path: Path, cwd: Path) -> str:

@@ -21,9 +21,12 @@ import os
 import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional
+
+from .record import Frozen, Mutable, replace
+
+_set = object.__setattr__
 
 
 class ProjectError(Exception):
@@ -43,8 +46,7 @@ class Fate(enum.Enum):
         return self in (Fate.ENCRYPTED, Fate.CLEAR)
 
 
-@dataclass(frozen=True)
-class ManifestEntry:
+class ManifestEntry(Frozen):
     rel: str  # relative to the code dir, "/" separators
     fate: Fate
     size: int = 0
@@ -52,12 +54,34 @@ class ManifestEntry:
     link: Optional[str] = None  # symlink target (resolved), when the path goes through a link
     is_dir: bool = False
 
+    def __init__(
+        self,
+        rel: str,
+        fate: Fate,
+        size: int = 0,
+        pattern: Optional[str] = None,
+        link: Optional[str] = None,
+        is_dir: bool = False,
+    ) -> None:
+        _set(self, "rel", rel)
+        _set(self, "fate", fate)
+        _set(self, "size", size)
+        _set(self, "pattern", pattern)
+        _set(self, "link", link)
+        _set(self, "is_dir", is_dir)
 
-@dataclass(frozen=True)
-class Manifest:
+
+class Manifest(Frozen):
     code_dir: Path
     patterns: tuple[str, ...]
     entries: tuple[ManifestEntry, ...]
+
+    def __init__(
+        self, code_dir: Path, patterns: tuple[str, ...], entries: tuple[ManifestEntry, ...]
+    ) -> None:
+        _set(self, "code_dir", code_dir)
+        _set(self, "patterns", patterns)
+        _set(self, "entries", entries)
 
     def shipped(self) -> Iterator[ManifestEntry]:
         return (e for e in self.entries if e.fate.ships)
@@ -235,23 +259,38 @@ def build_manifest(code_dir: Path, expand: bool = True) -> Manifest:
 
 
 # ------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class TomlProblem:
+class TomlProblem(Frozen):
     """Why mse.toml could not be read: where (1-based line and column) and what."""
 
     line: int
     col: int
     message: str
 
+    def __init__(self, line: int, col: int, message: str) -> None:
+        _set(self, "line", line)
+        _set(self, "col", col)
+        _set(self, "message", message)
 
-@dataclass(frozen=True)
-class MseToml:
+
+class MseToml(Frozen):
     path: Path
     data: Mapping[str, Any]
     # the text as read (positions of keys are recovered from it), and why it could not be
     # parsed (then ``data`` is empty)
     source: str = ""
     error: Optional[TomlProblem] = None
+
+    def __init__(
+        self,
+        path: Path,
+        data: Mapping[str, Any],
+        source: str = "",
+        error: Optional[TomlProblem] = None,
+    ) -> None:
+        _set(self, "path", path)
+        _set(self, "data", data)
+        _set(self, "source", source)
+        _set(self, "error", error)
 
     @property
     def folder(self) -> Path:
@@ -354,19 +393,36 @@ def find_upward(start: Path, names: Sequence[str]) -> Optional[Path]:
     return None
 
 
-@dataclass
-class Project:
+class Project(Mutable):
     """Where the linted files come from and what ships."""
 
     root: Path  # mse.toml's folder, or the given path without one
     mse_toml: Optional[MseToml]
     code_dir: Optional[Path]
     code_dir_origin: str
-    notices: list[str] = field(default_factory=list)
+    notices: list[str]
     # why the code dir mse.toml names cannot be used (missing, a file, not a string): the config
     # checks report it (MSE407/MSE402), `mse-lint manifest` stops on it
-    code_dir_error: Optional[str] = None
-    _manifest: Optional[Manifest] = None
+    code_dir_error: Optional[str]
+    _manifest: Optional[Manifest]
+
+    def __init__(
+        self,
+        root: Path,
+        mse_toml: Optional[MseToml],
+        code_dir: Optional[Path],
+        code_dir_origin: str,
+        notices: Optional[list[str]] = None,
+        code_dir_error: Optional[str] = None,
+        _manifest: Optional[Manifest] = None,
+    ) -> None:
+        self.root = root
+        self.mse_toml = mse_toml
+        self.code_dir = code_dir
+        self.code_dir_origin = code_dir_origin
+        self.notices = [] if notices is None else notices
+        self.code_dir_error = code_dir_error
+        self._manifest = _manifest
 
     def manifest(self, expand: bool = False) -> Optional[Manifest]:
         if self.code_dir is None:

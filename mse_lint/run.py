@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
@@ -15,6 +14,7 @@ from .config import DEFAULT_TARGET_PYTHON, Settings
 from .diagnostics import Diagnostic, Notice
 from .engine import Engine, RunResult
 from .files import collect, display
+from .record import replace
 from .target import effective_target
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from typing import Optional
 
 from .diagnostics import Diagnostic, Notice, Span
+from .record import Mutable, replace
 
 _MSE = re.compile(
     r"#\s*mse-lint\s*:\s*(ignore-file|ignore)\b\s*(\[([^\]]*)\])?\s*(--\s*(.*))?", re.I
@@ -22,14 +23,29 @@ _NOQA = re.compile(r"#\s*noqa\s*:\s*([A-Z]+[0-9]*(?:[\s,]+[A-Z]+[0-9]*)*)", re.I
 _CODE = re.compile(r"^MSE\d{0,3}$")
 
 
-@dataclass
-class Suppression:
+class Suppression(Mutable):
     line: int
     col: int
     codes: tuple[str, ...]
     standalone: bool
-    file_level: bool = False
-    used: set[str] = field(default_factory=set)
+    file_level: bool
+    used: set[str]
+
+    def __init__(
+        self,
+        line: int,
+        col: int,
+        codes: tuple[str, ...],
+        standalone: bool,
+        file_level: bool = False,
+        used: Optional[set[str]] = None,
+    ) -> None:
+        self.line = line
+        self.col = col
+        self.codes = codes
+        self.standalone = standalone
+        self.file_level = file_level
+        self.used = set() if used is None else used
 
     def covers(self, rule: str) -> str | None:
         for c in self.codes:

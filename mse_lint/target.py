@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Optional
@@ -15,16 +14,21 @@ from typing import Any, Optional
 from .catalog import Catalog
 from .config import DEFAULT_TARGET_PYTHON, Settings
 from .project import Project
+from .record import Frozen
 
 _TAG = re.compile(r"^\d{14}$")
 _FROM = re.compile(r"^\s*FROM\s+(.*)$", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(Frozen):
     version: tuple[int, int]
     reason: str  # why this version, in words for a notice
     inferred: bool  # from the project (not given by the user, not the default)
+
+    def __init__(self, version: tuple[int, int], reason: str, inferred: bool) -> None:
+        object.__setattr__(self, "version", version)
+        object.__setattr__(self, "reason", reason)
+        object.__setattr__(self, "inferred", inferred)
 
     @property
     def label(self) -> str:

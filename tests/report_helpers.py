@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from pathlib import Path
 
 from mse_lint.catalog import Catalog
 from mse_lint.config import Settings
 from mse_lint.diagnostics import Diagnostic, Notice, Severity, Span
+from mse_lint.record import replace
 from mse_lint.report import Report, Where
 from mse_lint.run import lint
 

@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from mse_lint import engine as engine_mod
 from mse_lint.catalog import Catalog, load_catalog
 from mse_lint.config import Settings
 from mse_lint.engine import Engine, RunResult
+from mse_lint.record import replace
 from mse_lint.run import lint
 
 REPO = Path(__file__).resolve().parent.parent

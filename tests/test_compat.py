@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -20,6 +19,7 @@ from mse_lint.config import Settings, load_settings
 from mse_lint.diagnostics import Span
 from mse_lint.engine import Engine, FileJob
 from mse_lint.project import discover
+from mse_lint.record import replace
 from mse_lint.run import lint
 from mse_lint.target import dockerfile_image, effective_target, python_for_image, split_image
 

@@ -220,7 +220,7 @@ def test_routes_are_resolved(catalog: Catalog, tmp_path: Path, name: str, routes
 
 
 def test_stdlib_shadowing_follows_the_target_python(catalog: Catalog, tmp_path: Path) -> None:
-    from dataclasses import replace
+    from mse_lint.record import replace
 
     root = tmp_path / "proj"
     (root / ".git").mkdir(parents=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
@@ -15,6 +14,7 @@ from mse_lint.catalog import Catalog
 from mse_lint.config import Settings
 from mse_lint.diagnostics import Diagnostic, Severity
 from mse_lint.engine import Engine, FileJob
+from mse_lint.record import replace
 
 FIXTURE = Path(__file__).parent / "fixtures" / "environment" / "reads.py"
 

@@ -123,3 +123,40 @@ def test_a_check_does_not_import_typer(tmp_path: Path) -> None:
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60
     )
     assert out.stdout.strip().splitlines()[-1] == "1 []", out.stderr
+
+
+def test_one_file_run_imports_only_what_it_needs(tmp_path: Path) -> None:
+    """The pre-commit case, in its own process: the first run (no results cached yet) parses
+    the catalogue and checks the file; the next one with the compiled catalogue and the results
+    cached must not import the TOML parser, dataclasses (and inspect), any check family or
+    the project-level helpers; a file run never needs requirements.txt or mse.toml parsing."""
+    import os
+
+    (tmp_path / "app.py").write_text("import subprocess\nsubprocess.run(['ls'])\n")
+    code = (
+        "import sys; from mse_lint import fastpath\n"
+        "sys.argv = ['mse-lint', 'app.py', '--isolated', '-q', '--format', 'json']\n"
+        "try:\n    fastpath.main()\nexcept SystemExit as e:\n    code = e.code\n"
+        "heavy = ('dataclasses', 'inspect', 'tomllib', 'tomli', 'mse_lint.checks.',"
+        " 'mse_lint.requirements', 'mse_lint.tomlpos', 'typer', 'rich', 'libcst')\n"
+        "print(code, sorted({h for h in heavy for m in sys.modules if m.startswith(h)}))\n"
+    )
+    env = {**os.environ, "MSE_LINT_CACHE_DIR": str(tmp_path / "cache")}
+
+    def run_once() -> str:
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+        assert '"MSE101"' in out.stdout, out.stderr
+        return out.stdout.strip().splitlines()[-1]
+
+    first = run_once()  # the catalogue parsed and compiled, the file checked
+    assert "mse_lint.requirements" not in first and "mse_lint.tomlpos" not in first
+    assert "typer" not in first and "libcst" not in first
+    assert first.startswith("1 ["), first
+    assert run_once() == "1 []"  # served from the cache

@@ -21,7 +21,7 @@ import re
 import sys
 import tokenize
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -31,6 +31,7 @@ from mse_lint.catalog import Catalog
 from mse_lint.config import ConfigError, Settings, parse_python
 from mse_lint.diagnostics import Diagnostic
 from mse_lint.engine import Engine, FileJob
+from mse_lint.record import replace
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FILES = sorted(FIXTURES.rglob("*.py"))

@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import xml.etree.ElementTree as ET
-from dataclasses import replace
 from pathlib import Path
 
 import jsonschema
@@ -18,6 +17,7 @@ import pytest
 from report_helpers import FIXTURE, GOLDEN, ODD, SECRETS, fixture_report, where
 
 from mse_lint.catalog import Catalog
+from mse_lint.record import replace
 from mse_lint.report import Report, github, gitlab, junit
 from mse_lint.report import json as json_report
 

@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import subprocess
-from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
@@ -18,6 +17,7 @@ from helpers import mse_lint_command
 from mse_lint.catalog import Catalog
 from mse_lint.config import SecretSettings, Settings
 from mse_lint.diagnostics import Diagnostic, Span
+from mse_lint.record import replace
 from mse_lint.redact import redact
 from mse_lint.run import lint
 

@@ -13,7 +13,6 @@ import math
 import random
 import string
 import subprocess
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -25,6 +24,7 @@ from mse_lint.checks.secret_values import SecretValuesCheck, shannon_entropy
 from mse_lint.config import SecretSettings, Settings, load_settings
 from mse_lint.diagnostics import Diagnostic
 from mse_lint.engine import Engine, FileJob
+from mse_lint.record import replace
 from mse_lint.run import lint
 
 ROOT = Path(__file__).resolve().parent.parent

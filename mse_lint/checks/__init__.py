@@ -6,7 +6,6 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Protocol
 
@@ -14,6 +13,7 @@ from ..catalog import Catalog
 from ..config import Settings
 from ..diagnostics import FILE_SPAN, Diagnostic, Span
 from ..project import Manifest, Project
+from ..record import Frozen, Mutable
 
 if TYPE_CHECKING:
     from ..scope import ModuleIndex
@@ -87,8 +87,7 @@ def meets(needs: Needs, text: str) -> bool:
     return any(need <= have and all(p in text for p in pieces) for need, pieces in needs)
 
 
-@dataclass(frozen=True)
-class ProjectInfo:
+class ProjectInfo(Frozen):
     """What per-file checks may know of the project (picklable: it goes to worker processes)."""
 
     local_modules: frozenset[str] = frozenset()
@@ -103,7 +102,7 @@ class ProjectInfo:
     # (excluded, hidden, broken-link, link-loop). None when there is no code dir.
     code_dir: Optional[str] = None
     shipped: frozenset[str] = frozenset()
-    unshipped: Mapping[str, str] = field(default_factory=dict)
+    unshipped: Mapping[str, str]
     # The docker image mse.toml names (1.x `[cloud] docker`, 0.x `[code] docker`), if any
     docker: Optional[str] = None
     # What pip installs at container start: the requirement texts of the code dir's top-level
@@ -114,9 +113,35 @@ class ProjectInfo:
     dockerfile_image: Optional[str] = None
     dockerfile_installs: tuple[str, ...] = ()
 
+    def __init__(
+        self,
+        local_modules: frozenset[str] = frozenset(),
+        secret_keys: Optional[frozenset[str]] = None,
+        secrets_file: Optional[str] = None,
+        cloud: bool = False,
+        code_dir: Optional[str] = None,
+        shipped: frozenset[str] = frozenset(),
+        unshipped: Optional[Mapping[str, str]] = None,
+        docker: Optional[str] = None,
+        requirements: Optional[tuple[str, ...]] = None,
+        dockerfile_image: Optional[str] = None,
+        dockerfile_installs: tuple[str, ...] = (),
+    ) -> None:
+        _set = object.__setattr__
+        _set(self, "local_modules", local_modules)
+        _set(self, "secret_keys", secret_keys)
+        _set(self, "secrets_file", secrets_file)
+        _set(self, "cloud", cloud)
+        _set(self, "code_dir", code_dir)
+        _set(self, "shipped", shipped)
+        _set(self, "unshipped", {} if unshipped is None else unshipped)
+        _set(self, "docker", docker)
+        _set(self, "requirements", requirements)
+        _set(self, "dockerfile_image", dockerfile_image)
+        _set(self, "dockerfile_installs", dockerfile_installs)
 
-@dataclass
-class FileContext:
+
+class FileContext(Mutable):
     """What a check may look at for one file. Checks never read other files themselves."""
 
     path: str  # as displayed and reported
@@ -125,14 +150,39 @@ class FileContext:
     catalog: Catalog
     target_python: tuple[int, int] = (3, 10)
     local_modules: frozenset[str] = frozenset()
-    project: ProjectInfo = field(default_factory=ProjectInfo)
+    project: ProjectInfo
     # the file on disk (absolute or relative to the run's cwd): to place it in the code dir
     file: str = ""
-    _lines: Optional[list[str]] = field(default=None, repr=False)
-    _nodes: Optional[list[ast.AST]] = field(default=None, repr=False)
-    _indexes: dict[frozenset[tuple[str, str]], ModuleIndex] = field(
-        default_factory=dict, repr=False
-    )
+    _lines: Optional[list[str]]
+    _nodes: Optional[list[ast.AST]]
+    _indexes: dict[frozenset[tuple[str, str]], ModuleIndex]
+    _hidden = frozenset({"_lines", "_nodes", "_indexes"})
+
+    def __init__(
+        self,
+        path: str,
+        source: str,
+        tree: ast.Module,
+        catalog: Catalog,
+        target_python: tuple[int, int] = (3, 10),
+        local_modules: frozenset[str] = frozenset(),
+        project: Optional[ProjectInfo] = None,
+        file: str = "",
+        _lines: Optional[list[str]] = None,
+        _nodes: Optional[list[ast.AST]] = None,
+        _indexes: Optional[dict[frozenset[tuple[str, str]], ModuleIndex]] = None,
+    ) -> None:
+        self.path = path
+        self.source = source
+        self.tree = tree
+        self.catalog = catalog
+        self.target_python = target_python
+        self.local_modules = local_modules
+        self.project = ProjectInfo() if project is None else project
+        self.file = file
+        self._lines = _lines
+        self._nodes = _nodes
+        self._indexes = {} if _indexes is None else _indexes
 
     def index(self, returns: Optional[Mapping[str, str]] = None) -> ModuleIndex:
         """The module's scope index (``mse_lint.scope``), built once per file: building it is
@@ -264,8 +314,7 @@ def build_checks(
     return _instantiate(FILE_CHECKS, catalog, enabled, settings)
 
 
-@dataclass
-class ProjectContext:
+class ProjectContext(Mutable):
     """What project-level checks (files that are not Python: manifest, requirements, secrets
     files, mse.toml) may look at."""
 
@@ -274,6 +323,20 @@ class ProjectContext:
     catalog: Catalog
     display: Callable[[Path], str]
     target_python: tuple[int, int] = (3, 10)
+
+    def __init__(
+        self,
+        project: Project,
+        manifest: Optional[Manifest],
+        catalog: Catalog,
+        display: Callable[[Path], str],
+        target_python: tuple[int, int] = (3, 10),
+    ) -> None:
+        self.project = project
+        self.manifest = manifest
+        self.catalog = catalog
+        self.display = display
+        self.target_python = target_python
 
     def diagnostic(
         self, rule_id: str, path: str, span: Span, secret: bool = False, **values: object

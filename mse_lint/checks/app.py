@@ -17,7 +17,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Optional
 
 from ..astwalk import walk
@@ -25,9 +25,9 @@ from ..catalog import Catalog
 from ..config import Settings
 from ..diagnostics import FILE_SPAN, Diagnostic, Severity, Span
 from ..project import Fate, Manifest, MseToml, fate_of, path_is
+from ..record import replace
 from ..scope import ModuleIndex, Ref, Scope, is_main_guard
 from ..stdlib import stdlib_modules
-from ..tomlpos import key_positions
 from . import FileContext, ProjectContext, word_set
 from . import words as file_words
 
@@ -416,6 +416,8 @@ class _AppRun:
         self.toml = toml
         self.manifest = manifest
         self.modules = modules
+        from ..tomlpos import key_positions  # here: per-file runs (pre-commit) never need it
+
         self.keys = key_positions(toml.source)
         self.toml_path = ctx.display(toml.path)
         self.graph = _Graph()

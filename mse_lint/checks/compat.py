@@ -16,13 +16,14 @@ import ast
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any, Optional, Union
 
 from ..astwalk import children, walk
 from ..catalog import Catalog
 from ..diagnostics import Diagnostic, Span
+from ..record import replace
 from ..scope import ModuleIndex, Ref, Value
 from . import FileContext, Needs, meets, name_needs
 from . import words as file_words

@@ -13,7 +13,7 @@ import difflib
 import keyword
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -21,6 +21,7 @@ from ..catalog import Catalog
 from ..config import Settings
 from ..diagnostics import Diagnostic, Severity, Span
 from ..project import MseToml, path_is
+from ..record import replace
 from ..tomlpos import KeyPos, key_positions
 from . import ProjectContext
 

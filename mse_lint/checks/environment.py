@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import replace
 from typing import Optional
 
 from ..astwalk import walk
@@ -27,6 +26,7 @@ from ..pathvalue import (
     load_rules,
     source_text,
 )
+from ..record import replace
 from ..scope import ModuleIndex, Ref
 from . import FileContext
 

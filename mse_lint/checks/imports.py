@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Optional
 from ..catalog import Catalog
 from ..config import Settings
 from ..diagnostics import Diagnostic
-from ..requirements import canonical
 from ..scope import _is_type_checking, is_main_guard
 from . import FileContext, ProjectInfo
 
@@ -88,6 +87,8 @@ class ImportsCheck:
             if top in self.stdlib or top in local or not top:
                 continue
             providers = self.dists.providers(module)
+            from ..requirements import canonical  # here: only for a shipped file of a project
+
             if any(canonical(p) in env.installed for p in providers):
                 continue
             if (id(node), providers[0]) in seen:

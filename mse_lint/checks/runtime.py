@@ -14,7 +14,6 @@ from typing import Any, Optional
 from ..astwalk import children, walk
 from ..catalog import Catalog
 from ..diagnostics import Diagnostic
-from ..requirements import requirement_names
 from ..scope import ModuleIndex, Ref, Scope, names_reaching
 from . import FileContext, LazyPattern, meets, name_needs
 
@@ -360,8 +359,11 @@ class RuntimeCheck:
 
     def _has_tzdata(self, ctx: FileContext) -> bool:
         reqs = ctx.project.requirements
-        if reqs is not None and "tzdata" in requirement_names(reqs, ctx.target_python):
-            return True
+        if reqs is not None:
+            from ..requirements import requirement_names  # here: only with a requirements.txt
+
+            if "tzdata" in requirement_names(reqs, ctx.target_python):
+                return True
         image = (ctx.project.docker or "").split("@")[0].rsplit("/", 1)[-1].split(":")[0]
         return any(fnmatchcase(image, p) for p in self.tzdata_images)
 

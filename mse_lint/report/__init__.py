@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..catalog import Catalog
 from ..diagnostics import Diagnostic, Notice
+from ..record import Frozen
+
+_set = object.__setattr__
 
 
-@dataclass(frozen=True)
-class Report:
+class Report(Frozen):
     diagnostics: list[Diagnostic]
     suppressed: list[Diagnostic]
     notices: list[Notice]
@@ -17,9 +17,24 @@ class Report:
     elapsed: float
     catalog: Catalog
 
+    def __init__(
+        self,
+        diagnostics: list[Diagnostic],
+        suppressed: list[Diagnostic],
+        notices: list[Notice],
+        files_checked: int,
+        elapsed: float,
+        catalog: Catalog,
+    ) -> None:
+        _set(self, "diagnostics", diagnostics)
+        _set(self, "suppressed", suppressed)
+        _set(self, "notices", notices)
+        _set(self, "files_checked", files_checked)
+        _set(self, "elapsed", elapsed)
+        _set(self, "catalog", catalog)
 
-@dataclass(frozen=True)
-class Where:
+
+class Where(Frozen):
     """Decided by the CLI, rendered by the CI formats (sarif, github, gitlab).
 
     ``cwd``: the folder the findings' paths are relative to. ``root``: the folder the report's
@@ -31,3 +46,17 @@ class Where:
     docs: str
     category: str = "mse-lint/"
     include_suppressed: bool = False
+
+    def __init__(
+        self,
+        cwd: str,
+        root: str,
+        docs: str,
+        category: str = "mse-lint/",
+        include_suppressed: bool = False,
+    ) -> None:
+        _set(self, "cwd", cwd)
+        _set(self, "root", root)
+        _set(self, "docs", docs)
+        _set(self, "category", category)
+        _set(self, "include_suppressed", include_suppressed)

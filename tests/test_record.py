@@ -1,0 +1,150 @@
+"""The plain value classes of mse_lint.record behave like the dataclasses they replaced."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import pickle
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mse_lint.catalog import Catalog, Rule
+from mse_lint.checks import FileContext, ProjectContext, ProjectInfo
+from mse_lint.config import SecretSettings, Settings
+from mse_lint.diagnostics import Diagnostic, Notice, Severity, Span
+from mse_lint.engine import FileJob, FileResult, RunResult
+from mse_lint.files import Collected, Group
+from mse_lint.project import Fate, Manifest, ManifestEntry, MseToml, Project, TomlProblem
+from mse_lint.record import Frozen, FrozenInstanceError, Mutable, Record, replace
+from mse_lint.report import Report, Where
+from mse_lint.suppress import Suppression
+from mse_lint.target import Target
+
+RULE = Rule("MSE101", "n", Severity.ERROR, "process", "s", "m {x}", "f", "e", ("b",), ("g",))
+PROJECT = Project(Path("."), None, None, "none")
+
+# one instance of each class, every field set (two instances per class differ in a field)
+SAMPLES: list[Record] = [
+    Span(1, 2, 3, 4),
+    Diagnostic("a.py", Span(1, 1, 1, 2), "MSE101", Severity.ERROR, "msg", "fix", 1, True),
+    Notice("m", "a.py", 3),
+    RULE,
+    Catalog({"MSE101": RULE}, {"process": {"k": [1]}}, "abc"),
+    SecretSettings((("id", "x+"),), ("v",), ("r",)),
+    Settings(("MSE1",), ("MSE2",), ("MSE3",), {"MSE1": Severity.INFO}, Severity.ERROR, (3, 9)),
+    FileJob("/x/a.py", "a.py"),
+    FileResult([], [], [Notice("n")], False),
+    RunResult([], [], [], 1, 0, ["d"]),
+    Group(PROJECT, [FileJob("a", "b")], True, False),
+    Collected([], [Notice("n")], 2),
+    ManifestEntry("a.py", Fate.CLEAR, 3, None, None, False),
+    Manifest(Path("/c"), ("*.pyc",), (ManifestEntry("a.py", Fate.CLEAR),)),
+    TomlProblem(1, 2, "bad"),
+    MseToml(Path("mse.toml"), {"name": "x"}, "name = 'x'", None),
+    PROJECT,
+    Report([], [], [], 1, 0.5, Catalog({})),
+    Where("/cwd", "/root", "https://docs/", "cat/", True),
+    Target((3, 10), "default", False),
+    Suppression(3, 1, ("MSE101",), True, False, {"MSE101"}),
+    ProjectInfo(frozenset({"app"}), frozenset({"K"}), "s.json", True, "/c", frozenset({"a.py"})),
+    FileContext("a.py", "x = 1\n", __import__("ast").parse("x = 1\n"), Catalog({})),
+    ProjectContext(PROJECT, None, Catalog({}), str),
+]
+
+
+def reference(obj: Record) -> Any:
+    """The dataclass the class used to be: same name, fields, defaults and options."""
+    cls = type(obj)
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    specs = []
+    for p in params:
+        hidden = p.name in cls._hidden
+        if p.default is inspect.Parameter.empty:
+            specs.append((p.name, Any, dataclasses.field(repr=not hidden)))
+        else:
+            specs.append((p.name, Any, dataclasses.field(default=p.default, repr=not hidden)))
+    return dataclasses.make_dataclass(
+        cls.__name__,
+        specs,
+        frozen=issubclass(cls, Frozen),
+        order=cls is Span,
+    )
+
+
+def as_reference(obj: Record) -> Any:
+    return reference(obj)(**{name: getattr(obj, name) for name in obj._fields})
+
+
+@pytest.mark.parametrize("obj", SAMPLES, ids=lambda o: type(o).__name__)
+def test_behaves_like_its_dataclass(obj: Record) -> None:
+    cls = type(obj)
+    ref_cls = reference(obj)
+    ref = as_reference(obj)
+    # the fields are the __init__ parameters, in order (what replace and the cache key use)
+    assert obj._fields == tuple(f.name for f in dataclasses.fields(ref_cls))
+    assert repr(obj) == repr(ref)
+    assert obj == replace(obj)
+    assert obj != ref  # another class: never equal, as between two dataclasses
+    if issubclass(cls, Frozen):
+        assert isinstance(obj, Frozen) and not isinstance(obj, Mutable)
+        with pytest.raises(FrozenInstanceError):
+            obj.x = 1  # type: ignore[attr-defined]
+        with pytest.raises(AttributeError):
+            setattr(obj, obj._fields[0], None)
+        with pytest.raises(AttributeError):
+            delattr(obj, obj._fields[0])
+        try:
+            expected = hash(ref)
+        except TypeError:  # a list field: unhashable, as the dataclass was
+            with pytest.raises(TypeError):
+                hash(obj)
+        else:
+            assert hash(obj) == expected
+    else:
+        with pytest.raises(TypeError):
+            hash(obj)
+        setattr(obj, obj._fields[-1], getattr(obj, obj._fields[-1]))
+    # every field takes part in equality
+    for name in obj._fields:
+        other = replace(obj, **{name: object()})
+        assert other != obj
+        assert getattr(other, name) is not getattr(obj, name)
+    # pickled for worker processes (an ast tree has no value equality: FileContext is not sent)
+    if not isinstance(obj, FileContext):
+        copy = pickle.loads(pickle.dumps(obj))
+        assert copy == obj and type(copy) is cls
+
+
+def test_span_orders_like_a_tuple() -> None:
+    spans = [Span(2, 1, 2, 3), Span(1, 5, 1, 6), Span(1, 5, 2, 1), Span(1, 1, 9, 9)]
+    assert sorted(spans) == [Span(1, 1, 9, 9), Span(1, 5, 1, 6), Span(1, 5, 2, 1), Span(2, 1, 2, 3)]
+    assert Span(1, 1, 1, 2) <= Span(1, 1, 1, 2) and Span(1, 1, 1, 3) >= Span(1, 1, 1, 2)
+    with pytest.raises(TypeError):
+        assert Span(1, 1, 1, 1) < (1, 1, 1, 2)  # type: ignore[operator]
+
+
+def test_default_factories_give_fresh_objects() -> None:
+    assert Settings().severity == {} and Settings().severity is not Settings().severity
+    assert Settings().secrets == SecretSettings()
+    assert FileResult().diagnostics is not FileResult().diagnostics
+    assert Suppression(1, 1, (), False).used == set()
+    assert ProjectInfo().unshipped == {} and Catalog({}).families == {}
+    assert repr(Settings()) == (
+        "Settings(select=('MSE',), extend_select=(), ignore=(), severity={}, "
+        "fail_on=<Severity.INFO: 1>, target_python=None, exclude=(), jobs=0, cache=True, "
+        "secrets=SecretSettings(extra_patterns=(), allowlist=(), allowlist_regex=()), "
+        "source=None)"
+    )
+
+
+def test_replace_keeps_working_on_dataclasses() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Point:
+        x: int
+        y: int = 0
+
+    assert replace(Point(1, 2), y=5) == Point(1, 5)
+    with pytest.raises(TypeError):
+        replace(Span(1, 1, 1, 2), nope=1)
