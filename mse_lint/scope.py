@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import ast
 import builtins
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Optional, Union
+from typing import Any, NamedTuple, Optional, Union
 
 from .astwalk import children, walk
 
@@ -83,8 +83,9 @@ class Scope:
         self.stars: list[str] = []
 
 
-@dataclass(frozen=True)
-class Ref:
+# The records below are built by the thousand per file: named tuples cost a fifth of a frozen
+# dataclass's __init__ (one object.__setattr__ per field), and compare and hash alike.
+class Ref(NamedTuple):
     """A maximal ``root.a.b`` chain in load context; ``call`` is set when it is a callee."""
 
     node: ast.expr
@@ -98,8 +99,11 @@ class Ref:
     path: Path = ()
 
 
-@dataclass(frozen=True)
-class AttrStore:
+# A record made without the Python-level __new__ of a named tuple: all fields given, in order
+_tuple_new: Callable[..., Any] = tuple.__new__
+
+
+class AttrStore(NamedTuple):
     target: ast.Attribute
     value: ast.expr
     scope: Scope
@@ -109,8 +113,7 @@ class AttrStore:
     path: Path = ()
 
 
-@dataclass(frozen=True)
-class ImportSite:
+class ImportSite(NamedTuple):
     node: Union[ast.Import, ast.ImportFrom]
     modules: tuple[str, ...]
 
@@ -370,14 +373,12 @@ class ModuleIndex:
         return out
 
     # -- binding pass --------------------------------------------------------------------------
-    def _tick(self) -> int:
-        self._order += 1
-        return self._order
-
+    # Statements and expressions are dispatched on ``type(node)`` (tables below the class): the
+    # parser makes no subclasses, and an isinstance chain tried a dozen classes per node.
     def _bind(
         self, name: str, static: Optional[Value] = None, expr: Optional[ast.expr] = None
     ) -> None:
-        scope = self._scope
+        scope = here = self._scope
         if name in scope.globals:
             scope = self.module
         elif name in scope.nonlocals:
@@ -387,43 +388,55 @@ class ModuleIndex:
                     break
                 s = s.parent
             scope = s or self.module
-        b = Binding(self._tick(), self._path, self._scope, static, expr)
-        scope.bindings.setdefault(name, []).append(b)
+        self._order += 1
+        b = Binding(self._order, self._path, here, static, expr)
+        found = scope.bindings.get(name)
+        if found is None:
+            scope.bindings[name] = [b]
+        else:
+            found.append(b)
 
     def _bind_target(self, target: ast.expr, value: Optional[ast.expr]) -> None:
-        if isinstance(target, ast.Name):
-            self._bind(target.id, expr=value)
-        elif isinstance(target, (ast.Tuple, ast.List)):
+        kind = type(target)
+        if kind is ast.Name:
+            self._bind(target.id, expr=value)  # type: ignore[attr-defined]
+        elif kind is ast.Tuple or kind is ast.List:
+            elts = target.elts  # type: ignore[attr-defined]
             values: list[Optional[ast.expr]]
-            if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(target.elts):
-                values = list(value.elts)
+            if type(value) in _SEQUENCES and len(value.elts) == len(elts):  # type: ignore[union-attr]
+                values = list(value.elts)  # type: ignore[union-attr]
             else:
-                values = [None] * len(target.elts)
-            for t, v in zip(target.elts, values):
+                values = [None] * len(elts)
+            for t, v in zip(elts, values):
                 self._bind_target(t, v)
-        elif isinstance(target, ast.Starred):
-            self._bind_target(target.value, None)
-        elif isinstance(target, ast.Attribute):
+        elif kind is ast.Starred:
+            self._bind_target(target.value, None)  # type: ignore[attr-defined]
+        elif kind is ast.Attribute:
+            assert isinstance(target, ast.Attribute)
             self._expr(target.value)
             if value is not None and not self._annotation:
+                self._order += 1
                 self.stores.append(
                     AttrStore(
                         target,
                         value,
                         self._scope,
-                        self._tick(),
+                        self._order,
                         self._in_main,
                         self._stmt,
                         self._path,
                     )
                 )
-        elif isinstance(target, ast.Subscript):
-            self._expr(target.value)
-            self._expr(target.slice)
+        elif kind is ast.Subscript:
+            self._expr(target.value)  # type: ignore[attr-defined]
+            self._expr(target.slice)  # type: ignore[attr-defined]
 
     def _visit_body(self, body: Iterable[ast.stmt]) -> None:
+        handlers = _STMT_HANDLERS
+        other = ModuleIndex._s_other
         for stmt in body:
-            self._stmt_(stmt)
+            self._stmt = stmt
+            handlers.get(type(stmt), other)(self, stmt)
 
     def _branch(self, node: ast.AST, index: int, body: Iterable[ast.stmt]) -> None:
         saved = self._path
@@ -433,118 +446,138 @@ class ModuleIndex:
         finally:
             self._path = saved
 
-    def _stmt_(self, node: ast.stmt) -> None:  # one dispatch over statement kinds
-        self._stmt = node
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            for d in node.decorator_list:
-                self._expr(d)
-            self._arguments_outer(node.args)
+    # One handler per statement kind; self._stmt is the statement (or, after a nested body was
+    # visited, that body's last statement).
+    def _s_def(self, node: Union[ast.FunctionDef, ast.AsyncFunctionDef]) -> None:
+        for d in node.decorator_list:
+            self._expr(d)
+        self._arguments_outer(node.args)
+        if node.returns is not None:
             self._annotation += 1
-            if node.returns is not None:
-                self._expr(node.returns)
+            self._expr(node.returns)
             self._annotation -= 1
-            self._bind(node.name)
-            self._defer(node)
-        elif isinstance(node, ast.ClassDef):
-            for d in node.decorator_list:
-                self._expr(d)
-            for b in node.bases:
-                self._expr(b)
-            for k in node.keywords:
-                self._expr(k.value)
-            outer = self._scope
-            self._scope = Scope("class", outer, self._path)
-            self._scopes.append(self._scope)
-            self._visit_body(node.body)
-            self._scope = outer
-            self._bind(node.name)
-        elif isinstance(node, ast.Assign):
+        self._bind(node.name)
+        self._defer(node)
+
+    def _s_class(self, node: ast.ClassDef) -> None:
+        for d in node.decorator_list:
+            self._expr(d)
+        for b in node.bases:
+            self._expr(b)
+        for k in node.keywords:
+            self._expr(k.value)
+        outer = self._scope
+        self._scope = Scope("class", outer, self._path)
+        self._scopes.append(self._scope)
+        self._visit_body(node.body)
+        self._scope = outer
+        self._bind(node.name)
+
+    def _s_assign(self, node: ast.Assign) -> None:
+        self._expr(node.value)
+        for t in node.targets:
+            self._bind_target(t, node.value)
+
+    def _s_annassign(self, node: ast.AnnAssign) -> None:
+        self._annotation += 1
+        self._expr(node.annotation)
+        self._annotation -= 1
+        if node.value is not None:
             self._expr(node.value)
-            for t in node.targets:
-                self._bind_target(t, node.value)
-        elif isinstance(node, ast.AnnAssign):
-            self._annotation += 1
-            self._expr(node.annotation)
-            self._annotation -= 1
-            if node.value is not None:
-                self._expr(node.value)
-                self._bind_target(node.target, node.value)
-            elif isinstance(node.target, ast.Name):
-                self._bind(node.target.id)
-        elif isinstance(node, ast.AugAssign):
-            self._expr(node.value)
-            if isinstance(node.target, ast.Name):
-                self._expr(ast.Name(node.target.id, ast.Load(), **_pos(node.target)))
-                self._bind(node.target.id)
-            else:
-                self._bind_target(node.target, None)
-        elif isinstance(node, ast.Import):
-            mods = []
-            for alias in node.names:
-                mods.append(alias.name)
-                if alias.asname:
-                    self._bind(alias.asname, static=Value(alias.name))
-                else:
-                    top = alias.name.split(".")[0]
-                    self._bind(top, static=Value(top))
-            if not self._annotation:
-                self.imports.append(ImportSite(node, tuple(mods)))
-        elif isinstance(node, ast.ImportFrom):
-            mod = ("." * node.level) + (node.module or "")
-            for alias in node.names:
-                if alias.name == "*":
-                    if node.level == 0:
-                        self._scope.stars.append(mod)
-                    continue
-                self._bind(alias.asname or alias.name, static=Value(f"{mod}.{alias.name}"))
-            if not self._annotation:
-                self.imports.append(ImportSite(node, (mod,)))
-        elif isinstance(node, (ast.For, ast.AsyncFor)):
-            # The body may run zero times: its bindings are conditional (a branch of arity 0).
-            self._expr(node.iter)
-            saved = self._path
-            self._path = (*saved, (id(node), 0))
-            self._bind_target(node.target, None)
-            self._path = saved
-            self._branch(node, 0, node.body)
-            self._visit_body(node.orelse)
-        elif isinstance(node, ast.While):
-            self._expr(node.test)
-            self._branch(node, 0, node.body)
-            self._visit_body(node.orelse)
-        elif isinstance(node, ast.If):
-            self._expr(node.test)
-            self._arity[id(node)] = 2
-            self._alternatives.add(id(node))
-            was_main = self._in_main
-            if is_main_guard(node.test):
-                self._in_main = True
-            type_only = _is_type_checking(node.test)
-            self._annotation += type_only
-            self._branch(node, 0, node.body)
-            self._annotation -= type_only
-            self._in_main = was_main
-            self._branch(node, 1, node.orelse)
-        elif isinstance(node, (ast.With, ast.AsyncWith)):
-            for item in node.items:
-                self._expr(item.context_expr)
-                if item.optional_vars is not None:
-                    self._bind_target(item.optional_vars, None)
-            self._visit_body(node.body)
-        elif isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
-            self._try(node)
-        elif isinstance(node, ast.Global):
-            self._scope.globals.update(node.names)
-        elif isinstance(node, ast.Nonlocal):
-            self._scope.nonlocals.update(node.names)
-        elif type(node).__name__ == "Match":
-            self._match(node)
-        elif type(node).__name__ == "TypeAlias":
-            self._bind(node.name.id)  # type: ignore[attr-defined]
+            self._bind_target(node.target, node.value)
+        elif type(node.target) is ast.Name:
+            self._bind(node.target.id)
+
+    def _s_augassign(self, node: ast.AugAssign) -> None:
+        self._expr(node.value)
+        if type(node.target) is ast.Name:
+            self._expr(ast.Name(node.target.id, ast.Load(), **_pos(node.target)))
+            self._bind(node.target.id)
         else:
-            for child in children(node):
-                if isinstance(child, ast.expr):
-                    self._expr(child)
+            self._bind_target(node.target, None)
+
+    def _s_import(self, node: ast.Import) -> None:
+        mods = []
+        for alias in node.names:
+            mods.append(alias.name)
+            if alias.asname:
+                self._bind(alias.asname, static=Value(alias.name))
+            else:
+                top = alias.name.split(".")[0]
+                self._bind(top, static=Value(top))
+        if not self._annotation:
+            self.imports.append(ImportSite(node, tuple(mods)))
+
+    def _s_importfrom(self, node: ast.ImportFrom) -> None:
+        mod = ("." * node.level) + (node.module or "")
+        for alias in node.names:
+            if alias.name == "*":
+                if node.level == 0:
+                    self._scope.stars.append(mod)
+                continue
+            self._bind(alias.asname or alias.name, static=Value(f"{mod}.{alias.name}"))
+        if not self._annotation:
+            self.imports.append(ImportSite(node, (mod,)))
+
+    def _s_for(self, node: Union[ast.For, ast.AsyncFor]) -> None:
+        # The body may run zero times: its bindings are conditional (a branch of arity 0).
+        self._expr(node.iter)
+        saved = self._path
+        self._path = (*saved, (id(node), 0))
+        self._bind_target(node.target, None)
+        self._path = saved
+        self._branch(node, 0, node.body)
+        self._visit_body(node.orelse)
+
+    def _s_while(self, node: ast.While) -> None:
+        self._expr(node.test)
+        self._branch(node, 0, node.body)
+        self._visit_body(node.orelse)
+
+    def _s_if(self, node: ast.If) -> None:
+        self._expr(node.test)
+        self._arity[id(node)] = 2
+        self._alternatives.add(id(node))
+        was_main = self._in_main
+        if is_main_guard(node.test):
+            self._in_main = True
+        type_only = _is_type_checking(node.test)
+        self._annotation += type_only
+        self._branch(node, 0, node.body)
+        self._annotation -= type_only
+        self._in_main = was_main
+        self._branch(node, 1, node.orelse)
+
+    def _s_with(self, node: Union[ast.With, ast.AsyncWith]) -> None:
+        for item in node.items:
+            self._expr(item.context_expr)
+            if item.optional_vars is not None:
+                self._bind_target(item.optional_vars, None)
+        self._visit_body(node.body)
+
+    def _s_global(self, node: ast.Global) -> None:
+        self._scope.globals.update(node.names)
+
+    def _s_nonlocal(self, node: ast.Nonlocal) -> None:
+        self._scope.nonlocals.update(node.names)
+
+    def _s_typealias(self, node: ast.stmt) -> None:
+        self._bind(node.name.id)  # type: ignore[attr-defined]
+
+    def _s_expr(self, node: ast.Expr) -> None:
+        self._expr(node.value)
+
+    def _s_return(self, node: ast.Return) -> None:
+        if node.value is not None:
+            self._expr(node.value)
+
+    def _s_pass(self, node: ast.stmt) -> None:
+        pass
+
+    def _s_other(self, node: ast.stmt) -> None:
+        for child in children(node):
+            if isinstance(child, ast.expr):
+                self._expr(child)
 
     def _try(self, node: ast.stmt) -> None:
         # A name bound in the body (or else) and in every handler is bound on every path past
@@ -588,8 +621,11 @@ class ModuleIndex:
                 self._path = saved
 
     def _arguments_outer(self, args: ast.arguments) -> None:
-        for d in [*args.defaults, *[d for d in args.kw_defaults if d is not None]]:
+        for d in args.defaults:
             self._expr(d)
+        for k in args.kw_defaults:
+            if k is not None:
+                self._expr(k)
         self._annotation += 1
         for a in _all_args(args):
             if a.annotation is not None:
@@ -601,16 +637,21 @@ class ModuleIndex:
         self._deferred.append((node, self._scope, path, self._in_main, self._annotation > 0))
 
     def _run_deferred(self) -> None:
-        # Function bodies run after the enclosing scope is complete: bind them last.
-        while self._deferred:
-            node, outer, path, in_main, type_only = self._deferred.pop(0)
+        # Function bodies run after the enclosing scope is complete: bind them last, in the
+        # order they were met (a queue that grows while it is worked off).
+        deferred = self._deferred
+        i = 0
+        while i < len(deferred):
+            node, outer, path, in_main, type_only = deferred[i]
+            i += 1
             saved = (self._scope, self._path, self._in_main, self._annotation)
             self._scope = Scope("function", outer, path)
             self._scopes.append(self._scope)
             self._path = path
             self._in_main = in_main
             self._annotation = int(type_only)
-            if isinstance(node, ast.Lambda):
+            if type(node) is ast.Lambda:
+                assert isinstance(node, ast.Lambda)
                 for a in _all_args(node.args):
                     self._bind(a.arg)
                 self._expr(node.body)
@@ -618,59 +659,134 @@ class ModuleIndex:
                 for a in _all_args(node.args):
                     self._bind(a.arg)
                 # Globals/nonlocals are declared anywhere in the body but apply to all of it.
-                for sub in _own_statements(node.body):
-                    if isinstance(sub, ast.Global):
-                        self._scope.globals.update(sub.names)
-                    elif isinstance(sub, ast.Nonlocal):
-                        self._scope.nonlocals.update(sub.names)
+                _declare(node.body, self._scope)
                 self._visit_body(node.body)
             self._scope, self._path, self._in_main, self._annotation = saved
+        deferred.clear()
 
     # -- expressions ---------------------------------------------------------------------------
-    def _expr(self, node: ast.expr) -> None:  # one dispatch over expression kinds
-        stack: list[ast.AST] = [node]
+    def _expr(self, node: ast.expr) -> None:
+        """Record the chains and bind the names of one expression, in evaluation order (a
+        depth-first walk, children left to right)."""
+        kind = type(node)
+        if kind is _Constant:
+            return
+        if kind is _Name and type(node.ctx) is _Load:  # type: ignore[attr-defined]
+            if not self._annotation:
+                self._order += 1
+                self.refs.append(
+                    _tuple_new(
+                        Ref,
+                        (
+                            node,
+                            node,
+                            (),
+                            self._scope,
+                            self._order,
+                            self._in_main,
+                            self._stmt,
+                            None,
+                            self._path,
+                        ),
+                    )
+                )
+            return
+        # Nothing below changes these for long: a comprehension, walrus or type test changes
+        # and restores them before the walk goes on.
+        scope = self._scope
+        in_main = self._in_main
+        stmt = self._stmt
+        path = self._path
+        record = not self._annotation
+        refs = self.refs
+        stack: list[Any] = [node]
+        pop = stack.pop
+        push = stack.append
         while stack:
-            n = stack.pop()
+            n = pop()
             kind = type(n)
-            if kind in _LEAVES:
-                continue
-            if kind is ast.Name:
-                assert isinstance(n, ast.Name)
-                if type(n.ctx) is ast.Load:
-                    self._record_chain(n, None)
+            fields = _EXPR_KIDS.get(kind)
+            if fields is not None:  # no binding or chain at this node: its children
+                for f in fields:
+                    v = getattr(n, f)
+                    if type(v) is list:
+                        stack.extend(reversed(v))
+                    elif v is not None:
+                        push(v)
+            elif kind is _Name:
+                if type(n.ctx) is _Load:
+                    if record:
+                        self._order += 1
+                        refs.append(
+                            _tuple_new(
+                                Ref, (n, n, (), scope, self._order, in_main, stmt, None, path)
+                            )
+                        )
                 else:
                     self._bind(n.id)
-            elif kind is ast.Attribute:
-                assert isinstance(n, ast.Attribute)
-                if type(n.ctx) is ast.Load:
-                    root = self._record_chain(n, None)
-                    stack.append(root)
+            elif kind is _Attribute or kind is _Call:
+                if kind is _Attribute:
+                    if type(n.ctx) is not _Load:
+                        push(n.value)
+                        continue
+                    chain, call = n, None
                 else:
-                    stack.append(n.value)
-            elif isinstance(n, ast.Call):
-                root = self._record_chain(n.func, n)
-                args = [*n.args, *(k.value for k in n.keywords)]
-                if isinstance(n.func, ast.Name) and n.func.id in _TYPE_TESTS and len(args) == 2:
-                    # isinstance(x, T): T is only compared against, never called
-                    self._annotation += 1
-                    self._expr(args.pop())
-                    self._annotation -= 1
-                stack.extend(reversed(args))
-                stack.append(root)
-            elif isinstance(n, ast.Lambda):
+                    chain, call = n.func, n
+                # the maximal chain a.b.c down to its root, a Name or a Call (recorded) or
+                # another expression (only walked)
+                attrs: list[str] = []
+                root = chain
+                while type(root) is _Attribute:
+                    attrs.append(root.attr)
+                    root = root.value
+                rkind = type(root)
+                if record and (rkind is _Name or rkind is _Call):
+                    attrs.reverse()
+                    self._order += 1
+                    refs.append(
+                        _tuple_new(
+                            Ref,
+                            (
+                                chain,
+                                root,
+                                tuple(attrs),
+                                scope,
+                                self._order,
+                                in_main,
+                                stmt,
+                                call,
+                                path,
+                            ),
+                        )
+                    )
+                if call is not None:
+                    args = call.args
+                    if call.keywords:
+                        args = [*args, *(k.value for k in call.keywords)]
+                    func = call.func
+                    if type(func) is _Name and func.id in _TYPE_TESTS and len(args) == 2:
+                        # isinstance(x, T): T is only compared against, never called
+                        self._annotation += 1
+                        self._expr(args[1])
+                        self._annotation -= 1
+                        args = args[:1]
+                    stack.extend(reversed(args))
+                if rkind is not _Name:
+                    push(root)
+            elif kind in _COMPREHENSIONS:
+                self._comprehension(n)
+            elif kind is ast.Lambda:
                 self._arguments_outer(n.args)
                 self._defer(n)
-            elif isinstance(n, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
-                self._comprehension(n)
-            elif isinstance(n, ast.NamedExpr):
-                stack.append(n.value)
-                if isinstance(n.target, ast.Name):
+            elif kind is ast.NamedExpr:
+                push(n.value)
+                if type(n.target) is _Name:
                     saved = self._scope
                     while self._scope.kind == "comprehension" and self._scope.parent:
                         self._scope = self._scope.parent
                     self._bind(n.target.id, expr=n.value)
                     self._scope = saved
-            else:
+            else:  # a dict (keys may be None), or a kind this table does not know: every child
                 stack.extend(reversed(children(n)))
 
     def _comprehension(
@@ -687,36 +803,12 @@ class ModuleIndex:
             self._bind_target(g.target, None)
             for cond in g.ifs:
                 self._expr(cond)
-        if isinstance(node, ast.DictComp):
+        if type(node) is ast.DictComp:
             self._expr(node.key)
             self._expr(node.value)
         else:
-            self._expr(node.elt)
+            self._expr(node.elt)  # type: ignore[union-attr]
         self._scope = outer
-
-    def _record_chain(self, node: ast.expr, call: Optional[ast.Call]) -> ast.expr:
-        attrs: list[str] = []
-        root = node
-        while isinstance(root, ast.Attribute):
-            attrs.append(root.attr)
-            root = root.value
-        if self._annotation == 0 and isinstance(root, (ast.Name, ast.Call)):
-            self.refs.append(
-                Ref(
-                    node,
-                    root,
-                    tuple(reversed(attrs)),
-                    self._scope,
-                    self._tick(),
-                    self._in_main,
-                    self._stmt,
-                    call,
-                    self._path,
-                )
-            )
-        if isinstance(root, ast.Name):
-            return ast.Constant(None)  # nothing more to visit
-        return root
 
     # -- queries -------------------------------------------------------------------------------
     def chain_values(self, ref: Ref) -> Iterator[tuple[Value, int]]:
@@ -732,14 +824,115 @@ class ModuleIndex:
                 yield Value(q, v.dynamic), k
 
 
-# Nodes with nothing to record below them: skipped without asking for their children (most of
-# the nodes an expression walk meets; iter_child_nodes on each was a fifth of the index's time)
-_LEAVES = frozenset(
-    {ast.Constant}
-    | {
-        kind
-        for base in (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
-        for kind in base.__subclasses__()
+_Name, _Attribute, _Call, _Constant, _Load = (
+    ast.Name,
+    ast.Attribute,
+    ast.Call,
+    ast.Constant,
+    ast.Load,
+)
+_SEQUENCES = frozenset({ast.Tuple, ast.List})
+_COMPREHENSIONS = frozenset({ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp})
+
+# Expression kinds with no binding or chain of their own: the fields that may hold child nodes,
+# in ``_fields`` order (operators and contexts are left out: nothing below them to record).
+# Most of the nodes an expression walk meets are these or leaves (Constant, the operators).
+# Reversed: the walk pushes them on a stack.
+_EXPR_KIDS: dict[type, tuple[str, ...]] = {
+    kind: tuple(f for f in reversed(kind._fields) if f not in {"op", "ops", "ctx", "conversion"})
+    for kind in (
+        ast.BoolOp,
+        ast.BinOp,
+        ast.UnaryOp,
+        ast.IfExp,
+        ast.Set,
+        ast.Await,
+        ast.Yield,
+        ast.YieldFrom,
+        ast.Compare,
+        ast.FormattedValue,
+        ast.JoinedStr,
+        ast.Subscript,
+        ast.Starred,
+        ast.List,
+        ast.Tuple,
+        ast.Slice,
+    )
+}
+_EXPR_KIDS[ast.Constant] = ()
+for _base in (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop):
+    for _kind in _base.__subclasses__():
+        _EXPR_KIDS[_kind] = ()
+
+_STMT_HANDLERS: dict[type, Callable[[ModuleIndex, Any], None]] = {
+    ast.FunctionDef: ModuleIndex._s_def,
+    ast.AsyncFunctionDef: ModuleIndex._s_def,
+    ast.ClassDef: ModuleIndex._s_class,
+    ast.Assign: ModuleIndex._s_assign,
+    ast.AnnAssign: ModuleIndex._s_annassign,
+    ast.AugAssign: ModuleIndex._s_augassign,
+    ast.Import: ModuleIndex._s_import,
+    ast.ImportFrom: ModuleIndex._s_importfrom,
+    ast.For: ModuleIndex._s_for,
+    ast.AsyncFor: ModuleIndex._s_for,
+    ast.While: ModuleIndex._s_while,
+    ast.If: ModuleIndex._s_if,
+    ast.With: ModuleIndex._s_with,
+    ast.AsyncWith: ModuleIndex._s_with,
+    ast.Try: ModuleIndex._try,
+    ast.Global: ModuleIndex._s_global,
+    ast.Nonlocal: ModuleIndex._s_nonlocal,
+    ast.Expr: ModuleIndex._s_expr,
+    ast.Return: ModuleIndex._s_return,
+    ast.Pass: ModuleIndex._s_pass,
+    ast.Break: ModuleIndex._s_pass,
+    ast.Continue: ModuleIndex._s_pass,
+}
+for _name, _handler in (
+    ("TryStar", ModuleIndex._try),
+    ("Match", ModuleIndex._match),
+    ("TypeAlias", ModuleIndex._s_typealias),
+):
+    if hasattr(ast, _name):
+        _STMT_HANDLERS[getattr(ast, _name)] = _handler
+
+# For finding a function's global and nonlocal statements: where statements nest in statements
+# (other than nested scopes, which declare for themselves)
+_NESTED_BODIES: dict[type, tuple[str, ...]] = {
+    ast.If: ("body", "orelse"),
+    ast.For: ("body", "orelse"),
+    ast.AsyncFor: ("body", "orelse"),
+    ast.While: ("body", "orelse"),
+    ast.With: ("body",),
+    ast.AsyncWith: ("body",),
+    ast.Try: ("body", "handlers", "orelse", "finalbody"),
+    ast.ExceptHandler: ("body",),
+}
+for _name, _fields in (
+    ("TryStar", ("body", "handlers", "orelse", "finalbody")),
+    ("Match", ("cases",)),
+    ("match_case", ("body",)),
+):
+    if hasattr(ast, _name):
+        _NESTED_BODIES[getattr(ast, _name)] = _fields
+_NO_NESTED_DECLARATIONS = frozenset(
+    {
+        ast.Expr,
+        ast.Assign,
+        ast.AugAssign,
+        ast.AnnAssign,
+        ast.Return,
+        ast.Raise,
+        ast.Assert,
+        ast.Delete,
+        ast.Pass,
+        ast.Break,
+        ast.Continue,
+        ast.Import,
+        ast.ImportFrom,
+        ast.FunctionDef,
+        ast.AsyncFunctionDef,
+        ast.ClassDef,
     }
 )
 
@@ -769,19 +962,28 @@ def _all_args(args: ast.arguments) -> list[ast.arg]:
     return out
 
 
-def _own_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
-    """Statements of a function body, not descending into nested scopes."""
-    stack = list(body)
+def _declare(body: list[ast.stmt], scope: Scope) -> None:
+    """Apply the ``global`` and ``nonlocal`` statements of a function body, not descending
+    into nested scopes, to the function's scope."""
+    stack: list[Any] = list(body)
     while stack:
         s = stack.pop()
-        yield s
-        if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        kind = type(s)
+        if kind in _NO_NESTED_DECLARATIONS:
             continue
-        for child in children(s):
-            if isinstance(child, ast.stmt):
-                stack.append(child)
-            elif isinstance(child, ast.excepthandler) or type(child).__name__ == "match_case":
-                stack.extend(c for c in children(child) if isinstance(c, ast.stmt))
+        if kind is ast.Global:
+            scope.globals.update(s.names)
+        elif kind is ast.Nonlocal:
+            scope.nonlocals.update(s.names)
+        elif kind in _NESTED_BODIES:
+            for f in _NESTED_BODIES[kind]:
+                stack.extend(getattr(s, f))
+        else:  # a statement kind this table does not know (a newer Python's)
+            for child in children(s):
+                if isinstance(child, ast.stmt):
+                    stack.append(child)
+                elif isinstance(child, ast.excepthandler) or type(child).__name__ == "match_case":
+                    stack.extend(c for c in children(child) if isinstance(c, ast.stmt))
 
 
 def _pos(node: ast.expr) -> dict[str, int]:

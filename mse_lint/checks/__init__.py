@@ -31,10 +31,36 @@ def words(text: str) -> frozenset[str]:
     every family about the same text in turn: the last text's words are kept (the text too,
     so that the identity test cannot see another string at a recycled address)."""
     if _LAST_WORDS[0] is not text:
-        _LAST_WORDS[1] = frozenset(_WORD.findall(text))
+        _LAST_WORDS[1] = _scan_words(text)
         _LAST_WORDS[0] = text
     found: frozenset[str] = _LAST_WORDS[1]
     return found
+
+
+# ASCII bytes that are not word characters, as spaces; every other byte (word characters, and
+# the bytes of UTF-8 sequences) unchanged
+_ASCII_BREAKS = bytes(
+    b if b >= 0x80 or chr(b).isalnum() or b == ord("_") else ord(" ") for b in range(256)
+)
+
+
+def _scan_words(text: str) -> frozenset[str]:
+    """``frozenset(re.findall(r"\\w+", text))``, at C speed: the regex costs a few times more
+    than splitting the text at its ASCII non-word characters (mapped to spaces as bytes). A run
+    of word characters never spans such a character, nor any other whitespace ``str.split``
+    splits at, so each piece is either one run of ASCII word characters or holds non-ASCII
+    characters, which the regex then splits into runs itself."""
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates
+        return frozenset(_WORD.findall(text))
+    pieces = frozenset(data.translate(_ASCII_BREAKS).decode("utf-8").split())
+    if len(data) == len(text):  # all ASCII
+        return pieces
+    odd = [p for p in pieces if not p.isascii()]
+    if not odd:
+        return pieces
+    return pieces.difference(odd).union([w for p in odd for w in _WORD.findall(p)])
 
 
 def word_set(names: Iterable[str]) -> Optional[frozenset[str]]:
