@@ -21,9 +21,9 @@ Corpora:
 
 Tools (every one as a whole process, the way users run it):
 
-* ``mse-lint``: cold, ``--no-cache`` (nothing cached, the catalogue parsed from TOML);
-  on ``one-file`` it is the pre-commit case instead: the file's results are not cached
-  (the cache is emptied before every run) but the compiled catalogue is;
+* ``mse-lint``: cold, ``--no-cache`` (no results cached, none written); on ``one-file`` it
+  is the pre-commit case instead: the file's results are not cached (the results cache is
+  emptied before every run) and are written to the cache, as a commit hook does;
 * ``mse-lint warm``: the results cache filled by the warm-up run, nothing changed;
 * ``bandit -r``; ``semgrep`` with three rules equivalent to mse-lint's (process spawning,
   ``os.fork``, a hard-coded password; ``benchmarks/semgrep-rules.yaml``, offline:
@@ -100,7 +100,7 @@ def mse_lint_tools(executable: Path, scratch: Path) -> list[Tool]:
     one_file_dir = scratch / "mse-lint-one-file"
 
     def cold(target: Path) -> list[str]:
-        if target.is_file():  # the pre-commit case: the catalogue cached, the file not
+        if target.is_file():  # the pre-commit case: the file's results not cached yet
             return _mse_lint_argv(executable, target)
         return [*_mse_lint_argv(executable, target), "--no-cache"]
 

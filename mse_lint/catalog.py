@@ -163,43 +163,57 @@ def _precision(raw: Mapping[str, Any], source: Path) -> str:
     return str(value)
 
 
-def load_catalog(directory: Optional[Path] = None, cached: bool = False) -> Catalog:
-    """The catalogue in ``directory`` (default: the shipped one). With ``cached``, the parsed
-    TOML is kept as JSON in the user's cache folder (see ``compiled_path``) and read from there
-    while the catalogue files are unchanged: parsing the TOML is most of a one-file run."""
+# The parsed catalogue, shipped beside the TOML it comes from (``python -m mse_lint.docs``
+# writes it; a test fails when it is stale). Reading it is a json.loads, where parsing the TOML
+# costs about 80 ms: a run on a fresh machine (every CI job) would pay that each time.
+COMPILED = "catalog.json"
+
+
+def load_catalog(directory: Optional[Path] = None) -> Catalog:
+    """The catalogue in ``directory`` (default: the shipped one): from its compiled copy when
+    that was made from exactly these TOML files (their digest is its fingerprint), else parsed
+    from the TOML."""
     directory = directory or rules_dir()
-    paths = sorted(directory.glob("*.toml"))
-    store = compiled_path(paths) if cached else None
-    if store is not None:
-        found = _read_compiled(store)
-        if found is not None:
-            try:
-                return _build(*found)
-            except (CatalogError, KeyError, TypeError, ValueError, AttributeError):
-                pass  # a stale or damaged copy: parse the TOML again
+    sources: list[tuple[Path, bytes]] = []
+    for path in sorted(directory.glob("*.toml")):
+        try:
+            sources.append((path, path.read_bytes()))
+        except OSError as exc:
+            raise CatalogError(f"{path}: {exc}") from exc
+    if not sources:
+        raise CatalogError(f"no rules found in {directory}")
+    fingerprint = _fingerprint(sources)
+    compiled = _read_compiled(directory / COMPILED, directory, fingerprint)
+    if compiled is not None:
+        try:
+            return _build(compiled, fingerprint)
+        except (CatalogError, KeyError, TypeError, ValueError, AttributeError):
+            pass  # a damaged copy: the TOML decides
+    return _build(_parse(sources), fingerprint)
+
+
+def _fingerprint(sources: list[tuple[Path, bytes]]) -> str:
     import hashlib
 
+    digest = hashlib.blake2b(digest_size=16)
+    for path, data in sources:
+        digest.update(path.name.encode() + b"\0" + data + b"\0")
+    return digest.hexdigest()
+
+
+def _parse(sources: list[tuple[Path, bytes]]) -> list[tuple[Path, dict[str, Any]]]:
     if sys.version_info >= (3, 11):
         import tomllib  # here: a run served by the compiled catalogue never imports it
     else:  # pragma: no cover - exercised on 3.9/3.10
         import tomli as tomllib
 
-    digest = hashlib.blake2b(digest_size=16)
     docs: list[tuple[Path, dict[str, Any]]] = []
-    for path in paths:
+    for path, data in sources:
         try:
-            data = path.read_bytes()
-            doc = tomllib.loads(data.decode("utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            docs.append((path, tomllib.loads(data.decode("utf-8"))))
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise CatalogError(f"{path}: {exc}") from exc
-        digest.update(path.name.encode() + b"\0" + data + b"\0")
-        docs.append((path, doc))
-    if not docs:
-        raise CatalogError(f"no rules found in {directory}")
-    catalog = _build(docs, digest.hexdigest())
-    if store is not None:
-        _write_compiled(store, docs, catalog.fingerprint)
-    return catalog
+    return docs
 
 
 def _build(docs: Iterable[tuple[Path, Mapping[str, Any]]], fingerprint: str) -> Catalog:
@@ -233,82 +247,43 @@ def _build(docs: Iterable[tuple[Path, Mapping[str, Any]]], fingerprint: str) -> 
 # -- the compiled catalogue ------------------------------------------------------------------
 
 
-def user_cache_dir() -> Optional[Path]:
-    """``$MSE_LINT_CACHE_DIR`` when set, else ``$XDG_CACHE_HOME/mse-lint`` or
-    ``~/.cache/mse-lint`` (``%LOCALAPPDATA%\\mse-lint`` on Windows)."""
-    import os
-
-    env = os.environ.get("MSE_LINT_CACHE_DIR", "").strip()
-    if env:
-        return Path(env).expanduser().resolve()
-    base = os.environ.get("XDG_CACHE_HOME", "").strip() or os.environ.get("LOCALAPPDATA", "")
-    if base:
-        return Path(base) / "mse-lint"
-    try:
-        return Path.home() / ".cache" / "mse-lint"
-    except (RuntimeError, KeyError):  # no home directory
-        return None
-
-
-def compiled_path(paths: list[Path]) -> Optional[Path]:
-    """Where the parsed catalogue is kept: named after the tool version and the catalogue
-    files' names, sizes and modification times (and this module's), so any edit misses."""
-    import hashlib
-    import json
-
-    from . import __version__
-
-    folder = user_cache_dir()
-    if folder is None:
-        return None
-    stats: list[Any] = [__version__, sys.version_info[:2]]
-    try:
-        for p in [Path(__file__), *paths]:
-            st = p.stat()
-            stats.append([p.name, st.st_size, st.st_mtime_ns])
-    except OSError:
-        return None
-    key = hashlib.blake2b(json.dumps(stats).encode(), digest_size=12).hexdigest()
-    return folder / f"catalog-{key}.json"
-
-
-def _read_compiled(store: Path) -> Optional[tuple[list[tuple[Path, dict[str, Any]]], str]]:
+def _read_compiled(
+    store: Path, directory: Path, fingerprint: str
+) -> Optional[list[tuple[Path, dict[str, Any]]]]:
+    """The documents of ``store`` when it was compiled from TOML with ``fingerprint``."""
     import json
 
     try:
         with open(store, encoding="utf-8") as fh:
             doc = json.load(fh)
-        folder = Path(doc["folder"])
-        docs = [(folder / name, body) for name, body in doc["docs"]]
-        fingerprint = doc["fingerprint"]
+        if doc["fingerprint"] != fingerprint:
+            return None  # the TOML was edited since: parse it
+        docs = [(directory / name, body) for name, body in doc["docs"]]
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if not isinstance(fingerprint, str) or not all(isinstance(d, dict) for _, d in docs):
+    if not all(isinstance(d, dict) for _, d in docs):
         return None
-    return docs, fingerprint
+    return docs
 
 
-def _write_compiled(store: Path, docs: list[tuple[Path, dict[str, Any]]], fingerprint: str) -> None:
-    """Atomically (temp file + rename in the same folder); never fails the run."""
+def write_compiled(directory: Optional[Path] = None) -> Path:
+    """Parse the TOML of ``directory`` (default: the shipped catalogue) and write its compiled
+    copy there, atomically. Raises CatalogError when the TOML is invalid or holds a value JSON
+    cannot (a TOML date)."""
     import json
 
     from .atomic import write_atomic
 
-    body = {
-        "folder": str(docs[0][0].parent),
-        "fingerprint": fingerprint,
-        "docs": [[p.name, d] for p, d in docs],
-    }
+    directory = directory or rules_dir()
+    sources = [(p, p.read_bytes()) for p in sorted(directory.glob("*.toml"))]
+    docs = _parse(sources)
+    _build(docs, "")  # the same validation as a run's
+    body = {"fingerprint": _fingerprint(sources), "docs": [[p.name, d] for p, d in docs]}
     try:
-        text = json.dumps(body, separators=(",", ":"))  # TypeError: a TOML date, say
-        store.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(store, text)
-        import time
-
-        month_ago = time.time() - 30 * 86400
-        for old in store.parent.glob("catalog-*.json"):
-            # another install's or an edited catalogue's copy, not used for a month
-            if old != store and old.stat().st_mtime < month_ago:
-                old.unlink()
-    except (OSError, TypeError, ValueError):
-        return
+        text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise CatalogError(f"{directory}: the catalogue cannot be stored as JSON: {exc}") from exc
+    store = directory / COMPILED
+    write_atomic(store, text + "\n")
+    store.chmod(0o644)  # a file of the package, not a private temporary one
+    return store

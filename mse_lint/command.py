@@ -104,7 +104,7 @@ def _check(
         settings = load_settings(paths[0], config, use_files=not isolated)
         if no_cache:
             settings = replace(settings, cache=False)
-        catalog = load_catalog(cached=settings.cache)
+        catalog = load_catalog()
         cli: dict[str, Any] = {}
         if select is not None:
             cli["select"] = _split(select)

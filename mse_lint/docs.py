@@ -1,13 +1,14 @@
 """Rule documentation generated from the catalogue: `mse-lint explain` and docs/rules/*.md.
 
-`python -m mse_lint.docs` rewrites docs/rules/; a test fails when the committed pages drift."""
+`python -m mse_lint.docs` rewrites docs/rules/ and the compiled catalogue (rules/catalog.json);
+tests fail when either drifts from the rules/*.toml files."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from .catalog import Catalog, Rule, load_catalog
+from .catalog import Catalog, Rule, load_catalog, write_compiled
 
 
 def rule_markdown(rule: Rule) -> str:
@@ -54,6 +55,7 @@ def main() -> int:
     for name, text in wanted.items():
         (target / name).write_text(text, encoding="utf-8")
     print(f"wrote {len(wanted)} pages to {target}")
+    print(f"wrote {write_compiled()}")
     return 0
 
 

@@ -1,6 +1,6 @@
-"""The results cache (.mse_lint_cache/) and the compiled catalogue: identical results with and
-without the cache and for any --jobs, what invalidates an entry, what a damaged or unwritable
-cache does, pruning, and the CLI switches."""
+"""The results cache (.mse_lint_cache/) and the compiled catalogue (rules/catalog.json):
+identical results with and without the cache and for any --jobs, what invalidates an entry,
+what a damaged or unwritable cache does, pruning, and the CLI switches."""
 
 from __future__ import annotations
 
@@ -245,31 +245,36 @@ def test_pruning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_compiled_catalogue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MSE_LINT_CACHE_DIR", str(tmp_path / "c"))
+    """The catalogue is read from its compiled copy while that matches the TOML; an edited
+    TOML file, or a damaged copy, makes the run parse the TOML (never a stale catalogue)."""
+    from mse_lint.catalog import COMPILED, write_compiled
+
     rules_dir = tmp_path / "rules"
     shutil.copytree(REPO / "rules", rules_dir)
-    parsed = load_catalog(rules_dir)
-    first = load_catalog(rules_dir, cached=True)
-    (stored,) = (tmp_path / "c").glob("catalog-*.json")
-    assert first == parsed and first.fingerprint == parsed.fingerprint != ""
+    (rules_dir / COMPILED).unlink()
+    parsed = load_catalog(rules_dir)  # no compiled copy: the TOML
+    assert write_compiled(rules_dir) == rules_dir / COMPILED
 
     toml_mod: Any = pytest.importorskip("tomllib")
 
     def no_toml(*_: object) -> None:
-        raise AssertionError("TOML parsed again")
+        raise AssertionError("TOML parsed")
 
     with monkeypatch.context() as m:
         m.setattr(toml_mod, "loads", no_toml)
-        assert load_catalog(rules_dir, cached=True) == parsed
+        compiled = load_catalog(rules_dir)
+    assert compiled == parsed and compiled.fingerprint == parsed.fingerprint != ""
 
-    # an edited catalogue file is parsed again, under a new name
     core = rules_dir / "core.toml"
     core.write_text(core.read_text().replace('severity = "error"', 'severity = "warning"', 1))
-    edited = load_catalog(rules_dir, cached=True)
-    assert edited.fingerprint != parsed.fingerprint
-    assert len(list((tmp_path / "c").glob("catalog-*.json"))) == 2
-    stored.write_text("{broken")
-    assert load_catalog(rules_dir, cached=True) == edited
+    edited = load_catalog(rules_dir)
+    assert edited.fingerprint != parsed.fingerprint and edited != parsed
+    (rules_dir / COMPILED).write_text("{broken")
+    assert load_catalog(rules_dir) == edited
+    write_compiled(rules_dir)
+    with monkeypatch.context() as m:
+        m.setattr(toml_mod, "loads", no_toml)
+        assert load_catalog(rules_dir) == edited
 
 
 def run_cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -300,4 +305,4 @@ def test_cli_no_cache_and_config_key(tmp_path: Path) -> None:
     warm = run_cli([".", "--format", "json"], root, env)
     assert cold.stdout == warm.stdout == off.stdout
     assert (root / ".mse_lint_cache" / ".gitignore").is_file()
-    assert list((tmp_path / "xdg" / "mse-lint").glob("catalog-*.json"))
+    assert not (tmp_path / "xdg").exists()  # nothing goes to the user's cache folder

@@ -99,6 +99,20 @@ def test_every_rule_has_examples_and_prose() -> None:
         assert not rule.summary.endswith("."), rule.id
 
 
+def test_the_compiled_catalogue_is_fresh() -> None:
+    """Run `python -m mse_lint.docs` after changing rules/*.toml: rules/catalog.json is what
+    every run reads, and it is used only while it matches the TOML (a stale copy would make
+    each run parse the TOML again)."""
+    import json
+
+    from mse_lint import catalog as catalog_mod
+
+    stored = json.loads((ROOT / "rules" / catalog_mod.COMPILED).read_text(encoding="utf-8"))
+    sources = [(p, p.read_bytes()) for p in sorted((ROOT / "rules").glob("*.toml"))]
+    assert stored["fingerprint"] == catalog_mod._fingerprint(sources), "rules/catalog.json is stale"
+    assert stored["docs"] == [[p.name, d] for p, d in catalog_mod._parse(sources)]
+
+
 def test_docs_are_generated_from_the_catalogue() -> None:
     """Run `python -m mse_lint.docs` after changing rules/*.toml."""
     folder = ROOT / "docs" / "rules"
