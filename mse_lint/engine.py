@@ -6,7 +6,6 @@ import ast
 import contextlib
 import os
 import re
-import symtable
 import sys
 import threading
 import warnings
@@ -174,6 +173,8 @@ def _compiles(text: str, display: str) -> bool:
     objects, which is most of the cost (about 0.6x of ``ast.parse`` on Django). It also rejects
     a few things ``ast.parse`` accepts (``def f(a, a)``, ``nonlocal`` at module level): False
     then, and the caller parses the file to decide."""
+    import symtable  # here: a run served by the cache never needs it
+
     try:
         symtable.symtable(text, display, "exec")
     except Exception:  # SyntaxError, RecursionError, MemoryError...: the caller's ast.parse
