@@ -52,6 +52,7 @@ from ..config import Settings
 from ..diagnostics import Diagnostic, Span
 from ..redact import redact
 from . import FileContext
+from . import words as file_words
 
 RULE = "MSE202"
 
@@ -140,6 +141,27 @@ def keyword_tests(keywords: Iterable[str]) -> list[Union[str, re.Pattern[str]]]:
     ]
 
 
+_WORD = re.compile(r"\w+")
+
+
+def word_needle(keyword: str) -> Optional[str]:
+    """What the file's words, one a line ("\\n" before the first, after each), hold wherever
+    ``keyword`` is in the text: the keyword itself when it is made of word characters (it is
+    then inside one word); else one of its runs of word characters, the longest once written
+    with what it tells: a run after another character starts a word ("-----BEGIN":
+    "\\nBEGIN"), one before another character ends a word ("glpat-": "glpat\\n"), one between
+    two is a whole word ("sk-ant-": "\\nant\\n"). None for a keyword without a word character."""
+    needles = [
+        ("\n" if m.start() > 0 else "") + m.group() + ("\n" if m.end() < len(keyword) else "")
+        for m in _WORD.finditer(keyword)
+    ]
+    return max(needles, key=len, default=None)
+
+
+def _passes(tests: Sequence[Union[str, re.Pattern[str]]], text: str) -> bool:
+    return any(test in text if isinstance(test, str) else test.search(text) for test in tests)
+
+
 def is_placeholder(value: str) -> bool:
     """``ghp_xxxxxxxx...``, ``AKIA0000000000000000``, ``<your-token>``, ``your-key-here``..."""
     if not value:
@@ -213,9 +235,12 @@ class SecretFormatsCheck:
             *catalogue_formats(catalog.data("secrets")),
             *extra_formats(secrets.extra_patterns),
         ]
-        self._keyword_tests = keyword_tests(
-            k for f in self.formats if f.precheck is None for k in f.keywords
-        )
+        keywords = [k for f in self.formats if f.precheck is None for k in f.keywords]
+        self._keyword_tests = keyword_tests(keywords)
+        # the same on the file's words, one a line (shared with the other families, and a
+        # fifth of the text): a test there is true wherever the keyword's is in the text
+        needles = [word_needle(k) for k in keywords]
+        self._word_tests = None if None in needles else keyword_tests(map(str, needles))
         self._prechecks = [f.precheck for f in self.formats if f.precheck is not None]
         self._unfiltered = _combined(
             [f.regex for f in self.formats if not f.keywords and f.precheck is None]
@@ -223,9 +248,11 @@ class SecretFormatsCheck:
 
     # -- prefilter --------------------------------------------------------------------------------
     def wants(self, text: str) -> bool:
-        for test in self._keyword_tests:
-            if test in text if isinstance(test, str) else test.search(text):
-                return True
+        tests = self._word_tests
+        if (tests is None or _passes(tests, "\n" + "\n".join(file_words(text)) + "\n")) and (
+            _passes(self._keyword_tests, text)
+        ):
+            return True
         if any(rx.search(text) for rx in self._prechecks):
             return True
         return any(rx.search(text) for rx in self._unfiltered)
