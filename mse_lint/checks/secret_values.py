@@ -8,6 +8,13 @@ every string and bytes literal (f-string constant parts included) for ``scheme:/
 MSE204 measures the entropy of the bound and passed literals that neither of the others, nor the
 credential formats of MSE202, report. Every word list, pattern and threshold comes from
 ``rules/secrets.toml``.
+
+Before the pass, ``may_report`` applies to the values of the file's literals (never to their
+source text, which escapes, implicit concatenation and f-string braces make differ) what each
+rule needs whatever the literal is bound to: a URL with a user part, a run ``_judge_run``
+takes, or a secret name anywhere in the file together with a value ``secret_part`` takes for
+the loosest kind of those names. Most files stop there; when only MSE201 remains possible, the
+pass binds literals to secret names only.
 """
 
 from __future__ import annotations
