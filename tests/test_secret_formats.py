@@ -27,10 +27,12 @@ import pytest
 from helpers import mse_lint_command
 
 from mse_lint.catalog import load_catalog
+from mse_lint.checks import words
 from mse_lint.checks.secret_formats import (
     SecretFormatsCheck,
     is_placeholder,
     keyword_tests,
+    word_needle,
 )
 from mse_lint.config import SecretSettings, Settings, load_settings
 from mse_lint.diagnostics import Diagnostic, Span
@@ -344,6 +346,29 @@ def test_wants_is_false_on_ordinary_code() -> None:
     code = (ROOT / "mse_lint" / "engine.py").read_text(encoding="utf-8")
     assert not CHECK.wants(code)
     assert not CHECK.wants("import os\nACCESS = 'ACL'\nlocale = 'en-us'\nkey = 'key-1'\n")
+
+
+def test_word_needles_hold_wherever_the_keyword_is() -> None:
+    """wants() first looks for each keyword's needle in the file's words, one a line: the
+    needle must be there whatever stands around the keyword in the text."""
+    assert word_needle("ghp_") == "ghp_"
+    assert word_needle("-----BEGIN") == "\nBEGIN"
+    assert word_needle("glpat-") == "glpat\n"
+    assert word_needle("&sig=") == "\nsig\n"
+    assert word_needle("sk-ant-") == "\nant\n"
+    assert word_needle("---") is None
+    keywords = {k for f in FORMATS for k in f["keywords"]}
+    tested = {k for f in FORMATS if not f.get("precheck") for k in f["keywords"]}
+    around = ["", "x", "9", "_", "-", ".", " ", "'", "\n", "\u00e9", "\u212a", "\\x00"]
+    for k in sorted(keywords):
+        needle = word_needle(k)
+        assert needle is not None, k
+        for before in around:
+            for after in around:
+                text = f"a = '{before}{k}{after}'\n"
+                blob = "\n" + "\n".join(words(text)) + "\n"
+                assert needle in blob, (k, before, after)
+                assert CHECK.wants(text) or k not in tested, text
 
 
 def test_keyword_tests_find_exactly_the_keywords() -> None:

@@ -8,6 +8,7 @@ thresholds and the de-duplication with MSE202's formats.
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import random
@@ -20,6 +21,7 @@ import pytest
 from helpers import mse_lint_command
 
 from mse_lint.catalog import Catalog, load_catalog
+from mse_lint.checks import FileContext
 from mse_lint.checks.secret_values import SecretValuesCheck, shannon_entropy
 from mse_lint.config import SecretSettings, Settings, load_settings
 from mse_lint.diagnostics import Diagnostic
@@ -530,13 +532,76 @@ def test_suppression_comments_work(tmp_path: Path) -> None:
 
 
 def test_wants_is_a_cheap_prefilter(check: SecretValuesCheck) -> None:
-    assert check.wants("x = 1\npassword = get()\n")
-    assert check.wants("DB_PASS = get()\n")
+    """Every finding is on a string literal: a file without a quote has none. Which literals
+    can be reported is decided on their values (may_report), not on the source text."""
     assert check.wants("x = 'postgresql://db/app'\n")
-    assert check.wants("x = 'CpaNfhs0gCa05RFRunzqw7wZyVGOeUvfJIssDj4P'\n")
+    assert check.wants('x = "CpaNfhs0gCa05RFRunzqw7wZyVGOeUvfJIssDj4P"\n')
     assert check.wants("smtp.login(user, 'x')\n")
+    assert not check.wants("x = 1\npassword = get()\n")
     assert not check.wants("def add(a, b):\n    return a + b\n")
     assert not check.wants("import os\nprint(os.getcwd())\n")
+
+
+# Literals whose value differs from their source text: the file gate (may_report) judges the
+# values, so each is still found (the former text prefilter skipped the files marked *).
+TRICKY = [
+    # an escape in the value
+    ('password = "s3cr\\x33t-Passw0rd!"\n', ("MSE201", 1, 13, 1, 32)),
+    # * an escape in the name
+    ('CONFIG = {"pass\\x77ord": "s3cr3t-Passw0rd!"}\n', ("MSE201", 1, 27, 1, 43)),
+    # * a name split over implicitly concatenated literals
+    ('CONFIG = {"pass" "word": "s3cr3t-Passw0rd!"}\n', ("MSE201", 1, 27, 1, 43)),
+    ('CONFIG = {"api-" "key": "k7Qm2Rx9Lp4Tz8Vb"}\n', ("MSE201", 1, 26, 1, 42)),
+    (
+        'parser.add_argument("--pass" "word", default="s3cr3t-Passw0rd!")\n',
+        ("MSE201", 1, 47, 1, 63),
+    ),
+    # a value split over lines
+    ('DB_PASSWORD = ("s3cr3t-"\n    "Passw0rd!")\n', ("MSE201", 1, 16, 2, 16)),
+    # * an identifier the parser NFKC-normalises (full-width letters: `password`)
+    (
+        '\uff50\uff41\uff53\uff53\uff57\uff4f\uff52\uff44 = "s3cr3t-Passw0rd!"\n',
+        ("MSE201", 1, 13, 1, 29),
+    ),
+    # a callee taking a password, a space before its parenthesis; a bytes key
+    ('smtp.login ("admin", "s3cr3t-Passw0rd!")\n', ("MSE201", 1, 23, 1, 39)),
+    ('os.getenv(b"DB_PASSWORD", b"s3cr3t-Passw0rd!")\n', ("MSE201", 1, 29, 1, 45)),
+    # * "://" written with an escape, split by a comment, split over f-string parts
+    ('URL = "postgresql:\\x2f/app:hunter22x@db/app"\n', ("MSE203", 1, 28, 1, 37)),
+    ('URL = ("postgresql:/"  # scheme\n    "/app:hunter22x@db/app")\n', ("MSE203", 2, 11, 2, 20)),
+    ('DSN = f"mysql:/" f"/root:R00t-pw-9@{host}/shop"\n', ("MSE203", 1, 26, 1, 35)),
+    # a random run split over literals, in a dict value, with an escape inside
+    ('K = ("CpaNfhs0gCa05RFRu"\n     "nzqw7wZyVGOeUvfJIssDj4P")\n', ("MSE204", 1, 6, 2, 31)),
+    ('SEEDS = {"main": "CpaNfhs0gCa05RFRunzqw7wZyVGOeUvfJIssDj4P"}\n', ("MSE204", 1, 19, 1, 59)),
+    ('K = "CpaNfhs0gCa05RFRunzqw7\\x77ZyVGOeUvfJIssDj4P"\n', ("MSE204", 1, 6, 1, 49)),
+]
+
+
+@pytest.mark.parametrize("source, expected", TRICKY)
+def test_literals_unlike_their_source_are_still_found(
+    source: str, expected: tuple[Any, ...], tmp_path: Path
+) -> None:
+    found = findings(source, tmp_path)
+    spans = [(d.rule, d.span.line, d.span.col, d.span.end_line, d.span.end_col) for d in found]
+    assert spans == [expected]
+
+
+def test_the_file_gate(check: SecretValuesCheck, tmp_path: Path) -> None:
+    """may_report: None (no pass) for literals no rule can report, False when only MSE201 can
+    (a secret name, and a value it could hold), True when MSE203 or MSE204 can."""
+
+    def gate(source: str) -> Optional[bool]:
+        tree = ast.parse(source)
+        return check.may_report(FileContext("app.py", source, tree, CATALOG))
+
+    assert gate('x = "hello world"\nname = "Alice"\n') is None
+    assert gate('password = get()\nlabel = "Enter your password"\n') is None
+    assert gate('token = get()\nmode = "utf-8x"\n') is False  # pairs are the pass's job
+    assert gate('x = "see https://example.com/a@b"\n') is True
+    assert gate('x = f"{a}https://u:p@h"\n') is True
+    assert gate('x = "CpaNfhs0gCa05RFRunzqw7wZyVGOeUvfJIssDj4P"\n') is True
+    assert gate('x = "no digits in this long_identifier_like_value"\n') is None
+    assert findings('token = get()\nmode = "utf-8x"\n', tmp_path) == []
 
 
 # == the allowlist: [tool.mse-lint.secrets] =======================================================

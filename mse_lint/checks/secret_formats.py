@@ -7,13 +7,15 @@ literal substrings one of which every match contains.
 How a file is checked:
 
 - ``wants(text)`` is the whole cost for the files that cannot hold a credential (nearly all of
-  them): the keywords (one regex per first character, a keyword containing another one left
-  out), the ``precheck`` regexes (a literal-led piece of the regex, given to keyword-less formats
-  and to formats whose keywords are common in code, like "AC" or "-us": it replaces their keyword
+  them): the keywords, first in the file's shared word set written one word a line (a fifth of
+  the text; ``word_needle`` gives what it holds wherever a keyword is in the text), then in the
+  text (one regex per first character, a keyword containing another one left out); the
+  ``precheck`` regexes (a literal-led piece of the regex, given to keyword-less formats and to
+  formats whose keywords are common in code, like "AC" or "-us": it replaces their keyword
   test), then, joined into one regex, the keyword-less formats without a precheck and the extra
   patterns. The prechecks are run one by one: joined, they were measured 7x slower (Python's
   ``re`` finds a literal first character fast, a choice of several first characters not). Over
-  Django's 880 files (5.5 MB) wants() costs about 0.1 s.
+  Django's 880 files (5.5 MB) wants() costs about 0.1 s, the prechecks half of it.
 - ``run(ctx)`` scans the raw source text (ctx.source, as the engine decoded it) with each format
   that can match, and maps match offsets to 1-based lines and character columns (end exclusive).
   String literals, bytes literals, f-string constant parts and comments are all covered by the
@@ -52,6 +54,7 @@ from ..config import Settings
 from ..diagnostics import Diagnostic, Span
 from ..redact import redact
 from . import FileContext
+from . import words as file_words
 
 RULE = "MSE202"
 
@@ -140,6 +143,27 @@ def keyword_tests(keywords: Iterable[str]) -> list[Union[str, re.Pattern[str]]]:
     ]
 
 
+_WORD = re.compile(r"\w+")
+
+
+def word_needle(keyword: str) -> Optional[str]:
+    """What the file's words, one a line ("\\n" before the first, after each), hold wherever
+    ``keyword`` is in the text: the keyword itself when it is made of word characters (it is
+    then inside one word); else one of its runs of word characters, the longest once written
+    with what it tells: a run after another character starts a word ("-----BEGIN":
+    "\\nBEGIN"), one before another character ends a word ("glpat-": "glpat\\n"), one between
+    two is a whole word ("sk-ant-": "\\nant\\n"). None for a keyword without a word character."""
+    needles = [
+        ("\n" if m.start() > 0 else "") + m.group() + ("\n" if m.end() < len(keyword) else "")
+        for m in _WORD.finditer(keyword)
+    ]
+    return max(needles, key=len, default=None)
+
+
+def _passes(tests: Sequence[Union[str, re.Pattern[str]]], text: str) -> bool:
+    return any(test in text if isinstance(test, str) else test.search(text) for test in tests)
+
+
 def is_placeholder(value: str) -> bool:
     """``ghp_xxxxxxxx...``, ``AKIA0000000000000000``, ``<your-token>``, ``your-key-here``..."""
     if not value:
@@ -213,9 +237,12 @@ class SecretFormatsCheck:
             *catalogue_formats(catalog.data("secrets")),
             *extra_formats(secrets.extra_patterns),
         ]
-        self._keyword_tests = keyword_tests(
-            k for f in self.formats if f.precheck is None for k in f.keywords
-        )
+        keywords = [k for f in self.formats if f.precheck is None for k in f.keywords]
+        self._keyword_tests = keyword_tests(keywords)
+        # the same on the file's words, one a line (shared with the other families, and a
+        # fifth of the text): a test there is true wherever the keyword's is in the text
+        needles = [word_needle(k) for k in keywords]
+        self._word_tests = None if None in needles else keyword_tests(map(str, needles))
         self._prechecks = [f.precheck for f in self.formats if f.precheck is not None]
         self._unfiltered = _combined(
             [f.regex for f in self.formats if not f.keywords and f.precheck is None]
@@ -223,9 +250,11 @@ class SecretFormatsCheck:
 
     # -- prefilter --------------------------------------------------------------------------------
     def wants(self, text: str) -> bool:
-        for test in self._keyword_tests:
-            if test in text if isinstance(test, str) else test.search(text):
-                return True
+        tests = self._word_tests
+        if (tests is None or _passes(tests, "\n" + "\n".join(file_words(text)) + "\n")) and (
+            _passes(self._keyword_tests, text)
+        ):
+            return True
         if any(rx.search(text) for rx in self._prechecks):
             return True
         return any(rx.search(text) for rx in self._unfiltered)

@@ -8,6 +8,13 @@ every string and bytes literal (f-string constant parts included) for ``scheme:/
 MSE204 measures the entropy of the bound and passed literals that neither of the others, nor the
 credential formats of MSE202, report. Every word list, pattern and threshold comes from
 ``rules/secrets.toml``.
+
+Before the pass, ``may_report`` applies to the values of the file's literals (never to their
+source text, which escapes, implicit concatenation and f-string braces make differ) what each
+rule needs whatever the literal is bound to: a URL with a user part, a run ``_judge_run``
+takes, or a secret name anywhere in the file together with a value ``secret_part`` takes for
+the loosest kind of those names. Most files stop there; when only MSE201 remains possible, the
+pass binds literals to secret names only.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from ..config import Settings
 from ..diagnostics import Diagnostic, Span
 from ..redact import redact
 from . import FileContext
+from . import words as file_words
 
 _SEP = re.compile(r"[^0-9A-Za-z]+")
 _CAMEL = r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+"
@@ -37,6 +45,10 @@ _PUNCT = "#@!?.:;,*'\"()[]{}<>-_ "
 _CASED_WORD = r"(?:[a-z]+|[A-Z]+|[A-Z]?[a-z]+(?:[A-Z][a-z]+)*)"
 _REGULAR_CASE = re.compile(rf"{_CASED_WORD}(?:[-_.]{_CASED_WORD})*")
 _OPTION = re.compile(r"--?[A-Za-z][\w-]*")
+# str.isspace() and re's \s agree on every character (both are Py_UNICODE_ISSPACE)
+_SPACE = re.compile(r"\s")
+_NOT_ALNUM = re.compile(r"[^0-9a-z\n]*")
+_KIND_RANK = {"weak": 1, "machine": 2, "human": 3}
 _CLASSES = {
     "upper": str.isupper,
     "lower": str.islower,
@@ -220,11 +232,40 @@ class SecretValuesCheck:
         alternatives = [re.escape(w) for w in words]
         alternatives += [rf"{re.escape(a)}[-_. ]?{re.escape(b)}" for a, b in sorted(self.bigrams)]
         self._hint = re.compile("|".join(alternatives), re.IGNORECASE)
-        # the file prefilter (plain substring tests on the lower-cased text: fast)
+        # the file gate (see may_report): plain substring tests on lower-cased names are fast
         self._needles = tuple(words)
-        self._callees = tuple(f"{c.lower()}(" for c in sorted(self.password_args))
-        self._run_hint = re.compile(f"[{wide[0].spec}]{{{self.min_run},}}") if wide else None
+        self._password_callees = frozenset(self.password_args)
         self._names: dict[str, Optional[str]] = {}
+        # a needle holding another one is found wherever that one is not: only the others
+        self._min_needles = tuple(
+            w for w in self._needles if not any(o != w and o in w for o in self._needles)
+        )
+        tails = sorted({b for _a, b in self.bigrams if not any(n in b for n in self._min_needles)})
+        heads = sorted({a for a, b in self.bigrams if b in tails}, key=len, reverse=True)
+        self._bigram_tail = (
+            re.compile(
+                "(?:{})[^0-9a-z\n]*(?:{})".format(
+                    "|".join(re.escape(b[::-1]) for b in tails),
+                    "|".join(re.escape(a[::-1]) for a in heads),
+                )
+            )
+            if tails
+            else None
+        )
+        # where a run of MSE204's characters, min_run of them at least, starts
+        self._long_run = (
+            re.compile(f"(?<![{wide[0].spec}])[{wide[0].spec}]{{{self.min_run},}}")
+            if wide
+            else None
+        )
+        self._runs: dict[str, bool] = {}
+        # every character set requires a digit (of its ASCII characters): a value without one
+        # has no run to judge (most prose)
+        self._needs_digit = (
+            re.compile("[0-9]").search
+            if self.charsets and all("digit" in cs.require for cs in self.charsets)
+            else None
+        )
 
     # == prefilter ===============================================================================
     @functools.cached_property
@@ -241,16 +282,120 @@ class SecretValuesCheck:
         return out
 
     def wants(self, text: str) -> bool:
-        """The file may hold a candidate: a URL, a long base64/hex run, a secret word, both
-        words of a bigram, or a call taking a password."""
-        if "://" in text or (self._run_hint is not None and self._run_hint.search(text)):
-            return True
-        low = text.lower()
-        return (
-            any(w in low for w in self._needles)
-            or any(a in low and b in low for a, b in self.bigrams)
-            or any(c in low for c in self._callees)
-        )
+        """The file has a string literal: every finding is on one. Which literals can be
+        reported is decided on their values, in :meth:`may_report`: a test on the source text
+        would have to see through escapes, implicit concatenation, f-string braces and
+        normalised identifiers to be sure."""
+        return "'" in text or '"' in text
+
+    def may_report(self, ctx: FileContext) -> Optional[bool]:
+        """Whether one of the file's str / bytes literals could be reported, from the
+        conditions of each rule that depend neither on the name nor on the call a literal is
+        bound to, applied to the literals' values (f-string parts included): None when none
+        can be (most files: they skip the pass), False when only MSE201 can be (the pass then
+        looks only for secret names), True when MSE203 or MSE204 can be too."""
+        constant = ast.Constant
+        raw: list[Any] = [n.value for n in ctx.nodes if type(n) is constant]
+        values = [
+            v if isinstance(v, str) else v.decode("latin-1")
+            for v in raw
+            if isinstance(v, (str, bytes))
+        ]
+        if not values:
+            return None
+        # MSE203 (url_credentials)
+        for v in values:
+            if "://" in v and "@" in v:
+                return True
+        # MSE204: high_entropy(v, context) is None or high_entropy(v), which needs a run of v
+        # with a piece _judge_run takes
+        if self._long_run is not None:
+            least = self.min_run
+            digit = self._needs_digit
+            for v in values:
+                if len(v) >= least and (digit is None or digit(v)) and self._entropic_runs(v):
+                    return True
+        # MSE201: a secret name, and a value secret_part takes for a name of that kind
+        kind = self._loosest_kind(ctx, values)
+        if kind is not None and any(self._secret_span("", v, kind) is not None for v in values):
+            return False
+        return None
+
+    def _entropic_runs(self, value: str) -> bool:
+        """A run of ``value`` that high_entropy finds has a piece _judge_run takes."""
+        finder = self.run_finder
+        assert finder is not None and self._long_run is not None
+        for hint in self._long_run.finditer(value):
+            # high_entropy's runs start where the runs of characters of the set start, and
+            # one with fewer than min_run of them has no piece long enough
+            run = finder.match(value, hint.start())
+            if run is None:  # pragma: no cover - the run's own characters match
+                continue
+            text = run.group()
+            hit = self._runs.get(text)
+            if hit is None:
+                if len(self._runs) > 65536:
+                    self._runs.clear()
+                hit = self._runs[text] = any(
+                    self._judge_run(text[start:end]) is not None
+                    for start, end in self._pieces(text, 0)
+                )
+            if hit:
+                return True
+        return False
+
+    def _loosest_kind(self, ctx: FileContext, values: list[str]) -> Optional[str]:
+        """The kind (see name_kind) of the file's secret names that lets most values through,
+        or None when it has none. A literal is bound to an identifier (a target, keyword,
+        parameter, callee taking a password) or to a string literal (a dict or subscript key,
+        ``getenv("...")``, an option string)."""
+        text = ctx.source
+        if text.isascii():  # each identifier is a maximal run of word characters of the text
+            identifiers: frozenset[str] = file_words(text)
+        else:  # identifiers are NFKC-normalised: take them from the tree
+            identifiers = _identifiers(ctx.nodes)
+        best: Optional[str] = None
+        if not self._password_callees.isdisjoint(identifiers):
+            best = self.name_kind("password")  # smtp.login(user, "...")
+        names = [*identifiers]
+        odd: list[str] = []  # names with a line break: not in the one-name-a-line text of _hinted
+        for v in values:
+            if len(v) <= 80:  # longer ones are never secret names
+                for name in (v, v.lstrip("-")) if v.startswith("-") else (v,):
+                    (odd if "\n" in name else names).append(name)
+        for name in [*odd, *self._hinted(names)]:
+            kind = self.name_kind(name)
+            if kind is not None and (best is None or _KIND_RANK[kind] > _KIND_RANK[best]):
+                best = kind
+                if kind == "human":
+                    break
+        return best
+
+    def _hinted(self, names: list[str]) -> list[str]:
+        """The ``names`` (none holding a line break) that may be secret names. name_kind finds
+        a secret word, a weak last word or a bigram among the ASCII words of a name (letters
+        and digits; anything else separates them), lower-cased: the others have no secret word
+        in their lower case, and no bigram's words one after the other with only separators
+        between them."""
+        joined = "\n".join(names)
+        if "\u0130" in joined or "\u212a" in joined:
+            return names  # the two characters whose lower case holds an ASCII letter
+        low = joined.lower()
+        hits: list[int] = []
+        for word in self._min_needles:
+            at = low.find(word)
+            while at >= 0:
+                hits.append(at)
+                at = low.find(word, at + 1)
+        if self._bigram_tail is not None:
+            # a bigram whose second word holds no needle: its words, backwards
+            back = low[::-1]
+            end = len(low)
+            hits.extend(end - m.end() for m in self._bigram_tail.finditer(back))
+        if not hits:
+            return []
+        lines = {low.count("\n", 0, at) for at in hits}
+        return [names[i] for i in sorted(lines)]
 
     # == names ===================================================================================
     def words(self, name: str) -> list[str]:
@@ -337,6 +482,10 @@ class SecretValuesCheck:
         kind = self.name_kind(name)
         if kind is None:
             return None
+        return self._secret_span(name, value, kind)
+
+    def _secret_span(self, name: str, value: str, kind: str) -> Optional[tuple[int, int]]:
+        """secret_part for a name of ``kind``; the name "" excludes no value."""
         start, end = 0, len(value)
         low = value.lower()
         for scheme in self.schemes:
@@ -366,7 +515,7 @@ class SecretValuesCheck:
     def _not_a_secret(self, name: str, v: str, kind: str) -> bool:
         if len(v) < self.min_length or "://" in v:
             return True
-        if any(c.isspace() for c in v):
+        if _SPACE.search(v):
             return True  # prose ("Enter your password"), labels, several words
         if self.placeholder is not None and self.placeholder.search(v):
             return True
@@ -524,7 +673,10 @@ class SecretValuesCheck:
 
     # == the pass ================================================================================
     def run(self, ctx: FileContext) -> Iterable[Diagnostic]:
-        return _Pass(self, ctx).run()
+        possible = self.may_report(ctx)
+        if possible is None:
+            return []
+        return _Pass(self, ctx, secrets_only=not possible).run()
 
 
 def _encoded_text(run: str) -> bool:
@@ -673,27 +825,33 @@ def _is_string(node: ast.AST) -> bool:
     return isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes))
 
 
-# fields that never hold an expression: names, flags, contexts, operators
-_SKIPPED_FIELDS = frozenset(
-    {
-        "ctx", "op", "ops", "type_comment", "type_ignores", "id", "attr", "arg", "name",
-        "module", "level", "names", "kind", "conversion", "is_async", "simple", "tag",
-    }
-)  # fmt: skip
-_CHILD_FIELDS: dict[type, tuple[str, ...]] = {ast.Constant: ()}
+_IDENTIFIER_FIELDS: dict[type, str] = {
+    ast.Name: "id",
+    ast.Attribute: "attr",
+    ast.arg: "arg",
+    ast.keyword: "arg",
+}
 
 
-def _child_fields(kind: type) -> tuple[str, ...]:
-    """The fields of an ast node type that may hold nodes worth visiting."""
-    return tuple(f for f in getattr(kind, "_fields", ()) if f not in _SKIPPED_FIELDS)
+def _identifiers(nodes: Iterable[ast.AST]) -> frozenset[str]:
+    """The identifiers a literal can be bound to: names, attributes, keywords, parameters."""
+    field = _IDENTIFIER_FIELDS.get
+    found = {getattr(n, f) for n in nodes if (f := field(type(n))) is not None}
+    found.discard(None)  # **kwargs
+    return frozenset(found)
 
 
 class _Pass:
     """One walk over a file's tree: collect the bound literals, check URLs on the way."""
 
-    def __init__(self, check: SecretValuesCheck, ctx: FileContext) -> None:
+    def __init__(
+        self, check: SecretValuesCheck, ctx: FileContext, secrets_only: bool = False
+    ) -> None:
         self.c = check
         self.ctx = ctx
+        # only MSE201 can find anything (may_report): no URL to look for, and a literal not
+        # bound to a secret name cannot be reported
+        self.secrets_only = secrets_only
         self.bound: dict[int, _Bound] = {}
         self.fstring_parts: set[int] = set()
         self.dict_names: dict[int, str] = {}
@@ -709,40 +867,29 @@ class _Pass:
             ast.AsyncFunctionDef: self.visit_function,
             ast.Lambda: self.visit_function,
             ast.Compare: self.visit_compare,
-            ast.JoinedStr: self.visit_fstring,
-            ast.Constant: self.visit_constant,
         }
+        if not secrets_only:
+            self.handlers[ast.JoinedStr] = self.visit_fstring
+            self.handlers[ast.Constant] = self.visit_constant
 
     def run(self) -> list[Diagnostic]:
-        # a pre-order walk (a parent before its children: an f-string before its parts, an
-        # assignment before its dict) over the fields that can hold expressions
+        # the file's shared node list: breadth-first, so an ancestor comes before its
+        # descendants (an f-string before its parts, an assignment before its dict, a call
+        # before its arguments), which is all the bindings need: every handler binds only
+        # literals below its node, and which binding of a literal is kept depends on their
+        # order (add), the same top-down in any walk
         handlers = self.handlers
-        fields = _CHILD_FIELDS
-        todo: list[ast.AST] = [self.ctx.tree]
-        pop, push, append = todo.pop, todo.extend, todo.append
-        while todo:
-            node = pop()
-            kind = type(node)
-            handler = handlers.get(kind)
+        for node in self.ctx.nodes:
+            handler = handlers.get(type(node))
             if handler is not None:
                 handler(node)
-            names = fields.get(kind)
-            if names is None:
-                names = fields[kind] = _child_fields(kind)
-            for name in names:
-                value = getattr(node, name, None)
-                if value is None:
-                    continue
-                if type(value) is list:
-                    push(value)
-                else:
-                    append(value)
         for b in list(self.bound.values()):
             if b.secret_name:
                 self.judge_secret(b)
-        for b in self.bound.values():
-            if id(b.node) not in self.done:
-                self.judge_entropy(b)
+        if not self.secrets_only:
+            for b in self.bound.values():
+                if id(b.node) not in self.done:
+                    self.judge_entropy(b)
         self.out.sort(key=lambda d: (d.span, d.rule))
         self.handlers = {}  # its bound methods refer back to the pass: no cycle left behind
         return self.out
@@ -758,6 +905,8 @@ class _Pass:
         """``value`` is bound to ``name`` (judged by MSE201; ``shown`` in messages)."""
         if value is None:
             return
+        if self.secrets_only and not (name and self.c.secret_name(name)):
+            return  # what it would bind is bound to this name or to none
         if isinstance(value, ast.Call):
             # password = models.CharField(default="..."), key = Signer("...")
             callee = _callee(value.func)
@@ -862,7 +1011,7 @@ class _Pass:
             attr = _string_value(args[1])
             if attr is not None:
                 self.bind(args[2], attr, (callee,))  # setattr(cfg, "password", "...")
-        strings = [a for a in args if _is_string(a)]
+        strings = [] if self.secrets_only else [a for a in args if _is_string(a)]
         if strings:
             # the other short strings of the call qualify each one: check("md5", b"", "d41d...")
             words = tuple(
