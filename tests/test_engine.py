@@ -201,3 +201,30 @@ def test_files_no_family_reads_are_still_checked_for_syntax(
     wanted = f"import os\nHOME = os.environ.get('HOME')\n{source}"
     shifted = [(rule, line + 2, col) for rule, line, col in expected]
     assert found(check(tmp_path, wanted)) == shifted
+
+
+def test_syntax_nodes_is_ast_walk_without_contexts_and_operators() -> None:
+    """FileContext.nodes: the same nodes in the same order as ast.walk, less Load/Store/Del and
+    operator nodes (parents before children is what the families rely on)."""
+    import ast
+
+    from mse_lint.astwalk import syntax_nodes
+
+    leaves = (ast.expr_context, ast.boolop, ast.operator, ast.unaryop, ast.cmpop)
+    root = Path(__file__).parent.parent
+    files = sorted((root / "mse_lint").rglob("*.py")) + sorted(
+        (root / "tests" / "fixtures").rglob("*.py")
+    )
+    checked = 0
+    for path in files:
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except SyntaxError:
+            continue  # fixtures of newer syntax
+        expected = [n for n in ast.walk(tree) if not isinstance(n, leaves)]
+        assert syntax_nodes(tree) == expected, path
+        checked += 1
+    assert checked > 100
+    source = "global g\nd = {**a, 'k': 1}\ndef f(*, a, b=1): pass\nmatch x:\n case C(y=1): pass\n"
+    tree = ast.parse(source)
+    assert syntax_nodes(tree) == [n for n in ast.walk(tree) if not isinstance(n, leaves)]

@@ -236,12 +236,12 @@ class FileContext(Mutable):
 
     @property
     def nodes(self) -> list[ast.AST]:
-        """Every node of the tree in ``ast.walk`` order, listed once per file for all checks
-        (do not modify it)."""
+        """The tree's nodes in ``ast.walk`` order, without expression contexts and operators
+        (``astwalk.syntax_nodes``), listed once per file for all checks (do not modify it)."""
         if self._nodes is None:
-            from ..astwalk import walk
+            from ..astwalk import syntax_nodes
 
-            self._nodes = walk(self.tree)
+            self._nodes = syntax_nodes(self.tree)
         return self._nodes
 
     @property
