@@ -94,7 +94,7 @@ def syntax_nodes(tree: ast.AST) -> list[ast.AST]:
         n = out[i]
         i += 1
         for name, shape in plans.get(type(n)) or _plan(n):
-            value = getattr(n, name, None)
+            value: Any = getattr(n, name, None)
             if shape == _LIST:
                 extend(value)
             elif shape == _SINGLE:
