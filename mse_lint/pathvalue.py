@@ -19,10 +19,10 @@ import os
 import posixpath
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
 from typing import Any, Optional
 
 from .astwalk import children, walk
+from .record import Frozen, replace
 from .scope import ModuleIndex, Ref
 
 MORE_PARTS = "/"  # more path components follow the known text
@@ -31,10 +31,10 @@ _MAX_VALUES = 8
 _MAX_DEPTH = 24
 _FIELD = re.compile(r"\{([^{}]*)\}")
 _PERCENT = re.compile(r"%(?:\([^)]*\))?[-#0 +]*\d*(?:\.\d+)?[sdirfgeExXouc]")
+_set = object.__setattr__  # how a Frozen class's __init__ sets its fields
 
 
-@dataclass(frozen=True)
-class PathValue:
+class PathValue(Frozen):
     text: str  # an absolute enclave path, or a path relative to the working directory
     more: str = ""  # "" the whole path; MORE_PARTS / MORE_CHARS: unknown text follows
     obj: bool = False  # a pathlib object (so that `.write_text()` & co apply)
@@ -42,6 +42,37 @@ class PathValue:
     literal: Optional[ast.expr] = None  # the string literal that spelled the root
     anchored: bool = True  # False: from the __file__ of a file whose place is not known
     kind: str = "path"  # "path", or a tempfile object whose `.name` is in `text`
+
+    def __init__(
+        self,
+        text: str,
+        more: str = "",
+        obj: bool = False,
+        via: str = "",
+        literal: Optional[ast.expr] = None,
+        anchored: bool = True,
+        kind: str = "path",
+    ) -> None:
+        # made and compared by the thousand: fields written straight into the instance dict
+        # (half the time of seven object.__setattr__ calls), equality without the field loop
+        d = self.__dict__
+        d["text"] = text
+        d["more"] = more
+        d["obj"] = obj
+        d["via"] = via
+        d["literal"] = literal
+        d["anchored"] = anchored
+        d["kind"] = kind
+
+    def _values(self) -> tuple[Any, ...]:
+        return (self.text, self.more, self.obj, self.via, self.literal, self.anchored, self.kind)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self.__dict__ == other.__dict__
+        return NotImplemented
+
+    __hash__ = Frozen.__hash__  # (defining __eq__ would drop the inherited one)
 
     @property
     def absolute(self) -> bool:
@@ -120,13 +151,22 @@ def parent(v: PathValue, code_root: str) -> Optional[PathValue]:
     return replace(v, text=head)
 
 
-@dataclass(frozen=True)
-class Places:
+class Places(Frozen):
     """The enclave places: root name -> path, and the environment that names them."""
 
     roots: Mapping[str, str]  # HOME -> /root
     env: Mapping[str, tuple[str, Optional[str]]]  # variable -> (value or "", root or None)
     code_root: str = "/mse-app"
+
+    def __init__(
+        self,
+        roots: Mapping[str, str],
+        env: Mapping[str, tuple[str, Optional[str]]],
+        code_root: str = "/mse-app",
+    ) -> None:
+        _set(self, "roots", roots)
+        _set(self, "env", env)
+        _set(self, "code_root", code_root)
 
     def place(self, v: PathValue) -> Optional[str]:
         """The root an absolute value is under, "OTHER", or None when it cannot be known."""
@@ -163,8 +203,7 @@ def load_places(env_data: Mapping[str, Any]) -> Places:
     return Places(roots, env, roots.get("MODULE", "/mse-app"))
 
 
-@dataclass(frozen=True)
-class Rules:
+class Rules(Frozen):
     """What calls and methods build paths (rules/paths.toml [values], [methods]...)."""
 
     values: Mapping[str, str]
@@ -174,6 +213,24 @@ class Rules:
     env_calls: Mapping[str, tuple[Optional[int], Optional[str]]]  # qname -> default arg
     env_mappings: frozenset[str]
     dirs: Mapping[str, tuple[Optional[int], Optional[str]]]  # tempfile qname -> its `dir` arg
+
+    def __init__(
+        self,
+        values: Mapping[str, str],
+        methods: Mapping[str, str],
+        constants: Mapping[str, str],
+        aliases: Mapping[str, str],
+        env_calls: Mapping[str, tuple[Optional[int], Optional[str]]],
+        env_mappings: frozenset[str],
+        dirs: Mapping[str, tuple[Optional[int], Optional[str]]],
+    ) -> None:
+        _set(self, "values", values)
+        _set(self, "methods", methods)
+        _set(self, "constants", constants)
+        _set(self, "aliases", aliases)
+        _set(self, "env_calls", env_calls)
+        _set(self, "env_mappings", env_mappings)
+        _set(self, "dirs", dirs)
 
     def normal(self, qname: str) -> str:
         head, _, rest = qname.partition(".")

@@ -75,7 +75,7 @@ class Mutable(Record):
     __hash__ = None  # type: ignore[assignment]  # like a dataclass with eq and not frozen
 
 
-def replace(obj: T, **changes: Any) -> T:
+def replace(obj: T, /, **changes: Any) -> T:
     """A copy of ``obj`` (a :class:`Record` or a dataclass) with ``changes`` applied."""
     if not isinstance(obj, Record):
         import dataclasses

@@ -28,10 +28,10 @@ from __future__ import annotations
 import ast
 import builtins
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any, NamedTuple, Optional, Union
 
 from .astwalk import children, walk
+from .record import Frozen
 
 _BUILTIN_NAMES = frozenset(dir(builtins))
 _DYNAMIC_IMPORTERS = {"builtins.__import__", "importlib.import_module", "importlib.__import__"}
@@ -41,12 +41,29 @@ Path = tuple[tuple[int, int], ...]
 _MAX_CALL_CHAIN = 16
 
 
-@dataclass(frozen=True)
-class Value:
+class Value(Frozen):
     """A resolved value: a qualified name, and how it was reached if not statically."""
 
     qname: str
     dynamic: Optional[str] = None
+
+    def __init__(self, qname: str, dynamic: Optional[str] = None) -> None:
+        # made by the thousand: fields written straight into the instance dict (no
+        # object.__setattr__ call each), equality without the loop over the fields
+        d = self.__dict__
+        d["qname"] = qname
+        d["dynamic"] = dynamic
+
+    def _values(self) -> tuple[Any, ...]:
+        return (self.qname, self.dynamic)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self.__dict__ == other.__dict__
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.qname, self.dynamic))
 
     def attr(self, name: str, dynamic: Optional[str] = None) -> Value:
         return Value(f"{self.qname}.{name}", dynamic or self.dynamic)

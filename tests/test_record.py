@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import inspect
 import pickle
@@ -12,16 +13,29 @@ import pytest
 
 from mse_lint.catalog import Catalog, Rule
 from mse_lint.checks import FileContext, ProjectContext, ProjectInfo
+from mse_lint.checks.app import _Graph, _Module, _Obj, _Route
+from mse_lint.checks.paths import Api, Unsupported, _Site
+from mse_lint.checks.process import MISSING, ApiEntry, Clause
+from mse_lint.checks.runtime import Entry
 from mse_lint.config import SecretSettings, Settings
 from mse_lint.diagnostics import Diagnostic, Notice, Severity, Span
 from mse_lint.engine import FileJob, FileResult, RunResult
 from mse_lint.files import Collected, Group
+from mse_lint.pathvalue import MORE_PARTS, PathValue, Places, Rules
 from mse_lint.project import Fate, Manifest, ManifestEntry, MseToml, Project, TomlProblem
 from mse_lint.record import Frozen, FrozenInstanceError, Mutable, Record, replace
 from mse_lint.report import Report, Where
+from mse_lint.scope import ModuleIndex, Value
 from mse_lint.suppress import Suppression
 from mse_lint.target import Target
 
+TREE = ast.parse("app = Flask(__name__)\n")
+CALL = TREE.body[0].value  # type: ignore[attr-defined]
+MODULE = _Module("app", "app.py", "app.py", "x", TREE, ModuleIndex(TREE), {1: None}, {}, {})
+OBJ = _Obj(MODULE, CALL, "app", "flask", "/api")
+ARG = (0, "file", None, None)
+API = Api("open", True, (ARG,), (ARG,), ARG, "r", {"pos": 1}, ARG, True, ("x",), True)
+REF = ModuleIndex(TREE).refs[0]
 RULE = Rule("MSE101", "n", Severity.ERROR, "process", "s", "m {x}", "f", "e", ("b",), ("g",))
 PROJECT = Project(Path("."), None, None, "none")
 
@@ -51,7 +65,38 @@ SAMPLES: list[Record] = [
     ProjectInfo(frozenset({"app"}), frozenset({"K"}), "s.json", True, "/c", frozenset({"a.py"})),
     FileContext("a.py", "x = 1\n", __import__("ast").parse("x = 1\n"), Catalog({})),
     ProjectContext(PROJECT, None, Catalog({}), str),
+    Value("os.system", "getattr"),
+    PathValue("/data", MORE_PARTS, True, "$HOME", None, False, "tempfile"),
+    Places({"HOME": "/root"}, {"HOME": ("/root", "HOME")}, "/app"),
+    Rules({"a": "b"}, {"m": "n"}, {"c": "/d"}, {"p": "os.path"}, {}, frozenset({"os.environ"}), {}),
+    MODULE,
+    OBJ,
+    _Route("/x", frozenset({"GET"}), MODULE, "flask", CALL, "login_required"),
+    _Graph({("a", 1, 0): []}, {("a", 1, 0): [(OBJ, "/p", "r")]}, {("a", 1, 0)}),
+    API,
+    Unsupported("os.mkfifo", "no pipes"),
+    _Site("write", API, REF, CALL, (PathValue("/x"),), CALL),
+    Clause("kw", "shell", 1, True, "x"),
+    ApiEntry(
+        "os.system",
+        "MSE101",
+        "call",
+        (Clause("x", default=None),),
+        False,
+        "n",
+        "x",
+        "t",
+        "r",
+        ("E",),
+        ("f",),
+        (3, 9),
+    ),
+    Entry("signal.signal", "MSE601", "call", "n", "sig", 0, "SIGINT", "e", "r"),
 ]
+
+# values holding an ast node or a ModuleIndex: no value equality after a pickle round trip (those
+# classes never go to a worker process)
+NOT_SENT = (FileContext, _Module, _Obj, _Route, _Graph, _Site)
 
 
 def reference(obj: Record) -> Any:
@@ -111,8 +156,8 @@ def test_behaves_like_its_dataclass(obj: Record) -> None:
         other = replace(obj, **{name: object()})
         assert other != obj
         assert getattr(other, name) is not getattr(obj, name)
-    # pickled for worker processes (an ast tree has no value equality: FileContext is not sent)
-    if not isinstance(obj, FileContext):
+    # pickled for worker processes
+    if not isinstance(obj, NOT_SENT):
         copy = pickle.loads(pickle.dumps(obj))
         assert copy == obj and type(copy) is cls
 
@@ -131,6 +176,12 @@ def test_default_factories_give_fresh_objects() -> None:
     assert FileResult().diagnostics is not FileResult().diagnostics
     assert Suppression(1, 1, (), False).used == set()
     assert ProjectInfo().unshipped == {} and Catalog({}).families == {}
+    module = _Module("m", "m.py", "m.py", "", TREE, ModuleIndex(TREE))
+    assert (module.refs, module.defs, module.decorated) == ({}, {}, {})
+    assert replace(module).refs is module.refs  # as dataclasses.replace: fields not copied
+    assert _Module("m", "m.py", "m.py", "", TREE, ModuleIndex(TREE)).refs is not module.refs
+    assert _Graph() == _Graph({}, {}, set()) and _Graph().routes is not _Graph().routes
+    assert Clause("x").default is MISSING and PathValue("a") == PathValue("a", "", False, "")
     assert repr(Settings()) == (
         "Settings(select=('MSE',), extend_select=(), ignore=(), severity={}, "
         "fail_on=<Severity.INFO: 1>, target_python=None, exclude=(), jobs=0, cache=True, "
@@ -148,3 +199,5 @@ def test_replace_keeps_working_on_dataclasses() -> None:
     assert replace(Point(1, 2), y=5) == Point(1, 5)
     with pytest.raises(TypeError):
         replace(Span(1, 1, 1, 2), nope=1)
+    # a field may be called `obj`, like replace's own argument
+    assert replace(PathValue("/a"), obj=True) == PathValue("/a", obj=True)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Optional
 
 from ..astwalk import walk
@@ -25,7 +24,7 @@ from ..catalog import Catalog
 from ..config import Settings
 from ..diagnostics import FILE_SPAN, Diagnostic, Severity, Span
 from ..project import Fate, Manifest, MseToml, fate_of, path_is
-from ..record import replace
+from ..record import Frozen, Mutable, replace
 from ..scope import ModuleIndex, Ref, Scope, is_main_guard
 from ..stdlib import stdlib_modules
 from . import FileContext, ProjectContext, word_set
@@ -34,6 +33,7 @@ from . import words as file_words
 _MAX_MODULES = 64  # local modules followed from the app module
 _WORD_CHAR = re.compile(r"\w")
 _PARAM = re.compile(r"<(?:(\w+):)?\w+>|\{\w+(?::(\w+))?\}")
+_set = object.__setattr__  # how a Frozen class's __init__ sets its fields
 
 
 # ================================================================================================
@@ -115,17 +115,38 @@ def _display(node: ast.AST, limit: int = 60) -> str:
 # ================================================================================================
 # Local modules, parsed once
 # ================================================================================================
-@dataclass
-class _Module:
+class _Module(Mutable):
     name: str  # dotted
     rel: str  # relative to the code dir
     display: str
     source: str
     tree: ast.Module
     index: ModuleIndex
-    refs: dict[int, Ref] = field(default_factory=dict)  # id(expr node) -> its Ref
-    defs: dict[str, ast.AST] = field(default_factory=dict)  # module-level def/class by name
-    decorated: dict[int, ast.AST] = field(default_factory=dict)  # id(decorator) -> its def
+    refs: dict[int, Ref]  # id(expr node) -> its Ref
+    defs: dict[str, ast.AST]  # module-level def/class by name
+    decorated: dict[int, ast.AST]  # id(decorator) -> its def
+
+    def __init__(
+        self,
+        name: str,
+        rel: str,
+        display: str,
+        source: str,
+        tree: ast.Module,
+        index: ModuleIndex,
+        refs: Optional[dict[int, Ref]] = None,
+        defs: Optional[dict[str, ast.AST]] = None,
+        decorated: Optional[dict[int, ast.AST]] = None,
+    ) -> None:
+        self.name = name
+        self.rel = rel
+        self.display = display
+        self.source = source
+        self.tree = tree
+        self.index = index
+        self.refs = {} if refs is None else refs
+        self.defs = {} if defs is None else defs
+        self.decorated = {} if decorated is None else decorated
 
     def ref_of(self, node: ast.expr) -> Optional[Ref]:
         key = node.func if isinstance(node, ast.Call) else node
@@ -303,8 +324,7 @@ def _arg(call: ast.Call, pos: int, *names: str) -> Optional[ast.expr]:
 # ================================================================================================
 # Apps, routers and routes
 # ================================================================================================
-@dataclass(frozen=True)
-class _Obj:
+class _Obj(Frozen):
     """An app or a router: the constructor call that made it."""
 
     mod: _Module
@@ -313,13 +333,21 @@ class _Obj:
     kind: str  # flask | fastapi | starlette
     prefix: str = ""
 
+    def __init__(
+        self, mod: _Module, call: ast.Call, role: str, kind: str, prefix: str = ""
+    ) -> None:
+        _set(self, "mod", mod)
+        _set(self, "call", call)
+        _set(self, "role", role)
+        _set(self, "kind", kind)
+        _set(self, "prefix", prefix)
+
     @property
     def key(self) -> tuple[str, int, int]:
         return (self.mod.name, self.call.lineno, self.call.col_offset)
 
 
-@dataclass(frozen=True)
-class _Route:
+class _Route(Frozen):
     path: str  # full path, prefixes included
     methods: Optional[frozenset[str]]  # None: not known statically
     mod: _Module
@@ -327,16 +355,41 @@ class _Route:
     node: ast.AST  # the registration (decorator call, method call, Route(...))
     auth: str = ""  # what puts it behind authentication
 
+    def __init__(
+        self,
+        path: str,
+        methods: Optional[frozenset[str]],
+        mod: _Module,
+        kind: str,
+        node: ast.AST,
+        auth: str = "",
+    ) -> None:
+        _set(self, "path", path)
+        _set(self, "methods", methods)
+        _set(self, "mod", mod)
+        _set(self, "kind", kind)
+        _set(self, "node", node)
+        _set(self, "auth", auth)
 
-@dataclass
-class _Graph:
-    routes: dict[
-        tuple[str, int, int], list[tuple[str, Optional[frozenset[str]], _Module, ast.AST, str]]
-    ] = field(default_factory=dict)
-    children: dict[tuple[str, int, int], list[tuple[_Obj, Optional[str], str]]] = field(
-        default_factory=dict
-    )
-    uncertain: set[tuple[str, int, int]] = field(default_factory=set)
+
+_ObjKey = tuple[str, int, int]
+_RouteRow = tuple[str, Optional[frozenset[str]], _Module, ast.AST, str]
+
+
+class _Graph(Mutable):
+    routes: dict[_ObjKey, list[_RouteRow]]
+    children: dict[_ObjKey, list[tuple[_Obj, Optional[str], str]]]
+    uncertain: set[_ObjKey]
+
+    def __init__(
+        self,
+        routes: Optional[dict[_ObjKey, list[_RouteRow]]] = None,
+        children: Optional[dict[_ObjKey, list[tuple[_Obj, Optional[str], str]]]] = None,
+        uncertain: Optional[set[_ObjKey]] = None,
+    ) -> None:
+        self.routes = {} if routes is None else routes
+        self.children = {} if children is None else children
+        self.uncertain = set() if uncertain is None else uncertain
 
 
 class AppCheck:

@@ -14,7 +14,6 @@ import ast
 import bisect
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from typing import Any, Optional
 
@@ -35,9 +34,12 @@ from ..pathvalue import (
     load_rules,
     source_text,
 )
+from ..record import Frozen, replace
 from ..scope import ModuleIndex, Ref
 from . import FileContext, LazyPattern, meets, name_needs, word_set
 from . import words as file_words
+
+_set = object.__setattr__  # how a Frozen class's __init__ sets its fields
 
 # position, keyword, path when absent, keyword of the folder it is relative to
 Arg = tuple[Optional[int], Optional[str], Optional[str], Optional[str]]
@@ -49,8 +51,7 @@ _FATES = {
 }
 
 
-@dataclass(frozen=True)
-class Api:
+class Api(Frozen):
     name: str
     method: bool = False
     write: tuple[Arg, ...] = ()
@@ -62,6 +63,32 @@ class Api:
     store: bool = False
     memory: tuple[str, ...] = ()
     uri: bool = False
+
+    def __init__(
+        self,
+        name: str,
+        method: bool = False,
+        write: tuple[Arg, ...] = (),
+        read: tuple[Arg, ...] = (),
+        path: Optional[Arg] = None,
+        self_role: Optional[str] = None,
+        mode: Optional[Mapping[str, Any]] = None,
+        dir: Optional[Arg] = None,
+        store: bool = False,
+        memory: tuple[str, ...] = (),
+        uri: bool = False,
+    ) -> None:
+        _set(self, "name", name)
+        _set(self, "method", method)
+        _set(self, "write", write)
+        _set(self, "read", read)
+        _set(self, "path", path)
+        _set(self, "self_role", self_role)
+        _set(self, "mode", mode)
+        _set(self, "dir", dir)
+        _set(self, "store", store)
+        _set(self, "memory", memory)
+        _set(self, "uri", uri)
 
 
 def _arg(raw: Mapping[str, Any]) -> Arg:
@@ -84,10 +111,13 @@ def _api(raw: Mapping[str, Any]) -> Api:
     )
 
 
-@dataclass(frozen=True)
-class Unsupported:
+class Unsupported(Frozen):
     name: str
     why: str
+
+    def __init__(self, name: str, why: str) -> None:
+        _set(self, "name", name)
+        _set(self, "why", why)
 
     def matches(self, qname: str) -> bool:
         if "*" not in self.name:
@@ -181,14 +211,29 @@ class PathsCheck:
         return found
 
 
-@dataclass(frozen=True)
-class _Site:
+class _Site(Frozen):
     role: str  # write | read
     api: Api
     ref: Ref
     node: ast.expr  # where to report
     values: tuple[PathValue, ...]
     call: ast.Call
+
+    def __init__(
+        self,
+        role: str,
+        api: Api,
+        ref: Ref,
+        node: ast.expr,
+        values: tuple[PathValue, ...],
+        call: ast.Call,
+    ) -> None:
+        _set(self, "role", role)
+        _set(self, "api", api)
+        _set(self, "ref", ref)
+        _set(self, "node", node)
+        _set(self, "values", values)
+        _set(self, "call", call)
 
 
 class _Run:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any, Optional
 
 from ..catalog import Catalog
 from ..diagnostics import Diagnostic
+from ..record import Frozen
 from ..scope import ModuleIndex, Ref, names_reaching
 from . import FileContext, LazyPattern, meets, name_needs
 
@@ -31,17 +31,32 @@ MISSING = _Missing()
 UNKNOWN = _Unknown()
 
 
-@dataclass(frozen=True)
-class Clause:
+_set = object.__setattr__  # how a Frozen class's __init__ sets its fields
+
+
+class Clause(Frozen):
     op: str
     arg: Optional[str] = None
     pos: Optional[int] = None
     default: Any = MISSING
     value: Any = None
 
+    def __init__(
+        self,
+        op: str,
+        arg: Optional[str] = None,
+        pos: Optional[int] = None,
+        default: Any = MISSING,
+        value: Any = None,
+    ) -> None:
+        _set(self, "op", op)
+        _set(self, "arg", arg)
+        _set(self, "pos", pos)
+        _set(self, "default", default)
+        _set(self, "value", value)
 
-@dataclass(frozen=True)
-class ApiEntry:
+
+class ApiEntry(Frozen):
     name: str
     rule: str
     kind: str = "ref"
@@ -54,6 +69,34 @@ class ApiEntry:
     excepts: tuple[str, ...] = ()
     files: tuple[str, ...] = ()
     python: Optional[tuple[int, int]] = None
+
+    def __init__(
+        self,
+        name: str,
+        rule: str,
+        kind: str = "ref",
+        when: tuple[Clause, ...] = (),
+        main: bool = True,
+        note: str = "",
+        needs: str = "",
+        tool: str = "",
+        result: str = "",
+        excepts: tuple[str, ...] = (),
+        files: tuple[str, ...] = (),
+        python: Optional[tuple[int, int]] = None,
+    ) -> None:
+        _set(self, "name", name)
+        _set(self, "rule", rule)
+        _set(self, "kind", kind)
+        _set(self, "when", when)
+        _set(self, "main", main)
+        _set(self, "note", note)
+        _set(self, "needs", needs)
+        _set(self, "tool", tool)
+        _set(self, "result", result)
+        _set(self, "excepts", excepts)
+        _set(self, "files", files)
+        _set(self, "python", python)
 
     @property
     def prefix(self) -> str:

@@ -7,13 +7,13 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any, Optional
 
 from ..astwalk import children, walk
 from ..catalog import Catalog
 from ..diagnostics import Diagnostic
+from ..record import Frozen
 from ..scope import ModuleIndex, Ref, Scope, names_reaching
 from . import FileContext, LazyPattern, meets, name_needs
 
@@ -21,8 +21,10 @@ from . import FileContext, LazyPattern, meets, name_needs
 _TEST_PARENTS = (ast.If, ast.While, ast.IfExp, ast.Assert, ast.BoolOp, ast.UnaryOp)
 
 
-@dataclass(frozen=True)
-class Entry:
+_set = object.__setattr__  # how a Frozen class's __init__ sets its fields
+
+
+class Entry(Frozen):
     name: str
     rule: str
     kind: str = "ref"
@@ -32,6 +34,28 @@ class Entry:
     signal: str = ""
     extra: str = ""
     receiver: str = ""
+
+    def __init__(
+        self,
+        name: str,
+        rule: str,
+        kind: str = "ref",
+        note: str = "",
+        arg: Optional[str] = None,
+        pos: Optional[int] = None,
+        signal: str = "",
+        extra: str = "",
+        receiver: str = "",
+    ) -> None:
+        _set(self, "name", name)
+        _set(self, "rule", rule)
+        _set(self, "kind", kind)
+        _set(self, "note", note)
+        _set(self, "arg", arg)
+        _set(self, "pos", pos)
+        _set(self, "signal", signal)
+        _set(self, "extra", extra)
+        _set(self, "receiver", receiver)
 
     def covers(self, qname: str) -> bool:
         return fnmatchcase(qname, self.name) if "*" in self.name else qname == self.name
