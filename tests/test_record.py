@@ -17,6 +17,8 @@ from mse_lint.checks.app import _Graph, _Module, _Obj, _Route
 from mse_lint.checks.paths import Api, Unsupported, _Site
 from mse_lint.checks.process import MISSING, ApiEntry, Clause
 from mse_lint.checks.runtime import Entry
+from mse_lint.checks.secret_formats import Format
+from mse_lint.checks.secret_values import Charset, Entropic, UrlCredential, _Bound
 from mse_lint.config import SecretSettings, Settings
 from mse_lint.diagnostics import Diagnostic, Notice, Severity, Span
 from mse_lint.engine import FileJob, FileResult, RunResult
@@ -92,11 +94,26 @@ SAMPLES: list[Record] = [
         (3, 9),
     ),
     Entry("signal.signal", "MSE601", "call", "n", "sig", 0, "SIGINT", "e", "r"),
+    Charset(
+        "hex",
+        "0-9a-f",
+        __import__("re").compile("[0-9a-f]+"),
+        frozenset("0123456789abcdef"),
+        20,
+        64,
+        3.0,
+        0.7,
+        ("digit",),
+    ),
+    Entropic(3, 30, 4.5, "base64"),
+    UrlCredential("admin", 10, 16),
+    _Bound(CALL, "password", "self.password", ("login",), True),
+    Format("aws", "AWS key", "AKIA[0-9A-Z]{16}", 0, ("AKIA",), None, frozenset({"AKIAEXAMPLE"})),
 ]
 
 # values holding an ast node or a ModuleIndex: no value equality after a pickle round trip (those
 # classes never go to a worker process)
-NOT_SENT = (FileContext, _Module, _Obj, _Route, _Graph, _Site)
+NOT_SENT = (FileContext, _Module, _Obj, _Route, _Graph, _Site, _Bound)
 
 
 def reference(obj: Record) -> Any:

@@ -45,16 +45,18 @@ import functools
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Optional, Union
 
 from ..astwalk import walk
 from ..catalog import Catalog
 from ..config import Settings
 from ..diagnostics import Diagnostic, Span
+from ..record import Frozen
 from ..redact import redact
 from . import FileContext
 from . import words as file_words
+
+_set = object.__setattr__  # how a Frozen class's __init__ sets its fields
 
 RULE = "MSE202"
 
@@ -74,8 +76,7 @@ _PLACEHOLDER_SHARE = 0.6  # one character over this share of the value
 _UNJOINABLE = re.compile(r"\\[1-9]|\(\?P=|\(\?[aiLmsux]+\)")
 
 
-@dataclass(frozen=True)
-class Format:
+class Format(Frozen):
     id: str
     name: str
     pattern: str
@@ -83,6 +84,24 @@ class Format:
     keywords: tuple[str, ...] = ()
     precheck: Optional[re.Pattern[str]] = None
     allow: frozenset[str] = frozenset()
+
+    def __init__(
+        self,
+        id: str,
+        name: str,
+        pattern: str,
+        group: Union[int, str] = 0,
+        keywords: tuple[str, ...] = (),
+        precheck: Optional[re.Pattern[str]] = None,
+        allow: frozenset[str] = frozenset(),
+    ) -> None:
+        _set(self, "id", id)
+        _set(self, "name", name)
+        _set(self, "pattern", pattern)
+        _set(self, "group", group)
+        _set(self, "keywords", keywords)
+        _set(self, "precheck", precheck)
+        _set(self, "allow", allow)
 
     @functools.cached_property
     def regex(self) -> re.Pattern[str]:

@@ -24,15 +24,17 @@ import functools
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Optional, Union
 
 from ..catalog import Catalog
 from ..config import Settings
 from ..diagnostics import Diagnostic, Span
+from ..record import Frozen, Mutable
 from ..redact import redact
 from . import FileContext
 from . import words as file_words
+
+_set = object.__setattr__  # how a Frozen class's __init__ sets its fields
 
 _SEP = re.compile(r"[^0-9A-Za-z]+")
 _CAMEL = r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+"
@@ -92,8 +94,7 @@ def _string_value(node: ast.AST) -> Optional[str]:
     return None
 
 
-@dataclass(frozen=True)
-class Charset:
+class Charset(Frozen):
     name: str
     spec: str  # the character class, as in the catalogue ("A-Za-z0-9+/_-")
     run: re.Pattern[str]
@@ -104,24 +105,55 @@ class Charset:
     scale: float
     require: tuple[str, ...]
 
+    def __init__(
+        self,
+        name: str,
+        spec: str,
+        run: re.Pattern[str],
+        chars: frozenset[str],
+        min_length: int,
+        max_length: int,
+        threshold: float,
+        scale: float,
+        require: tuple[str, ...],
+    ) -> None:
+        _set(self, "name", name)
+        _set(self, "spec", spec)
+        _set(self, "run", run)
+        _set(self, "chars", chars)
+        _set(self, "min_length", min_length)
+        _set(self, "max_length", max_length)
+        _set(self, "threshold", threshold)
+        _set(self, "scale", scale)
+        _set(self, "require", require)
+
     def limit(self, n: int) -> float:
         """The entropy a candidate of ``n`` characters must exceed."""
         return min(self.threshold, self.scale * math.log2(max(n, 2)))
 
 
-@dataclass(frozen=True)
-class Entropic:
+class Entropic(Frozen):
     start: int
     end: int
     entropy: float
     charset: str
 
+    def __init__(self, start: int, end: int, entropy: float, charset: str) -> None:
+        _set(self, "start", start)
+        _set(self, "end", end)
+        _set(self, "entropy", entropy)
+        _set(self, "charset", charset)
 
-@dataclass(frozen=True)
-class UrlCredential:
+
+class UrlCredential(Frozen):
     user: str
     start: int  # of the password in the literal's text
     end: int
+
+    def __init__(self, user: str, start: int, end: int) -> None:
+        _set(self, "user", user)
+        _set(self, "start", start)
+        _set(self, "end", end)
 
 
 class SecretValuesCheck:
@@ -796,13 +828,21 @@ def _charset(name: str, raw: Mapping[str, Any]) -> Charset:
     )
 
 
-@dataclass
-class _Bound:
+class _Bound(Mutable):
     node: StrNode
     name: str  # the name MSE201 judges ("" when only passed to a call)
     shown: str  # the name as messages show it (self.password)
     context: tuple[str, ...]  # names that qualify the value (MSE204): target, callee
     secret_name: bool  # MSE201 judges it
+
+    def __init__(
+        self, node: StrNode, name: str, shown: str, context: tuple[str, ...], secret_name: bool
+    ) -> None:
+        self.node = node
+        self.name = name
+        self.shown = shown
+        self.context = context
+        self.secret_name = secret_name
 
 
 def _callee(func: ast.expr) -> str:
