@@ -974,6 +974,41 @@ def runtime_roots(tree: ast.Module, evaluated: bool) -> Iterator[tuple[ast.expr,
                 stack.append((child, in_func))
 
 
+def _annotations(tree: ast.Module) -> Iterator[ast.expr]:
+    """The annotations among :func:`runtime_roots` ``(tree, True)``, in the same order: those
+    of function parameters and returns, and of variables outside functions; statements only
+    are visited (expressions hold no annotation)."""
+    stack: list[tuple[ast.AST, bool]] = [(s, False) for s in reversed(tree.body)]
+    while stack:
+        node, in_func = stack.pop()
+        if isinstance(node, ast.If) and _type_checking(node.test):
+            stack.extend((s, in_func) for s in reversed(node.orelse))
+            continue
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            args = node.args
+            everything = [*args.posonlyargs, *args.args, *args.kwonlyargs]
+            everything += [a for a in (args.vararg, args.kwarg) if a is not None]
+            for a in everything:
+                if a.annotation is not None:
+                    yield a.annotation
+            if node.returns is not None:
+                yield node.returns
+            stack.extend((s, True) for s in reversed(node.body))
+            continue
+        if isinstance(node, ast.ClassDef):
+            stack.extend((s, False) for s in reversed(node.body))
+            continue
+        if isinstance(node, ast.AnnAssign):
+            if not in_func:
+                yield node.annotation
+            continue
+        for name in reversed(node._fields):
+            if name in _BLOCKS:
+                block = getattr(node, name, None)
+                if block:
+                    stack.extend((s, in_func) for s in reversed(block))
+
+
 # -- the check -----------------------------------------------------------------------------------
 def _normal(qname: str) -> str:
     """A method reached through an instance names the class's method: ``pathlib.Path().walk``
@@ -983,7 +1018,9 @@ def _normal(qname: str) -> str:
 
 # -- where an addition can be reached from, in the text ---------------------------------------
 # An import statement's names: up to its closing parenthesis, or to the end of its logical line
-_IMPORT_NAMES = re.compile(r"import[ \t\f]*(?:\((?:[^#)]|#[^\n]*)*\)?|(?:[^\n\\#;]|\\[\s\S])*)")
+_IMPORT_NAMES = re.compile(
+    r"import\b(?:[ \t\f]|\\[\s\S])*(?:\((?:[^#)]|#[^\n]*)*\)?|(?:[^\n\\#;]|\\[\s\S])*)"
+)
 _WORD_CHAR = re.compile(r"\w")
 _WORD_END: dict[str, re.Pattern[str]] = {}  # no leading \b: re then searches for the literal
 
@@ -1043,10 +1080,12 @@ class _Reach:
         if k < 0:
             return False
         c = text[k]
+        if how == "dot":
+            return c == "."
         if c == "'" or c == '"':
             return True  # `import_module("m")`, `getattr(x, "name")`
-        if how == "name" and c == ".":
-            return True
+        if c == ".":
+            return how == "name"
         if c.isalnum() or c == "_":
             before = self._word_before(k)
             return before == "import" or (how == "module" and before == "from")
@@ -1054,7 +1093,10 @@ class _Reach:
 
 
 # the words a file must hold for one addition, and how some of them must stand (_Reach.test)
-_ApiNeed = tuple[frozenset[str], tuple[tuple[str, str], ...]]
+_ApiNeed = tuple[frozenset[str], tuple[tuple[str, str], ...], str, int]
+# last names of attributes, keyword parameters, builtins (CompatCheck._ref_names), and the last
+# names that may stand after a dot (in an annotation, say)
+_Names = tuple[frozenset[str], frozenset[str], frozenset[str], frozenset[str]]
 # patterns of which a file's text must match one, and whether a star in a subscript is newer
 _Gate = tuple[tuple[re.Pattern[str], ...], bool]
 
@@ -1065,7 +1107,7 @@ class CompatCheck:
     def __init__(self, catalog: Catalog, settings: object = None) -> None:
         self.data = CompatData(catalog)
         self._pairs: dict[Version, frozenset[tuple[str, str]]] = {}
-        self._names: dict[Version, tuple[frozenset[str], frozenset[str], frozenset[str]]] = {}
+        self._names: dict[Version, _Names] = {}
         self._needs: dict[Version, Optional[list[_ApiNeed]]] = {}
         self._gates: dict[Version, Optional[_Gate]] = {}
 
@@ -1088,30 +1130,34 @@ class CompatCheck:
             self._pairs[target] = frozenset(pairs)
         return self._pairs[target]
 
-    def _ref_names(self, target: Version) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    def _ref_names(self, target: Version) -> _Names:
         """The last names of attribute additions newer than ``target``, their keyword
-        parameters' names, and the builtins among them."""
+        parameters' names, the builtins among them, and the last names again (as after a
+        dot)."""
         found = self._names.get(target)
         if found is None:
             attrs = [a.name for a in self.data.attrs.values() if a.python > target]
+            last = frozenset(n.rsplit(".", 1)[-1] for n in attrs)
             found = self._names[target] = (
-                frozenset(n.rsplit(".", 1)[-1] for n in attrs),
+                last,
                 frozenset(
                     p.param for ps in self.data.params.values() for p in ps if p.python > target
                 ),
                 frozenset(n.split(".", 1)[1] for n in attrs if n.startswith("builtins.")),
+                last,
             )
         return found
 
     def _api_needs(self, target: Version) -> Optional[list[_ApiNeed]]:
         """For each addition newer than ``target``: the words a file's text must hold for the
         scope index to resolve a reference to it (every part of a name the index resolves
-        comes from the text, :func:`checks.name_needs`), and patterns the text must match
-        too, each where that addition can be reached from: its top-level module imported
-        (``import m``, ``from m``, or a string naming it for ``import_module``), its own name
-        after a dot, in an import list or in a string (``getattr``), a keyword parameter
-        followed by ``=``; builtins are reached by their bare names. None when a name is not
-        made of word characters."""
+        comes from the text, :func:`checks.name_needs`), the tests of :class:`_Reach` it must
+        pass too, each a place that addition can be reached from: its top-level module
+        imported (``import m``, ``from m``, or a string naming it for ``import_module``), its
+        own name after a dot, in an import list or in a string (``getattr``), its keyword
+        parameter followed by ``=`` (builtins are reached by their bare names); and which of
+        the sets of :meth:`_ref_names` it is in (0: last names, 1: keyword parameters, 2:
+        builtins; -1: none, a module). None when a name is not made of word characters."""
         if target not in self._needs:
             entries: list[_ApiNeed] = []
             additions = [
@@ -1138,26 +1184,43 @@ class CompatCheck:
                         tests.append(("name", last))
                 if param:
                     tests.append(("keyword", param))
-                entries.append((needs[0][0], tuple(tests)))
+                entries.append((needs[0][0], tuple(tests), last, -1))
+                if kind == "attr":
+                    entries[-1] = (needs[0][0], tuple(tests), last, 0)
+                    if top == "builtins":  # in both sets
+                        entries.append((needs[0][0], tuple(tests), last, 2))
+                elif kind == "param":
+                    entries[-1] = (needs[0][0], tuple(tests), param, 1)
             self._needs[target] = entries
         return self._needs[target]
 
-    def _may_use_api(self, text: str, target: Version) -> bool:
+    def _may_use_api(self, text: str, target: Version) -> Optional[_Names]:
+        """None when ``text`` cannot reach an addition newer than ``target``; else the names of
+        :meth:`_ref_names` it may reach them through."""
         entries = self._api_needs(target)
         if entries is None:
             words = file_words(text)
-            return any(top in words and last in words for top, last in self._api_pairs(target))
-        if not entries:
-            return False
+            pairs = self._api_pairs(target)
+            if any(top in words and last in words for top, last in pairs):
+                return self._ref_names(target)
+            return None
         words = file_words(text)
         reach: Optional[_Reach] = None
-        for need, tests in entries:
+        names: tuple[set[str], set[str], set[str], set[str]] = (set(), set(), set(), set())
+        passed = False
+        for need, tests, name, which in entries:
             if need <= words:
                 if reach is None:
                     reach = _Reach(text)
                 if all(reach.test(how, word) for how, word in tests):
-                    return True
-        return False
+                    passed = True
+                    if which >= 0:
+                        names[which].add(name)
+                    if which == 0 and reach.test("dot", name):
+                        names[3].add(name)
+        if not passed:
+            return None
+        return tuple(frozenset(n) for n in names)  # type: ignore[return-value]
 
     def _syntax_gate(self, target: Version) -> Optional[_Gate]:
         """What the text of a file must hold for ast_features to find anything newer than
@@ -1202,10 +1265,13 @@ class CompatCheck:
             features = ast_features(ctx.tree, ctx.source, self.data, target, stars)
             found = [f for f in features if f.needs > target]
         needs_types = target < (3, 10)
-        if needs_types or self._may_use_api(ctx.source, target):
+        names = self._may_use_api(ctx.source, target)
+        if needs_types and names is None:
+            names = self._ref_names(target)  # as ever: the index is built for the types anyway
+        if names is not None:
             index = ctx.index()
             src = _Source(ctx.source)
-            found.extend(self._api(ctx, index, src, target))
+            found.extend(self._api(ctx, index, src, target, names))
             if needs_types:
                 found.extend(self._types(ctx, index, src, target))
         seen: set[tuple[Span, str]] = set()
@@ -1217,8 +1283,10 @@ class CompatCheck:
 
     # -- stdlib additions ------------------------------------------------------------------------
     def _api(
-        self, ctx: FileContext, index: ModuleIndex, src: _Source, target: Version
+        self, ctx: FileContext, index: ModuleIndex, src: _Source, target: Version, names: _Names
     ) -> Iterator[Feature]:
+        """Additions newer than ``target`` that the file reaches; ``names``: the subsets of
+        :meth:`_ref_names` a reference may reach them through."""
         guards: list[_Guards] = []
         data = self.data
 
@@ -1256,12 +1324,13 @@ class CompatCheck:
                         construct = f"`from {node.module} import {alias.name}`"
                         effect = _EFFECT_MODULE
                         yield Feature("api", a.python, construct, src.node_span(node), effect)
-        attr_names, param_names, builtin_names = self._ref_names(target)
+        attr_names, param_names, builtin_names, dotted = names
         words = file_words(ctx.source)
         # A reference can only reach an addition through a name the text holds (imports,
         # attributes and getattr strings are all words of it), so most are skipped unresolved:
         # those from a plain name whose attributes and keywords name no addition newer than
-        # the target, in a file that names no such builtin and no dynamic accessor.
+        # the target, in a file that names no such builtin, unless a call may be a dynamic
+        # access (a string argument where getattr and import_module take a name).
         builtins_named = not builtin_names.isdisjoint(words)
         dynamic_named = not _DYNAMIC_WORDS.isdisjoint(words)
         for ref in index.refs:
@@ -1272,7 +1341,7 @@ class CompatCheck:
                 and (
                     ref.call is None
                     or (
-                        not dynamic_named
+                        not (dynamic_named and _names_a_string(ref.call))
                         and all(kw.arg not in param_names for kw in ref.call.keywords)
                     )
                 )
@@ -1280,12 +1349,10 @@ class CompatCheck:
                 continue
             for f in self._ref(ref, index, src, ok):
                 yield replace(f, stmt_line=ref.stmt.lineno)
-        if target < (3, 14) and not _future_annotations(ctx.tree):
-            for root, is_annotation in runtime_roots(ctx.tree, True):
-                if not is_annotation:
-                    continue
+        if dotted and target < (3, 14) and not _future_annotations(ctx.tree):
+            for root in _annotations(ctx.tree):
                 for sub in walk(root):
-                    if not isinstance(sub, ast.Attribute) or sub.attr not in attr_names:
+                    if not isinstance(sub, ast.Attribute) or sub.attr not in dotted:
                         continue  # (an addition's qualified name ends with its own name)
                     if not _dotted(sub):
                         continue
@@ -1438,6 +1505,12 @@ class CompatCheck:
                 elif target < gen_needs and generic(node):  # type: ignore[arg-type]
                     done.update(id(n) for n in walk(node))
                     yield data.feature("generic", src.node_span(node), _code(node))
+
+
+def _names_a_string(call: ast.Call) -> bool:
+    """Whether ``call`` has a string where ``getattr`` takes the name of an attribute or
+    ``import_module`` and ``__import__`` that of a module (what the scope index resolves)."""
+    return any(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in call.args[:2])
 
 
 def _api_feature(needs: Version, construct: str, span: Span, effect: str) -> Feature:
