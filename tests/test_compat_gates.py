@@ -62,7 +62,9 @@ def test_star_lines_keep_every_spelling(text: str, line: int, reported: int) -> 
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="needs a Python that parses PEP 646")
 @pytest.mark.parametrize(("text", "line", "reported"), STAR_SUBSCRIPTS)
-def test_star_subscripts_are_reported(catalog: Catalog, text: str, line: int, reported: int) -> None:
+def test_star_subscripts_are_reported(
+    catalog: Catalog, text: str, line: int, reported: int
+) -> None:
     found = _findings(catalog, text, (3, 10))
     assert [(span.line, what) for span, what in found] == [
         (reported, "A star expression in a subscript or annotation (PEP 646)")
