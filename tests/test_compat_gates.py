@@ -142,6 +142,13 @@ ADDITIONS = [
         "`from importlib.metadata import packages_distributions`",
     ),
     ("import typing\ndef f() -> typing.Self: ...\n", (3, 10), 2, "`typing.Self` in an annotation"),
+    (
+        "import typing\nclass C:\n    x = 1\n\n    @staticmethod\n    def f(\n"
+        "        a: int,\n        c: typing.\\\n            Self = None,\n    ) -> None: ...\n",
+        (3, 10),
+        8,
+        "`typing.Self` in an annotation",
+    ),
     ("from typing import *\nx = 1\n", (3, 8), None, ""),
 ]
 
@@ -184,3 +191,20 @@ def test_annotations_are_those_of_runtime_roots() -> None:
         assert list(_annotations(tree)) == expected, path
         checked += len(expected)
     assert checked > 500
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("try:\n    pass\nexcept* ValueError:\n    pass\n", 3),
+        ("try:\n    pass\nexcept  *ValueError:\n    pass\n", 3),
+        ("try:\n    pass\nexcept \\\n    * (ValueError, TypeError) as e:\n    pass\n", 3),
+    ],
+)
+def test_except_star_is_found_by_the_star_scan(catalog: Catalog, text: str, line: int) -> None:
+    assert star_lines(text)
+    if sys.version_info >= (3, 11):
+        found = _findings(catalog, text, (3, 10))
+        assert [(span.line, what) for span, what in found] == [
+            (line, "`except*` (exception groups)")
+        ]

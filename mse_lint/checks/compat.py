@@ -455,6 +455,13 @@ def _opener(text: str, i: int) -> Optional[int]:
     return -1
 
 
+def _word_ending_at(text: str, k: int) -> str:
+    start = k
+    while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
+        start -= 1
+    return text[start : k + 1]
+
+
 def _subscript_bracket(text: str, j: int) -> bool:
     """Whether the ``[`` at ``text[j]`` may open a subscript: it follows an operand (a name
     that is no keyword, a literal, a closing bracket), not an operator or a keyword."""
@@ -465,10 +472,7 @@ def _subscript_bracket(text: str, j: int) -> bool:
         return False
     if not (text[k].isalnum() or text[k] == "_"):
         return True
-    start = k
-    while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
-        start -= 1
-    return text[start : k + 1] not in _KEYWORDS
+    return _word_ending_at(text, k) not in _KEYWORDS
 
 
 def _vararg_colon(text: str, k: int) -> bool:
@@ -476,18 +480,16 @@ def _vararg_colon(text: str, k: int) -> bool:
     end = _back(text, k)
     if end is None:
         return True
-    start = end + 1
-    while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
-        start -= 1
-    if start > end:
+    if end < 0 or not (text[end].isalnum() or text[end] == "_"):
         return False  # no name before the colon
-    p = _back(text, start)
+    p = _back(text, end + 1 - len(_word_ending_at(text, end)))
     return p is None or (p >= 0 and text[p] == "*")
 
 
 def star_lines(text: str) -> set[int]:
     """The lines of ``text`` that may hold a star expression directly in a subscript (PEP 646,
-    the line of its ``*``): every single ``*`` but those that provably are something else."""
+    the line of its ``*``) or an ``except*``: every single ``*`` but those that provably are
+    something else."""
     if "\r" in text:  # the parser's line breaks
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     gap = _GAP_RE.match
@@ -513,6 +515,8 @@ def _star_may_subscript(text: str, star: int, gap: Callable[..., Any], n: int) -
     c = text[k]
     if c == ":":  # `*args: *Ts`?
         return _vararg_colon(text, k)
+    if c.isalnum() or c == "_":
+        return _word_ending_at(text, k) == "except"  # `except*` (the gate's too)
     if c not in "[(,":
         return False  # a product
     after = gap(text, star + 1).end()
@@ -974,13 +978,20 @@ def runtime_roots(tree: ast.Module, evaluated: bool) -> Iterator[tuple[ast.expr,
                 stack.append((child, in_func))
 
 
-def _annotations(tree: ast.Module) -> Iterator[ast.expr]:
+def _annotations(tree: ast.Module, lines: Optional[frozenset[int]] = None) -> Iterator[ast.expr]:
     """The annotations among :func:`runtime_roots` ``(tree, True)``, in the same order: those
     of function parameters and returns, and of variables outside functions; statements only
-    are visited (expressions hold no annotation)."""
+    are visited (expressions hold no annotation). ``lines``: only in statements that span one
+    of them."""
     stack: list[tuple[ast.AST, bool]] = [(s, False) for s in reversed(tree.body)]
     while stack:
         node, in_func = stack.pop()
+        if lines is not None:
+            top: Optional[int] = getattr(node, "lineno", None)  # a match case has none
+            if top is not None:
+                bottom: int = getattr(node, "end_lineno", None) or top
+                if not any(top <= line <= bottom for line in lines):
+                    continue
         if isinstance(node, ast.If) and _type_checking(node.test):
             stack.extend((s, in_func) for s in reversed(node.orelse))
             continue
@@ -1053,12 +1064,13 @@ class _Reach:
             self._imports = [(m.start(), m.end()) for m in _IMPORT_NAMES.finditer(self.text)]
         return any(start < i < end for start, end in self._imports)
 
-    def _word_before(self, k: int) -> str:
+    def dot_lines(self, names: Iterable[str]) -> Iterator[int]:
+        """The lines where one of ``names`` may stand after a dot."""
         text = self.text
-        start = k
-        while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
-            start -= 1
-        return text[start : k + 1]
+        for name in names:
+            for i in self._occurrences(name):
+                if self._at("dot", name, i):
+                    yield text.count("\n", 0, i) + 1
 
     def test(self, how: str, word: str) -> bool:
         key = (how, word)
@@ -1087,16 +1099,16 @@ class _Reach:
         if c == ".":
             return how == "name"
         if c.isalnum() or c == "_":
-            before = self._word_before(k)
+            before = _word_ending_at(text, k)
             return before == "import" or (how == "module" and before == "from")
         return c in ",(" and self._in_import(i)
 
 
 # the words a file must hold for one addition, and how some of them must stand (_Reach.test)
 _ApiNeed = tuple[frozenset[str], tuple[tuple[str, str], ...], str, int]
-# last names of attributes, keyword parameters, builtins (CompatCheck._ref_names), and the last
-# names that may stand after a dot (in an annotation, say)
-_Names = tuple[frozenset[str], frozenset[str], frozenset[str], frozenset[str]]
+# last names of attributes, keyword parameters, builtins (CompatCheck._ref_names), and the lines
+# where one of those names may stand after a dot (in an annotation, say; None: anywhere)
+_Names = tuple[frozenset[str], frozenset[str], frozenset[str], Optional[frozenset[int]]]
 # patterns of which a file's text must match one, and whether a star in a subscript is newer
 _Gate = tuple[tuple[re.Pattern[str], ...], bool]
 
@@ -1110,6 +1122,7 @@ class CompatCheck:
         self._names: dict[Version, _Names] = {}
         self._needs: dict[Version, Optional[list[_ApiNeed]]] = {}
         self._gates: dict[Version, Optional[_Gate]] = {}
+        self._keys: dict[Version, frozenset[str]] = {}
 
     def _api_pairs(self, target: Version) -> frozenset[tuple[str, str]]:
         """(module, name) word pairs: a file can use an addition newer than ``target`` only if
@@ -1132,8 +1145,7 @@ class CompatCheck:
 
     def _ref_names(self, target: Version) -> _Names:
         """The last names of attribute additions newer than ``target``, their keyword
-        parameters' names, the builtins among them, and the last names again (as after a
-        dot)."""
+        parameters' names, the builtins among them (and None: no line known)."""
         found = self._names.get(target)
         if found is None:
             attrs = [a.name for a in self.data.attrs.values() if a.python > target]
@@ -1144,7 +1156,7 @@ class CompatCheck:
                     p.param for ps in self.data.params.values() for p in ps if p.python > target
                 ),
                 frozenset(n.split(".", 1)[1] for n in attrs if n.startswith("builtins.")),
-                last,
+                None,
             )
         return found
 
@@ -1192,6 +1204,7 @@ class CompatCheck:
                 elif kind == "param":
                     entries[-1] = (needs[0][0], tuple(tests), param, 1)
             self._needs[target] = entries
+            self._keys[target] = frozenset(e[2] for e in entries)
         return self._needs[target]
 
     def _may_use_api(self, text: str, target: Version) -> Optional[_Names]:
@@ -1205,22 +1218,24 @@ class CompatCheck:
                 return self._ref_names(target)
             return None
         words = file_words(text)
+        keys = self._keys[target]  # each entry's name is among its own words
+        if keys.isdisjoint(words):
+            return None
         reach: Optional[_Reach] = None
-        names: tuple[set[str], set[str], set[str], set[str]] = (set(), set(), set(), set())
+        names: tuple[set[str], set[str], set[str]] = (set(), set(), set())
         passed = False
         for need, tests, name, which in entries:
-            if need <= words:
+            if name in words and need <= words:
                 if reach is None:
                     reach = _Reach(text)
                 if all(reach.test(how, word) for how, word in tests):
                     passed = True
                     if which >= 0:
                         names[which].add(name)
-                    if which == 0 and reach.test("dot", name):
-                        names[3].add(name)
-        if not passed:
+        if not passed or reach is None:
             return None
-        return tuple(frozenset(n) for n in names)  # type: ignore[return-value]
+        lines = frozenset(reach.dot_lines(names[0]))
+        return frozenset(names[0]), frozenset(names[1]), frozenset(names[2]), lines
 
     def _syntax_gate(self, target: Version) -> Optional[_Gate]:
         """What the text of a file must hold for ast_features to find anything newer than
@@ -1238,8 +1253,8 @@ class CompatCheck:
                     if running >= (3, 12):
                         parts.append(_FSTRING_PREFIX.pattern)
                     continue
-                if key == "star-subscript":
-                    stars = True
+                if key in ("star-subscript", "except-star"):
+                    stars = True  # star_lines finds `except*` too
                     continue
                 text = _SYNTAX_TEXT.get(key)
                 if text is None:
@@ -1324,7 +1339,7 @@ class CompatCheck:
                         construct = f"`from {node.module} import {alias.name}`"
                         effect = _EFFECT_MODULE
                         yield Feature("api", a.python, construct, src.node_span(node), effect)
-        attr_names, param_names, builtin_names, dotted = names
+        attr_names, param_names, builtin_names, dot_lines = names
         words = file_words(ctx.source)
         # A reference can only reach an addition through a name the text holds (imports,
         # attributes and getattr strings are all words of it), so most are skipped unresolved:
@@ -1349,10 +1364,11 @@ class CompatCheck:
                 continue
             for f in self._ref(ref, index, src, ok):
                 yield replace(f, stmt_line=ref.stmt.lineno)
-        if dotted and target < (3, 14) and not _future_annotations(ctx.tree):
-            for root in _annotations(ctx.tree):
+        annotations = attr_names and dot_lines != frozenset() and target < (3, 14)
+        if annotations and not _future_annotations(ctx.tree):
+            for root in _annotations(ctx.tree, dot_lines):
                 for sub in walk(root):
-                    if not isinstance(sub, ast.Attribute) or sub.attr not in dotted:
+                    if not isinstance(sub, ast.Attribute) or sub.attr not in attr_names:
                         continue  # (an addition's qualified name ends with its own name)
                     if not _dotted(sub):
                         continue
