@@ -5,6 +5,7 @@ them (and be reported), while the common look-alikes must not."""
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from pathlib import Path
 
@@ -12,7 +13,14 @@ import pytest
 
 from mse_lint.catalog import Catalog
 from mse_lint.checks import FileContext
-from mse_lint.checks.compat import CompatCheck, _annotations, runtime_roots, star_lines
+from mse_lint.checks.compat import (
+    _SYNTAX_TEXT,
+    CompatCheck,
+    _annotations,
+    fstring_issue_possible,
+    runtime_roots,
+    star_lines,
+)
 from mse_lint.diagnostics import Span
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -208,3 +216,65 @@ def test_except_star_is_found_by_the_star_scan(catalog: Catalog, text: str, line
         assert [(span.line, what) for span, what in found] == [
             (line, "`except*` (exception groups)")
         ]
+
+
+# -- PEP 695 / PEP 701 (parsed by Python 3.12 and later) ----------------------------------------
+TYPE_ALIASES = [
+    "type Alias = int\n",
+    "type Alias[T] = list[T]\n",
+    "type \\\n    Alias = int\n",
+    "if True:\n    type  Alias=int\n",
+]
+
+
+@pytest.mark.parametrize("text", TYPE_ALIASES)
+def test_the_type_statement_gate_keeps_every_spelling(text: str) -> None:
+    assert re.search(_SYNTAX_TEXT["type-alias"][0], text)
+
+
+@pytest.mark.parametrize("text", ["x = type(a)\n", "type = 1\n", "if type is None: pass\n"])
+def test_the_type_statement_gate_passes_over_the_builtin(text: str) -> None:
+    assert not re.search(_SYNTAX_TEXT["type-alias"][0], text)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="needs a Python that parses PEP 695")
+@pytest.mark.parametrize("text", TYPE_ALIASES)
+def test_type_statements_are_reported(catalog: Catalog, text: str) -> None:
+    found = _findings(catalog, text, (3, 10))
+    assert [what for _, what in found] == ["The `type` statement (PEP 695)"]
+
+
+FSTRINGS = [
+    ('x = f"{d["k"]}"\n', "reusing its own quotes"),
+    ("x = f\"{'\\\\n'.join(a)}\"\n", "with a backslash"),
+    ('x = f"""{a # note\n}"""\n', "with a comment"),
+    ('x = f"{a\n+ 1}"\n', "whose replacement field spans lines"),
+    ('x = f"{f\'{d["k"]}\'}"\n', "reusing its own quotes"),  # nested
+    ("x = (\n    'a'  # c\n    Rf\"{d['k']}\" fR'{d['k']}'\n)\n", "reusing its own quotes"),
+    ('x = 1\ry = f"{a\r+ 1}"\r', "whose replacement field spans lines"),  # CR line breaks
+    ('x = f"{a!r:>{w}}" f"{{}}" F"{a["k"]!r}"\n', "reusing its own quotes"),
+]
+
+
+@pytest.mark.parametrize(("text", "issue"), FSTRINGS)
+def test_the_fstring_gate_keeps_every_spelling(text: str, issue: str) -> None:
+    assert fstring_issue_possible(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'x = f"{a}" "plain \\" quote" f"{b:{c}}" f\'{d["k"]}\'\n',
+        'x = rf"\\d{a}" + f"""{b!r}\n"""\n',
+        "x = 'f\"'  # f'{\n",
+    ],
+)
+def test_the_fstring_gate_passes_over_older_fstrings(text: str) -> None:
+    assert not fstring_issue_possible(text)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="needs a Python that parses PEP 701")
+@pytest.mark.parametrize(("text", "issue"), FSTRINGS)
+def test_pep701_fstrings_are_reported(catalog: Catalog, text: str, issue: str) -> None:
+    found = _findings(catalog, text, (3, 10))
+    assert len(found) == 1 and issue in found[0][1]

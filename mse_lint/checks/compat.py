@@ -273,6 +273,20 @@ def fstring_issues(segment: str) -> list[str]:
     return issues
 
 
+def fstring_issue_possible(text: str) -> bool:
+    """Whether ``text`` may hold an f-string that Python 3.11 and earlier reject (PEP 701):
+    every literal an f-string prefix starts is scanned as :func:`fstring_issues` scans it (a
+    prefix in a comment or another string only costs a walk)."""
+    if "\r" in text:  # the parser's line breaks: a field over lines is one issue
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    issues: list[str] = []
+    for m in _FSTRING_PREFIX.finditer(text):
+        scan_string(text, m.start(), issues)
+        if issues:
+            return True
+    return False
+
+
 _FSTRING_KEYS = {
     "quotes": "fstring-quotes",
     "backslash": "fstring-backslash",
@@ -333,7 +347,8 @@ _SYNTAX_TEXT: dict[str, tuple[str, Version]] = {
     "match": (r"match\b", (3, 10)),
     "except-star": (r"except" + _GAP + r"\*", (3, 11)),
     "except-bare-tuple": (r"except\b", (3, 14)),
-    "type-alias": (r"type\b", (3, 12)),
+    # `type X = ...`, `type X[T] = ...` (not `type(x)`, nor a name `type`)
+    "type-alias": (r"type" + _GAP + r"\w+" + _GAP + r"[=\[]", (3, 12)),
     "type-params": (r"(?:def|class)" + _GAP + r"\w+" + _GAP + r"\[", (3, 12)),
     "type-param-default": (r"(?:def|class)" + _GAP + r"\w+" + _GAP + r"\[", (3, 13)),
     "tstring": (r"(?<!\w)(?:[rR]?[tT]|[tT][rR])['\"]", (3, 14)),
@@ -559,14 +574,18 @@ def ast_features(
     data: CompatData,
     target: Version = (3, 8),
     stars: Optional[set[int]] = None,
+    fstrings: Optional[bool] = None,
 ) -> Iterator[Feature]:
-    """Newer than ``target`` syntax in a file the running interpreter parsed. ``stars``: what
-    :func:`star_lines` says of the text, when the caller knows it already."""
+    """Newer than ``target`` syntax in a file the running interpreter parsed. ``stars`` and
+    ``fstrings``: what :func:`star_lines` and :func:`fstring_issue_possible` say of the text,
+    when the caller knows it already."""
     src = _Source(text)
     running = sys.version_info[:2]
     # Expression-level syntax: walk every expression only for f-strings and t-strings; stars
     # in subscripts are looked for in the statements on the lines of the text that may hold one
-    fstrings = running >= (3, 12) and target < (3, 12) and _FSTRING_PREFIX.search(text)
+    if fstrings is None:
+        newer = target < min(v for k, (v, _) in data.syntax.items() if k.startswith("fstring-"))
+        fstrings = running >= (3, 12) and newer and fstring_issue_possible(text)
     tstrings = running >= (3, 14)
     walk_all = bool(fstrings or tstrings)
     if stars is None:
@@ -1109,8 +1128,9 @@ _ApiNeed = tuple[frozenset[str], tuple[tuple[str, str], ...], str, int]
 # last names of attributes, keyword parameters, builtins (CompatCheck._ref_names), and the lines
 # where one of those names may stand after a dot (in an annotation, say; None: anywhere)
 _Names = tuple[frozenset[str], frozenset[str], frozenset[str], Optional[frozenset[int]]]
-# patterns of which a file's text must match one, and whether a star in a subscript is newer
-_Gate = tuple[tuple[re.Pattern[str], ...], bool]
+# patterns of which a file's text must match one, whether star_lines and whether
+# fstring_issue_possible may find something newer
+_Gate = tuple[tuple[re.Pattern[str], ...], bool, bool]
 
 
 class CompatCheck:
@@ -1239,19 +1259,19 @@ class CompatCheck:
 
     def _syntax_gate(self, target: Version) -> Optional[_Gate]:
         """What the text of a file must hold for ast_features to find anything newer than
-        ``target`` in it: a match of one of the patterns, or (when the flag is set) a star that
-        :func:`star_lines` finds; None when any file may hold such syntax."""
+        ``target`` in it: a match of one of the patterns, or (when its flag is set) a star that
+        :func:`star_lines` finds or an f-string :func:`fstring_issue_possible` accepts; None
+        when any file may hold such syntax."""
         if target not in self._gates:
             running = sys.version_info[:2]
             parts: list[str] = []
             always = running >= (3, 14)  # t-strings: any string prefix, walked every time
-            stars = False
+            stars = fstrings = False
             for key, (needs, _) in self.data.syntax.items():
                 if needs <= target or key in ("union", "generic"):
                     continue  # too old to report, or the run-time type pass's own
                 if key.startswith("fstring-"):
-                    if running >= (3, 12):
-                        parts.append(_FSTRING_PREFIX.pattern)
+                    fstrings = running >= (3, 12)  # older parsers reject them outright
                     continue
                 if key in ("star-subscript", "except-star"):
                     stars = True  # star_lines finds `except*` too
@@ -1263,7 +1283,7 @@ class CompatCheck:
                     parts.append(text[0])
             # searched one by one: an alternation would lose each pattern's literal prefix
             patterns = tuple(re.compile(p) for p in dict.fromkeys(parts))
-            self._gates[target] = None if always else (patterns, stars)
+            self._gates[target] = None if always else (patterns, stars, fstrings)
         return self._gates[target]
 
     def wants(self, text: str) -> bool:
@@ -1273,21 +1293,26 @@ class CompatCheck:
         target = ctx.target_python
         gate = self._syntax_gate(target)
         found: list[Feature] = []
+        text = ctx.source
         stars: Optional[set[int]] = None
-        if gate is not None and not any(p.search(ctx.source) for p in gate[0]):
-            stars = star_lines(ctx.source) if gate[1] else set()
-        if stars is None or stars:
-            features = ast_features(ctx.tree, ctx.source, self.data, target, stars)
+        fstrings: Optional[bool] = None
+        if gate is not None and not any(p.search(text) for p in gate[0]):
+            stars = star_lines(text) if gate[1] else set()
+            fstrings = gate[2] and fstring_issue_possible(text)
+        if stars is None or stars or fstrings:
+            features = ast_features(ctx.tree, text, self.data, target, stars, fstrings)
             found = [f for f in features if f.needs > target]
         needs_types = target < (3, 10)
-        names = self._may_use_api(ctx.source, target)
+        names = self._may_use_api(text, target)
         if needs_types and names is None:
             names = self._ref_names(target)  # as ever: the index is built for the types anyway
         if names is not None:
             index = ctx.index()
-            src = _Source(ctx.source)
+            src = _Source(text)
             found.extend(self._api(ctx, index, src, target, names))
-            if needs_types:
+            # a union is an `|`, a builtin generic a subscript
+            generic = target < self.data.syntax["generic"][0]
+            if needs_types and ("|" in text or (generic and "[" in text)):
                 found.extend(self._types(ctx, index, src, target))
         seen: set[tuple[Span, str]] = set()
         for f in sorted(found, key=lambda f: (f.span, f.construct)):
