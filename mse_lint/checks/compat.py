@@ -1142,7 +1142,7 @@ class CompatCheck:
         self._names: dict[Version, _Names] = {}
         self._needs: dict[Version, Optional[list[_ApiNeed]]] = {}
         self._gates: dict[Version, Optional[_Gate]] = {}
-        self._keys: dict[Version, frozenset[str]] = {}
+        self._keys: dict[Version, dict[str, list[_ApiNeed]]] = {}
 
     def _api_pairs(self, target: Version) -> frozenset[tuple[str, str]]:
         """(module, name) word pairs: a file can use an addition newer than ``target`` only if
@@ -1224,7 +1224,10 @@ class CompatCheck:
                 elif kind == "param":
                     entries[-1] = (needs[0][0], tuple(tests), param, 1)
             self._needs[target] = entries
-            self._keys[target] = frozenset(e[2] for e in entries)
+            by_name: dict[str, list[_ApiNeed]] = {}
+            for e in entries:
+                by_name.setdefault(e[2], []).append(e)
+            self._keys[target] = by_name
         return self._needs[target]
 
     def _may_use_api(self, text: str, target: Version) -> Optional[_Names]:
@@ -1238,14 +1241,15 @@ class CompatCheck:
                 return self._ref_names(target)
             return None
         words = file_words(text)
-        keys = self._keys[target]  # each entry's name is among its own words
-        if keys.isdisjoint(words):
+        by_name = self._keys[target]  # each entry's name is among its own words
+        hits = by_name.keys() & words
+        if not hits:
             return None
         reach: Optional[_Reach] = None
         names: tuple[set[str], set[str], set[str]] = (set(), set(), set())
         passed = False
-        for need, tests, name, which in entries:
-            if name in words and need <= words:
+        for need, tests, name, which in (e for key in hits for e in by_name[key]):
+            if need <= words:
                 if reach is None:
                     reach = _Reach(text)
                 if all(reach.test(how, word) for how, word in tests):
