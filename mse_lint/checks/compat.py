@@ -13,6 +13,7 @@ Three sources of findings:
 from __future__ import annotations
 
 import ast
+import keyword
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -25,7 +26,7 @@ from ..catalog import Catalog
 from ..diagnostics import Diagnostic, Span
 from ..record import replace
 from ..scope import ModuleIndex, Ref, Value
-from . import FileContext, Needs, meets, name_needs
+from . import FileContext, name_needs
 from . import words as file_words
 
 Version = tuple[int, int]
@@ -273,6 +274,20 @@ def fstring_issues(segment: str) -> list[str]:
     return issues
 
 
+def fstring_issue_possible(text: str) -> bool:
+    """Whether ``text`` may hold an f-string that Python 3.11 and earlier reject (PEP 701):
+    every literal an f-string prefix starts is scanned as :func:`fstring_issues` scans it (a
+    prefix in a comment or another string only costs a walk)."""
+    if "\r" in text:  # the parser's line breaks: a field over lines is one issue
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    issues: list[str] = []
+    for m in _FSTRING_PREFIX.finditer(text):
+        scan_string(text, m.start(), issues)
+        if issues:
+            return True
+    return False
+
+
 _FSTRING_KEYS = {
     "quotes": "fstring-quotes",
     "backslash": "fstring-backslash",
@@ -321,7 +336,6 @@ def _paren_with(node: Union[ast.With, ast.AsyncWith], src: _Source) -> bool:
     return ")" in tail
 
 
-_STAR_SUBSCRIPT = re.compile(r"\[[^\]\n]*\*|:\s*\*\s*[A-Za-z_]")
 # What the text of a file holding each statement-level construct must contain (a superset:
 # whitespace, line continuations and comments between the tokens allowed; no leading ``\b``,
 # which keeps re's literal-prefix search fast), and the oldest
@@ -334,17 +348,212 @@ _SYNTAX_TEXT: dict[str, tuple[str, Version]] = {
     "match": (r"match\b", (3, 10)),
     "except-star": (r"except" + _GAP + r"\*", (3, 11)),
     "except-bare-tuple": (r"except\b", (3, 14)),
-    "type-alias": (r"type\b", (3, 12)),
+    # `type X = ...`, `type X[T] = ...` (not `type(x)`, nor a name `type`)
+    "type-alias": (r"type" + _GAP + r"\w+" + _GAP + r"[=\[]", (3, 12)),
     "type-params": (r"(?:def|class)" + _GAP + r"\w+" + _GAP + r"\[", (3, 12)),
     "type-param-default": (r"(?:def|class)" + _GAP + r"\w+" + _GAP + r"\[", (3, 13)),
     "tstring": (r"(?<!\w)(?:[rR]?[tT]|[tT][rR])['\"]", (3, 14)),
     "decorator": (r"@", (3, 0)),
     "paren-with": (r"with\b", (3, 0)),
-    # `*args: *Ts` (the subscript form is the expression pass's, gated by _STAR_SUBSCRIPT)
-    "star-subscript": (r":" + _GAP + r"\*", (3, 11)),
+    # star-subscript (`x[*a]`, `*args: *Ts`): star_lines, not a pattern
 }
+_GAP_RE = re.compile(_GAP)
 _FSTRING_PREFIX = re.compile(r"(?<![\w])[rRbB]?[fFtT][rR]?['\"]")
 _BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
+# -- star expressions in subscripts, found in the text -----------------------------------------
+# `x[*a]`, `x[a, *b]`, `x[(*a, b)]` (the tree cannot tell that tuple's parentheses apart) and
+# `*args: *Ts`: a single `*` right after `[`, `(`, `,` or `:`. Most such stars in real code are
+# `f(*args)` and `f(a, *args)`: the text around the star tells them apart without walking every
+# expression of the tree. Whatever cannot be told for sure (a string or a comment in the way)
+# counts as a subscript.
+_KEYWORDS = frozenset(keyword.kwlist) - {"None", "True", "False"}
+# what ends an operand: a `[` after anything else opens a list display, not a subscript
+_NOT_OPERAND_END = frozenset("=([{,:;+-*/%&|^~<>!@")
+_SCAN_LIMIT = 4000  # characters searched back for an opening bracket before giving up
+
+
+def _code_end(text: str, nl: int) -> Optional[int]:
+    """For the line break at ``text[nl]``: where the code of the line before it ends (at its
+    comment, if any), or None when a ``#`` there may be in a string."""
+    start = text.rfind("\n", 0, nl) + 1
+    hash_at = text.find("#", start, nl)
+    if hash_at < 0:
+        return nl
+    line = text[start:nl]
+    if "'" in line or '"' in line:
+        return None
+    return hash_at
+
+
+def _back(text: str, i: int) -> Optional[int]:
+    """The index of the code character before ``text[i]`` (blanks, line continuations and
+    comments skipped); -1 at the start of the text; None when that is uncertain."""
+    while i > 0:
+        i -= 1
+        c = text[i]
+        if c == "\n":
+            end = _code_end(text, i)
+            if end is None:
+                return None
+            i = end
+        elif c not in " \t\f\\":
+            return i
+    return -1
+
+
+def _string_start(text: str, i: int) -> Optional[int]:
+    """The index of the opening quote of the one-line string literal whose closing quote is
+    ``text[i]`` (code precedes ``text[i + 1]``); None unless that is certain: no escapes, no
+    triple or adjacent quotes, no replacement field that may nest the same quotes (PEP 701)."""
+    q = text[i]
+    start = text.rfind("\n", 0, i) + 1
+    j = text.rfind(q, start, i)
+    if j < 0 or (j > start and text[j - 1] == q):
+        return None
+    content = text[j + 1 : i]
+    if "\\" in content:
+        return None
+    if "}" in content:
+        end = text.find("\n", i)
+        if text.count(q, start, len(text) if end < 0 else end) > 2:
+            return None
+    return j
+
+
+# Keywords that only ever begin a statement: a bracket open before one is closed before it
+_STATEMENT_KEYWORDS = frozenset(
+    {
+        "assert", "break", "class", "continue", "def", "del", "elif", "except", "finally",
+        "global", "import", "nonlocal", "pass", "raise", "return", "try", "while", "with",
+    }
+)  # fmt: skip
+
+
+def _opener(text: str, i: int) -> Optional[int]:
+    """The index of the innermost bracket open at ``text[i]`` (a code position); -1 when none
+    is; None when that is uncertain (a string or comment it cannot skip, or too far back)."""
+    depth = 0
+    limit = i - _SCAN_LIMIT
+    right = ""  # the code character after the word being read
+    while i > 0:
+        i -= 1
+        if i < limit:
+            return None
+        c = text[i]
+        if c in ")]}":
+            depth += 1
+        elif c in "([{":
+            if not depth:
+                return i
+            depth -= 1
+        elif c == "'" or c == '"':
+            j = _string_start(text, i)
+            if j is None:
+                return None
+            i = j
+        elif c == "\n":
+            end = _code_end(text, i)
+            if end is None:
+                return None
+            i = end
+            continue
+        elif c.isalnum() or c == "_":
+            end = i
+            while i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_"):
+                i -= 1
+            word = text[i : end + 1]
+            if not depth and (word in _STATEMENT_KEYWORDS or (word == "else" and right == ":")):
+                return -1
+        if c not in " \t\f\\":
+            right = c
+    return -1
+
+
+def _word_ending_at(text: str, k: int) -> str:
+    start = k
+    while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
+        start -= 1
+    return text[start : k + 1]
+
+
+def _subscript_bracket(text: str, j: int) -> bool:
+    """Whether the ``[`` at ``text[j]`` may open a subscript: it follows an operand (a name
+    that is no keyword, a literal, a closing bracket), not an operator or a keyword."""
+    k = _back(text, j)
+    if k is None:
+        return True
+    if k < 0 or text[k] in _NOT_OPERAND_END:
+        return False
+    if not (text[k].isalnum() or text[k] == "_"):
+        return True
+    return _word_ending_at(text, k) not in _KEYWORDS
+
+
+def _vararg_colon(text: str, k: int) -> bool:
+    """Whether the ``:`` at ``text[k]`` may follow ``*name``."""
+    end = _back(text, k)
+    if end is None:
+        return True
+    if end < 0 or not (text[end].isalnum() or text[end] == "_"):
+        return False  # no name before the colon
+    p = _back(text, end + 1 - len(_word_ending_at(text, end)))
+    return p is None or (p >= 0 and text[p] == "*")
+
+
+def star_lines(text: str) -> set[int]:
+    """The lines of ``text`` that may hold a star expression directly in a subscript (PEP 646,
+    the line of its ``*``) or an ``except*``: every single ``*`` but those that provably are
+    something else."""
+    if "\r" in text:  # the parser's line breaks
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    gap = _GAP_RE.match
+    n = len(text)
+    found: list[int] = []
+    i = text.find("*")
+    while i >= 0:
+        star, i = i, text.find("*", i + 1)
+        if i == star + 1:  # `**`: unpacking a mapping, or a power
+            i = text.find("*", i + 1)
+            continue
+        if _star_may_subscript(text, star, gap, n):
+            found.append(star)
+    return {text.count("\n", 0, star) + 1 for star in found}
+
+
+def _star_may_subscript(text: str, star: int, gap: Callable[..., Any], n: int) -> bool:
+    k = _back(text, star)
+    if k is None:
+        return True
+    if k < 0:
+        return False
+    c = text[k]
+    if c == ":":  # `*args: *Ts`?
+        return _vararg_colon(text, k)
+    if c.isalnum() or c == "_":
+        return _word_ending_at(text, k) == "except"  # `except*` (the gate's too)
+    if c not in "[(,":
+        return False  # a product
+    after = gap(text, star + 1).end()
+    if after < n and text[after] in ",)":
+        return False  # the bare `*` before keyword-only parameters
+    j = k
+    if c == ",":
+        opener = _opener(text, k)
+        if opener is None:
+            return True
+        if opener < 0:
+            return False
+        j = opener
+    while text[j] == "(":  # parentheses around the slice's tuple, or a call's
+        p = _back(text, j)
+        if p is None:
+            return True
+        if p < 0 or text[p] not in "([":
+            break
+        j = p
+    return text[j] == "[" and _subscript_bracket(text, j)
 
 
 def _statements(tree: ast.AST) -> Iterator[ast.AST]:
@@ -361,12 +570,37 @@ def _statements(tree: ast.AST) -> Iterator[ast.AST]:
 
 
 def ast_features(
-    tree: ast.AST, text: str, data: CompatData, target: Version = (3, 8)
+    tree: ast.AST,
+    text: str,
+    data: CompatData,
+    target: Version = (3, 8),
+    stars: Optional[set[int]] = None,
+    fstrings: Optional[bool] = None,
 ) -> Iterator[Feature]:
-    """Newer than ``target`` syntax in a file the running interpreter parsed."""
+    """Newer than ``target`` syntax in a file the running interpreter parsed. ``stars`` and
+    ``fstrings``: what :func:`star_lines` and :func:`fstring_issue_possible` say of the text,
+    when the caller knows it already."""
     src = _Source(text)
     running = sys.version_info[:2]
+    # Expression-level syntax: walk every expression only for f-strings and t-strings; stars
+    # in subscripts are looked for in the statements on the lines of the text that may hold one
+    if fstrings is None:
+        newer = target < min(v for k, (v, _) in data.syntax.items() if k.startswith("fstring-"))
+        fstrings = running >= (3, 12) and newer and fstring_issue_possible(text)
+    tstrings = running >= (3, 14)
+    walk_all = bool(fstrings or tstrings)
+    if stars is None:
+        newer = target < data.syntax["star-subscript"][0]
+        stars = star_lines(text) if newer and not walk_all else set()
+    if walk_all:
+        stars = set()
     for node in _statements(tree):
+        if stars and not isinstance(node, ast.Module):
+            # a match case has no lines: its guard is looked at
+            top: Optional[int] = getattr(node, "lineno", None)
+            bottom: int = getattr(node, "end_lineno", None) or top or 0
+            if top is None or any(top <= line <= bottom for line in stars):
+                yield from _star_subscripts(node, src, data)
         kind = type(node).__name__
         if kind == "Match":
             subject = node.subject  # type: ignore[attr-defined]
@@ -408,12 +642,21 @@ def ast_features(
             first = node.items[0].context_expr
             span = src.span(node.lineno, node.col_offset, first.lineno, first.col_offset)
             yield data.feature("paren-with", span)
-    # Expression-level syntax: walk the expressions only when the text can hold one.
-    stars = target < data.syntax["star-subscript"][0] and _STAR_SUBSCRIPT.search(text)
-    fstrings = running >= (3, 12) and target < (3, 12) and _FSTRING_PREFIX.search(text)
-    tstrings = running >= (3, 14)
-    if stars or fstrings or tstrings:
+    if walk_all:
         yield from _expression_features(tree, src, data)
+
+
+def _star_subscripts(stmt: ast.AST, src: _Source, data: CompatData) -> Iterator[Feature]:
+    """``x[*a]`` in the expressions of one statement (not in the statements of its blocks)."""
+    for name in stmt._fields:
+        if name in _BLOCKS:
+            continue
+        value = getattr(stmt, name, None)
+        for item in value if isinstance(value, list) else (value,):
+            if isinstance(item, ast.AST):
+                for node in walk(item):
+                    if isinstance(node, ast.Subscript) and _has_star(node.slice):
+                        yield data.feature("star-subscript", src.node_span(node))
 
 
 def _expression_features(tree: ast.AST, src: _Source, data: CompatData) -> Iterator[Feature]:
@@ -755,11 +998,140 @@ def runtime_roots(tree: ast.Module, evaluated: bool) -> Iterator[tuple[ast.expr,
                 stack.append((child, in_func))
 
 
+def _annotations(tree: ast.Module, lines: Optional[frozenset[int]] = None) -> Iterator[ast.expr]:
+    """The annotations among :func:`runtime_roots` ``(tree, True)``, in the same order: those
+    of function parameters and returns, and of variables outside functions; statements only
+    are visited (expressions hold no annotation). ``lines``: only in statements that span one
+    of them."""
+    stack: list[tuple[ast.AST, bool]] = [(s, False) for s in reversed(tree.body)]
+    while stack:
+        node, in_func = stack.pop()
+        if lines is not None:
+            top: Optional[int] = getattr(node, "lineno", None)  # a match case has none
+            if top is not None:
+                bottom: int = getattr(node, "end_lineno", None) or top
+                if not any(top <= line <= bottom for line in lines):
+                    continue
+        if isinstance(node, ast.If) and _type_checking(node.test):
+            stack.extend((s, in_func) for s in reversed(node.orelse))
+            continue
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            args = node.args
+            everything = [*args.posonlyargs, *args.args, *args.kwonlyargs]
+            everything += [a for a in (args.vararg, args.kwarg) if a is not None]
+            for a in everything:
+                if a.annotation is not None:
+                    yield a.annotation
+            if node.returns is not None:
+                yield node.returns
+            stack.extend((s, True) for s in reversed(node.body))
+            continue
+        if isinstance(node, ast.ClassDef):
+            stack.extend((s, False) for s in reversed(node.body))
+            continue
+        if isinstance(node, ast.AnnAssign):
+            if not in_func:
+                yield node.annotation
+            continue
+        for name in reversed(node._fields):
+            if name in _BLOCKS:
+                block = getattr(node, name, None)
+                if block:
+                    stack.extend((s, in_func) for s in reversed(block))
+
+
 # -- the check -----------------------------------------------------------------------------------
 def _normal(qname: str) -> str:
     """A method reached through an instance names the class's method: ``pathlib.Path().walk``
     is ``pathlib.Path.walk``."""
     return qname.replace("().", ".")
+
+
+# -- where an addition can be reached from, in the text ---------------------------------------
+# An import statement's names: up to its closing parenthesis, or to the end of its logical line
+_IMPORT_NAMES = re.compile(
+    r"import\b(?:[ \t\f]|\\[\s\S])*(?:\((?:[^#)]|#[^\n]*)*\)?|(?:[^\n\\#;]|\\[\s\S])*)"
+)
+_WORD_CHAR = re.compile(r"\w")
+_WORD_END: dict[str, re.Pattern[str]] = {}  # no leading \b: re then searches for the literal
+
+
+class _Reach:
+    """Where a name of a catalogued addition stands in one file's text (line breaks made
+    ``\n``): the tests of :meth:`CompatCheck._api_needs`, each a superset of what the scope
+    index can resolve. Whatever cannot be told for sure counts as reachable."""
+
+    def __init__(self, text: str) -> None:
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        self.text = text
+        self._imports: Optional[list[tuple[int, int]]] = None
+        self._memo: dict[tuple[str, str], bool] = {}
+
+    def _occurrences(self, word: str) -> Iterator[int]:
+        """Where ``word`` stands as a whole word."""
+        text = self.text
+        pattern = _WORD_END.get(word)
+        if pattern is None:
+            pattern = _WORD_END[word] = re.compile(re.escape(word) + r"\b")
+        for m in pattern.finditer(text):
+            i = m.start()
+            if i == 0 or not _WORD_CHAR.match(text, i - 1):
+                yield i
+
+    def _in_import(self, i: int) -> bool:
+        if self._imports is None:
+            self._imports = [(m.start(), m.end()) for m in _IMPORT_NAMES.finditer(self.text)]
+        return any(start < i < end for start, end in self._imports)
+
+    def dot_lines(self, names: Iterable[str]) -> Iterator[int]:
+        """The lines where one of ``names`` may stand after a dot."""
+        text = self.text
+        for name in names:
+            for i in self._occurrences(name):
+                if self._at("dot", name, i):
+                    yield text.count("\n", 0, i) + 1
+
+    def test(self, how: str, word: str) -> bool:
+        key = (how, word)
+        found = self._memo.get(key)
+        if found is None:
+            found = any(self._at(how, word, i) for i in self._occurrences(word))
+            self._memo[key] = found
+        return found
+
+    def _at(self, how: str, word: str, i: int) -> bool:
+        text = self.text
+        if how == "keyword":  # `param=`, not `param ==`
+            gap = _GAP_RE.match(text, i + len(word))
+            j = gap.end() if gap else i + len(word)
+            return text.startswith("=", j) and not text.startswith("==", j)
+        k = _back(text, i)
+        if k is None:
+            return True
+        if k < 0:
+            return False
+        c = text[k]
+        if how == "dot":
+            return c == "."
+        if c == "'" or c == '"':
+            return True  # `import_module("m")`, `getattr(x, "name")`
+        if c == ".":
+            return how == "name"
+        if c.isalnum() or c == "_":
+            before = _word_ending_at(text, k)
+            return before == "import" or (how == "module" and before == "from")
+        return c in ",(" and self._in_import(i)
+
+
+# the words a file must hold for one addition, and how some of them must stand (_Reach.test)
+_ApiNeed = tuple[frozenset[str], tuple[tuple[str, str], ...], str, int]
+# last names of attributes, keyword parameters, builtins (CompatCheck._ref_names), and the lines
+# where one of those names may stand after a dot (in an annotation, say; None: anywhere)
+_Names = tuple[frozenset[str], frozenset[str], frozenset[str], Optional[frozenset[int]]]
+# patterns of which a file's text must match one, whether star_lines and whether
+# fstring_issue_possible may find something newer
+_Gate = tuple[tuple[re.Pattern[str], ...], bool, bool]
 
 
 class CompatCheck:
@@ -768,9 +1140,10 @@ class CompatCheck:
     def __init__(self, catalog: Catalog, settings: object = None) -> None:
         self.data = CompatData(catalog)
         self._pairs: dict[Version, frozenset[tuple[str, str]]] = {}
-        self._names: dict[Version, tuple[frozenset[str], frozenset[str], frozenset[str]]] = {}
-        self._needs: dict[Version, Optional[Needs]] = {}
-        self._gates: dict[Version, Optional[tuple[re.Pattern[str], ...]]] = {}
+        self._names: dict[Version, _Names] = {}
+        self._needs: dict[Version, Optional[list[_ApiNeed]]] = {}
+        self._gates: dict[Version, Optional[_Gate]] = {}
+        self._keys: dict[Version, dict[str, list[_ApiNeed]]] = {}
 
     def _api_pairs(self, target: Version) -> frozenset[tuple[str, str]]:
         """(module, name) word pairs: a file can use an addition newer than ``target`` only if
@@ -791,71 +1164,131 @@ class CompatCheck:
             self._pairs[target] = frozenset(pairs)
         return self._pairs[target]
 
-    def _ref_names(self, target: Version) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    def _ref_names(self, target: Version) -> _Names:
         """The last names of attribute additions newer than ``target``, their keyword
-        parameters' names, and the builtins among them."""
+        parameters' names, the builtins among them (and None: no line known)."""
         found = self._names.get(target)
         if found is None:
             attrs = [a.name for a in self.data.attrs.values() if a.python > target]
+            last = frozenset(n.rsplit(".", 1)[-1] for n in attrs)
             found = self._names[target] = (
-                frozenset(n.rsplit(".", 1)[-1] for n in attrs),
+                last,
                 frozenset(
                     p.param for ps in self.data.params.values() for p in ps if p.python > target
                 ),
                 frozenset(n.split(".", 1)[1] for n in attrs if n.startswith("builtins.")),
+                None,
             )
         return found
 
-    def _may_use_api(self, text: str, target: Version) -> bool:
-        pairs = self._api_pairs(target)
-        if not pairs:
-            return False
+    def _api_needs(self, target: Version) -> Optional[list[_ApiNeed]]:
+        """For each addition newer than ``target``: the words a file's text must hold for the
+        scope index to resolve a reference to it (every part of a name the index resolves
+        comes from the text, :func:`checks.name_needs`), the tests of :class:`_Reach` it must
+        pass too, each a place that addition can be reached from: its top-level module
+        imported (``import m``, ``from m``, or a string naming it for ``import_module``), its
+        own name after a dot, in an import list or in a string (``getattr``), its keyword
+        parameter followed by ``=`` (builtins are reached by their bare names); and which of
+        the sets of :meth:`_ref_names` it is in (0: last names, 1: keyword parameters, 2:
+        builtins; -1: none, a module). None when a name is not made of word characters."""
         if target not in self._needs:
-            # every part of a name the index resolves comes from the text (checks.name_needs)
-            names = [
-                a.name
+            entries: list[_ApiNeed] = []
+            additions = [
+                (a.name, a.kind, "")
                 for a in (*self.data.attrs.values(), *self.data.modules.values())
                 if a.python > target
             ]
-            names += [
-                f"{p.name}.{p.param}"
+            additions += [
+                (p.name, p.kind, p.param)
                 for params in self.data.params.values()
                 for p in params
                 if p.python > target
             ]
-            self._needs[target] = name_needs(names)
-        needs = self._needs[target]
-        if needs is not None:
-            return meets(needs, text)
-        words = file_words(text)
-        return any(top in words and last in words for top, last in pairs)
+            for name, kind, param in additions:
+                needs = name_needs([f"{name}.{param}" if param else name])
+                if needs is None:
+                    self._needs[target] = None
+                    return None
+                top, last = name.split(".")[0], name.rsplit(".", 1)[-1]
+                tests: list[tuple[str, str]] = []
+                if top != "builtins":
+                    tests.append(("module", top))
+                    if kind == "attr":
+                        tests.append(("name", last))
+                if param:
+                    tests.append(("keyword", param))
+                entries.append((needs[0][0], tuple(tests), last, -1))
+                if kind == "attr":
+                    entries[-1] = (needs[0][0], tuple(tests), last, 0)
+                    if top == "builtins":  # in both sets
+                        entries.append((needs[0][0], tuple(tests), last, 2))
+                elif kind == "param":
+                    entries[-1] = (needs[0][0], tuple(tests), param, 1)
+            self._needs[target] = entries
+            by_name: dict[str, list[_ApiNeed]] = {}
+            for e in entries:
+                by_name.setdefault(e[2], []).append(e)
+            self._keys[target] = by_name
+        return self._needs[target]
 
-    def _syntax_gate(self, target: Version) -> Optional[tuple[re.Pattern[str], ...]]:
-        """Patterns one of which the text of a file must match for ast_features to find anything
-        newer than ``target`` in it; None when any file may hold such syntax."""
+    def _may_use_api(self, text: str, target: Version) -> Optional[_Names]:
+        """None when ``text`` cannot reach an addition newer than ``target``; else the names of
+        :meth:`_ref_names` it may reach them through."""
+        entries = self._api_needs(target)
+        if entries is None:
+            words = file_words(text)
+            pairs = self._api_pairs(target)
+            if any(top in words and last in words for top, last in pairs):
+                return self._ref_names(target)
+            return None
+        words = file_words(text)
+        by_name = self._keys[target]  # each entry's name is among its own words
+        hits = by_name.keys() & words
+        if not hits:
+            return None
+        reach: Optional[_Reach] = None
+        names: tuple[set[str], set[str], set[str]] = (set(), set(), set())
+        passed = False
+        for need, tests, name, which in (e for key in hits for e in by_name[key]):
+            if need <= words:
+                if reach is None:
+                    reach = _Reach(text)
+                if all(reach.test(how, word) for how, word in tests):
+                    passed = True
+                    if which >= 0:
+                        names[which].add(name)
+        if not passed or reach is None:
+            return None
+        lines = frozenset(reach.dot_lines(names[0]))
+        return frozenset(names[0]), frozenset(names[1]), frozenset(names[2]), lines
+
+    def _syntax_gate(self, target: Version) -> Optional[_Gate]:
+        """What the text of a file must hold for ast_features to find anything newer than
+        ``target`` in it: a match of one of the patterns, or (when its flag is set) a star that
+        :func:`star_lines` finds or an f-string :func:`fstring_issue_possible` accepts; None
+        when any file may hold such syntax."""
         if target not in self._gates:
             running = sys.version_info[:2]
             parts: list[str] = []
             always = running >= (3, 14)  # t-strings: any string prefix, walked every time
+            stars = fstrings = False
             for key, (needs, _) in self.data.syntax.items():
                 if needs <= target or key in ("union", "generic"):
                     continue  # too old to report, or the run-time type pass's own
                 if key.startswith("fstring-"):
-                    if running >= (3, 12):
-                        parts.append(_FSTRING_PREFIX.pattern)
+                    fstrings = running >= (3, 12)  # older parsers reject them outright
                     continue
-                if key == "star-subscript":
-                    # _STAR_SUBSCRIPT's two halves apart (an alternation has no literal prefix
-                    # to search for); its second is within the vararg pattern below
-                    parts.append(_STAR_SUBSCRIPT.pattern.split("|")[0])
+                if key in ("star-subscript", "except-star"):
+                    stars = True  # star_lines finds `except*` too
+                    continue
                 text = _SYNTAX_TEXT.get(key)
                 if text is None:
                     always = True  # a construct without a known text: never skip
                 elif running >= text[1]:
                     parts.append(text[0])
             # searched one by one: an alternation would lose each pattern's literal prefix
-            gate = None if always else tuple(re.compile(p) for p in dict.fromkeys(parts))
-            self._gates[target] = gate
+            patterns = tuple(re.compile(p) for p in dict.fromkeys(parts))
+            self._gates[target] = None if always else (patterns, stars, fstrings)
         return self._gates[target]
 
     def wants(self, text: str) -> bool:
@@ -865,16 +1298,26 @@ class CompatCheck:
         target = ctx.target_python
         gate = self._syntax_gate(target)
         found: list[Feature] = []
-        if gate is None or any(p.search(ctx.source) for p in gate):
-            found = [
-                f for f in ast_features(ctx.tree, ctx.source, self.data, target) if f.needs > target
-            ]
+        text = ctx.source
+        stars: Optional[set[int]] = None
+        fstrings: Optional[bool] = None
+        if gate is not None and not any(p.search(text) for p in gate[0]):
+            stars = star_lines(text) if gate[1] else set()
+            fstrings = gate[2] and fstring_issue_possible(text)
+        if stars is None or stars or fstrings:
+            features = ast_features(ctx.tree, text, self.data, target, stars, fstrings)
+            found = [f for f in features if f.needs > target]
         needs_types = target < (3, 10)
-        if needs_types or self._may_use_api(ctx.source, target):
+        names = self._may_use_api(text, target)
+        if needs_types and names is None:
+            names = self._ref_names(target)  # as ever: the index is built for the types anyway
+        if names is not None:
             index = ctx.index()
-            src = _Source(ctx.source)
-            found.extend(self._api(ctx, index, src, target))
-            if needs_types:
+            src = _Source(text)
+            found.extend(self._api(ctx, index, src, target, names))
+            # a union is an `|`, a builtin generic a subscript
+            generic = target < self.data.syntax["generic"][0]
+            if needs_types and ("|" in text or (generic and "[" in text)):
                 found.extend(self._types(ctx, index, src, target))
         seen: set[tuple[Span, str]] = set()
         for f in sorted(found, key=lambda f: (f.span, f.construct)):
@@ -885,8 +1328,10 @@ class CompatCheck:
 
     # -- stdlib additions ------------------------------------------------------------------------
     def _api(
-        self, ctx: FileContext, index: ModuleIndex, src: _Source, target: Version
+        self, ctx: FileContext, index: ModuleIndex, src: _Source, target: Version, names: _Names
     ) -> Iterator[Feature]:
+        """Additions newer than ``target`` that the file reaches; ``names``: the subsets of
+        :meth:`_ref_names` a reference may reach them through."""
         guards: list[_Guards] = []
         data = self.data
 
@@ -924,12 +1369,13 @@ class CompatCheck:
                         construct = f"`from {node.module} import {alias.name}`"
                         effect = _EFFECT_MODULE
                         yield Feature("api", a.python, construct, src.node_span(node), effect)
-        attr_names, param_names, builtin_names = self._ref_names(target)
+        attr_names, param_names, builtin_names, dot_lines = names
         words = file_words(ctx.source)
         # A reference can only reach an addition through a name the text holds (imports,
         # attributes and getattr strings are all words of it), so most are skipped unresolved:
         # those from a plain name whose attributes and keywords name no addition newer than
-        # the target, in a file that names no such builtin and no dynamic accessor.
+        # the target, in a file that names no such builtin, unless a call may be a dynamic
+        # access (a string argument where getattr and import_module take a name).
         builtins_named = not builtin_names.isdisjoint(words)
         dynamic_named = not _DYNAMIC_WORDS.isdisjoint(words)
         for ref in index.refs:
@@ -940,7 +1386,7 @@ class CompatCheck:
                 and (
                     ref.call is None
                     or (
-                        not dynamic_named
+                        not (dynamic_named and _names_a_string(ref.call))
                         and all(kw.arg not in param_names for kw in ref.call.keywords)
                     )
                 )
@@ -948,10 +1394,9 @@ class CompatCheck:
                 continue
             for f in self._ref(ref, index, src, ok):
                 yield replace(f, stmt_line=ref.stmt.lineno)
-        if target < (3, 14) and not _future_annotations(ctx.tree):
-            for root, is_annotation in runtime_roots(ctx.tree, True):
-                if not is_annotation:
-                    continue
+        annotations = attr_names and dot_lines != frozenset() and target < (3, 14)
+        if annotations and not _future_annotations(ctx.tree):
+            for root in _annotations(ctx.tree, dot_lines):
                 for sub in walk(root):
                     if not isinstance(sub, ast.Attribute) or sub.attr not in attr_names:
                         continue  # (an addition's qualified name ends with its own name)
@@ -1106,6 +1551,12 @@ class CompatCheck:
                 elif target < gen_needs and generic(node):  # type: ignore[arg-type]
                     done.update(id(n) for n in walk(node))
                     yield data.feature("generic", src.node_span(node), _code(node))
+
+
+def _names_a_string(call: ast.Call) -> bool:
+    """Whether ``call`` has a string where ``getattr`` takes the name of an attribute or
+    ``import_module`` and ``__import__`` that of a module (what the scope index resolves)."""
+    return any(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in call.args[:2])
 
 
 def _api_feature(needs: Version, construct: str, span: Span, effect: str) -> Feature:
