@@ -14,6 +14,7 @@ import pytest
 from mse_lint.catalog import Catalog, Rule
 from mse_lint.checks import FileContext, ProjectContext, ProjectInfo
 from mse_lint.checks.app import _Graph, _Module, _Obj, _Route
+from mse_lint.checks.compat import Addition, Feature, _Guard
 from mse_lint.checks.paths import Api, Unsupported, _Site
 from mse_lint.checks.process import MISSING, ApiEntry, Clause
 from mse_lint.checks.runtime import Entry
@@ -107,6 +108,9 @@ SAMPLES: list[Record] = [
     ),
     Entropic(3, 30, 4.5, "base64"),
     UrlCredential("admin", 10, 16),
+    Feature("match", (3, 10), "a match statement", Span(1, 1, 1, 6), "an error", 1),
+    Addition("datetime.UTC", (3, 11), "attr", "tz"),
+    _Guard(1, 9, (3, 11), frozenset({"datetime.UTC"})),
     _Bound(CALL, "password", "self.password", ("login",), True),
     Format("aws", "AWS key", "AKIA[0-9A-Z]{16}", 0, ("AKIA",), None, frozenset({"AKIAEXAMPLE"})),
 ]

@@ -17,19 +17,19 @@ import keyword
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any, Optional, Union
 
 from ..astwalk import children, walk
 from ..catalog import Catalog
 from ..diagnostics import Diagnostic, Span
-from ..record import replace
+from ..record import Frozen, replace
 from ..scope import ModuleIndex, Ref, Value
 from . import FileContext, name_needs
 from . import words as file_words
 
 Version = tuple[int, int]
+_set = object.__setattr__  # how a Frozen class's __init__ sets its fields
 
 _EFFECT_SYNTAX = "a SyntaxError when the module is imported, so the app never starts"
 _EFFECT_MODULE = "an ImportError when this runs"
@@ -65,8 +65,7 @@ def _label(v: Version) -> str:
     return f"{v[0]}.{v[1]}"
 
 
-@dataclass(frozen=True)
-class Feature:
+class Feature(Frozen):
     """A construct newer than some Python: where, what the message calls it, since when."""
 
     key: str
@@ -77,13 +76,34 @@ class Feature:
     # first line of the statement holding it: a suppression comment there applies too
     stmt_line: int = 0
 
+    def __init__(
+        self,
+        key: str,
+        needs: Version,
+        construct: str,
+        span: Span,
+        effect: str = _EFFECT_SYNTAX,
+        stmt_line: int = 0,
+    ) -> None:
+        _set(self, "key", key)
+        _set(self, "needs", needs)
+        _set(self, "construct", construct)
+        _set(self, "span", span)
+        _set(self, "effect", effect)
+        _set(self, "stmt_line", stmt_line)
 
-@dataclass(frozen=True)
-class Addition:
+
+class Addition(Frozen):
     name: str
     python: Version
     kind: str  # attr | module | param
     param: str = ""
+
+    def __init__(self, name: str, python: Version, kind: str, param: str = "") -> None:
+        _set(self, "name", name)
+        _set(self, "python", python)
+        _set(self, "kind", kind)
+        _set(self, "param", param)
 
 
 class CompatData:
@@ -815,12 +835,23 @@ def unparsable_features(text: str, exc: SyntaxError, catalog: Catalog) -> Option
 
 
 # -- guards --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Guard:
+class _Guard(Frozen):
     first: int
     last: int
     version: Optional[Version] = None  # runtime >= version inside; None: any failure handled
     names: frozenset[str] = frozenset()  # hasattr(module, "name") checks: qualified names
+
+    def __init__(
+        self,
+        first: int,
+        last: int,
+        version: Optional[Version] = None,
+        names: frozenset[str] = frozenset(),
+    ) -> None:
+        _set(self, "first", first)
+        _set(self, "last", last)
+        _set(self, "version", version)
+        _set(self, "names", names)
 
 
 def _lines(body: Sequence[ast.stmt]) -> tuple[int, int]:
