@@ -158,6 +158,7 @@ def test_one_file_run_imports_only_what_it_needs(tmp_path: Path) -> None:
     first = run_once()  # the file checked
     assert "mse_lint.requirements" not in first and "mse_lint.tomlpos" not in first
     assert "tomllib" not in first and "tomli" not in first
+    assert "dataclasses" not in first and "inspect" not in first  # no family defines one
     assert "typer" not in first and "libcst" not in first
     assert first.startswith("1 ["), first
     assert run_once() == "1 []"  # served from the cache
