@@ -72,10 +72,12 @@ def _plan(node: ast.AST) -> tuple[tuple[str, int], ...]:
     for name in node._fields:
         if name in _LEAF_FIELDS:
             continue
-        if type(getattr(node, name, None)) is list:
+        value = getattr(node, name, None)
+        if type(value) is list:
             plan.append((name, _MIXED if name in _MIXED_FIELDS else _LIST))
-        else:
+        elif value is None or isinstance(value, ast.AST):
             plan.append((name, _SINGLE))
+        # else a name, a number, a constant's value: a field that never holds a node
     _PLANS[type(node)] = found = tuple(plan)
     return found
 
