@@ -4,8 +4,9 @@ report), ``wants(text)`` (a cheap text prefilter) and ``run(ctx)`` returning Dia
 from __future__ import annotations
 
 import ast
+import functools
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Protocol
 
@@ -71,16 +72,41 @@ def word_set(names: Iterable[str]) -> Optional[frozenset[str]]:
 
 
 class LazyPattern:
-    """A regular expression compiled on first use (a fallback most runs never need)."""
+    """A regular expression compiled on first use: the catalogue's patterns take longer to
+    compile than a small file takes to check, and most files never reach most of them (a
+    fallback, a format few files come near). ``build`` makes the pattern another way (a union
+    that skips invalid parts, say)."""
 
-    def __init__(self, pattern: str) -> None:
-        self.pattern = pattern
+    __slots__ = ("_build", "_compiled")
+
+    def __init__(
+        self,
+        pattern: str = "",
+        flags: int = 0,
+        build: Optional[Callable[[], re.Pattern[str]]] = None,
+    ) -> None:
+        self._build = build or functools.partial(re.compile, pattern, flags)
         self._compiled: Optional[re.Pattern[str]] = None
 
     def get(self) -> re.Pattern[str]:
         if self._compiled is None:
-            self._compiled = re.compile(self.pattern)
+            self._compiled = self._build()
         return self._compiled
+
+    def search(self, text: str) -> Optional[re.Match[str]]:
+        return self.get().search(text)
+
+    def match(self, text: str) -> Optional[re.Match[str]]:
+        return self.get().match(text)
+
+    def fullmatch(self, text: str) -> Optional[re.Match[str]]:
+        return self.get().fullmatch(text)
+
+    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        return self.get().finditer(text)
+
+    def findall(self, text: str) -> list[Any]:
+        return self.get().findall(text)
 
 
 Needs = list[tuple[frozenset[str], tuple[str, ...]]]

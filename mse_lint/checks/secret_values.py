@@ -23,7 +23,7 @@ import ast
 import functools
 import math
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Optional, Union
 
 from ..catalog import Catalog
@@ -31,7 +31,7 @@ from ..config import Settings
 from ..diagnostics import Diagnostic, Span
 from ..record import Frozen, Mutable
 from ..redact import redact
-from . import FileContext
+from . import FileContext, LazyPattern
 from . import words as file_words
 
 _set = object.__setattr__  # how a Frozen class's __init__ sets its fields
@@ -752,47 +752,15 @@ def _source_offsets(body: str, raw: bool, length: int) -> Optional[list[int]]:
     return out if len(out) == length + 1 else None
 
 
-class LazyPattern:
-    """A regular expression compiled on first use. The catalogue's patterns take longer to
-    compile than a small file takes to check, and most files never reach most of them."""
-
-    __slots__ = ("_build", "_compiled")
-
-    def __init__(self, build: Callable[[], re.Pattern[str]]) -> None:
-        self._build = build
-        self._compiled: Optional[re.Pattern[str]] = None
-
-    @property
-    def compiled(self) -> re.Pattern[str]:
-        if self._compiled is None:
-            self._compiled = self._build()
-        return self._compiled
-
-    def search(self, text: str) -> Optional[re.Match[str]]:
-        return self.compiled.search(text)
-
-    def match(self, text: str) -> Optional[re.Match[str]]:
-        return self.compiled.match(text)
-
-    def fullmatch(self, text: str) -> Optional[re.Match[str]]:
-        return self.compiled.fullmatch(text)
-
-    def finditer(self, text: str) -> Iterator[re.Match[str]]:
-        return self.compiled.finditer(text)
-
-    def findall(self, text: str) -> list[Any]:
-        return self.compiled.findall(text)
-
-
 def _lazy(pattern: str, flags: int = 0) -> LazyPattern:
-    return LazyPattern(functools.partial(re.compile, pattern, flags))
+    return LazyPattern(pattern, flags)
 
 
 def _union(patterns: Sequence[str], flags: int) -> Optional[LazyPattern]:
     """One regex matching any of ``patterns`` (invalid ones are skipped), or None."""
     if not patterns:
         return None
-    return LazyPattern(functools.partial(_compile_union, tuple(patterns), flags))
+    return LazyPattern(build=functools.partial(_compile_union, tuple(patterns), flags))
 
 
 def _compile_union(patterns: tuple[str, ...], flags: int) -> re.Pattern[str]:
