@@ -9,8 +9,7 @@ from typing import Any, Optional
 
 from .diagnostics import Severity
 from .record import Frozen
-
-_set = object.__setattr__
+from .record import set_field as _set
 
 
 class CatalogError(Exception):

@@ -13,8 +13,7 @@ from typing import Any, Optional
 from .catalog import Catalog
 from .diagnostics import Severity
 from .record import Frozen, replace
-
-_set = object.__setattr__
+from .record import set_field as _set
 
 
 class ConfigError(Exception):

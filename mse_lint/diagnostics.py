@@ -6,8 +6,7 @@ import enum
 from typing import Optional
 
 from .record import Frozen
-
-_set = object.__setattr__  # how a Frozen class's __init__ sets its fields
+from .record import set_field as _set
 
 
 class Severity(enum.IntEnum):

@@ -26,6 +26,7 @@ from .checks import (
 from .config import DEFAULT_TARGET_PYTHON, Settings
 from .diagnostics import Diagnostic, Notice, Span
 from .record import Frozen, Mutable, replace
+from .record import set_field as _set
 
 T = TypeVar("T")
 
@@ -56,8 +57,8 @@ class FileJob(Frozen):
     display: str  # as reported
 
     def __init__(self, path: str, display: str) -> None:
-        object.__setattr__(self, "path", path)
-        object.__setattr__(self, "display", display)
+        _set(self, "path", path)
+        _set(self, "display", display)
 
 
 class FileResult(Mutable):

@@ -23,6 +23,7 @@ from typing import Any, Optional
 
 from .astwalk import children, walk
 from .record import Frozen, replace
+from .record import set_field as _set
 from .scope import ModuleIndex, Ref
 
 MORE_PARTS = "/"  # more path components follow the known text
@@ -31,7 +32,6 @@ _MAX_VALUES = 8
 _MAX_DEPTH = 24
 _FIELD = re.compile(r"\{([^{}]*)\}")
 _PERCENT = re.compile(r"%(?:\([^)]*\))?[-#0 +]*\d*(?:\.\d+)?[sdirfgeExXouc]")
-_set = object.__setattr__  # how a Frozen class's __init__ sets its fields
 
 
 class PathValue(Frozen):

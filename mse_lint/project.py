@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .record import Frozen, Mutable, replace
-
-_set = object.__setattr__
+from .record import set_field as _set
 
 
 class ProjectError(Exception):

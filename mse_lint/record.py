@@ -24,6 +24,11 @@ from typing import Any, ClassVar, TypeVar
 T = TypeVar("T")
 
 
+# How a Frozen class's __init__ sets its fields (its own __setattr__ refuses): every module
+# that defines one imports it as ``_set``.
+set_field = object.__setattr__
+
+
 class FrozenInstanceError(AttributeError):
     """An assignment to a field of a :class:`Frozen` instance."""
 

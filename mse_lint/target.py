@@ -15,6 +15,7 @@ from .catalog import Catalog
 from .config import DEFAULT_TARGET_PYTHON, Settings
 from .project import Project
 from .record import Frozen
+from .record import set_field as _set
 
 _TAG = re.compile(r"^\d{14}$")
 _FROM = re.compile(r"^\s*FROM\s+(.*)$", re.IGNORECASE)
@@ -26,9 +27,9 @@ class Target(Frozen):
     inferred: bool  # from the project (not given by the user, not the default)
 
     def __init__(self, version: tuple[int, int], reason: str, inferred: bool) -> None:
-        object.__setattr__(self, "version", version)
-        object.__setattr__(self, "reason", reason)
-        object.__setattr__(self, "inferred", inferred)
+        _set(self, "version", version)
+        _set(self, "reason", reason)
+        _set(self, "inferred", inferred)
 
     @property
     def label(self) -> str:

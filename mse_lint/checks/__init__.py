@@ -15,6 +15,7 @@ from ..config import Settings
 from ..diagnostics import FILE_SPAN, Diagnostic, Span
 from ..project import Manifest, Project
 from ..record import Frozen, Mutable
+from ..record import set_field as _set
 
 if TYPE_CHECKING:
     from ..scope import ModuleIndex
@@ -179,7 +180,6 @@ class ProjectInfo(Frozen):
         dockerfile_image: Optional[str] = None,
         dockerfile_installs: tuple[str, ...] = (),
     ) -> None:
-        _set = object.__setattr__
         _set(self, "local_modules", local_modules)
         _set(self, "secret_keys", secret_keys)
         _set(self, "secrets_file", secrets_file)

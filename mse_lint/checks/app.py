@@ -25,6 +25,7 @@ from ..config import Settings
 from ..diagnostics import FILE_SPAN, Diagnostic, Severity, Span
 from ..project import Fate, Manifest, MseToml, fate_of, path_is
 from ..record import Frozen, Mutable, replace
+from ..record import set_field as _set
 from ..scope import ModuleIndex, Ref, Scope, is_main_guard
 from ..stdlib import stdlib_modules
 from . import FileContext, ProjectContext, word_set
@@ -33,7 +34,6 @@ from . import words as file_words
 _MAX_MODULES = 64  # local modules followed from the app module
 _WORD_CHAR = re.compile(r"\w")
 _PARAM = re.compile(r"<(?:(\w+):)?\w+>|\{\w+(?::(\w+))?\}")
-_set = object.__setattr__  # how a Frozen class's __init__ sets its fields
 
 
 # ================================================================================================

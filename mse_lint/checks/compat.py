@@ -24,12 +24,12 @@ from ..astwalk import children, walk
 from ..catalog import Catalog
 from ..diagnostics import Diagnostic, Span
 from ..record import Frozen, replace
+from ..record import set_field as _set
 from ..scope import ModuleIndex, Ref, Value
 from . import FileContext, name_needs
 from . import words as file_words
 
 Version = tuple[int, int]
-_set = object.__setattr__  # how a Frozen class's __init__ sets its fields
 
 _EFFECT_SYNTAX = "a SyntaxError when the module is imported, so the app never starts"
 _EFFECT_MODULE = "an ImportError when this runs"

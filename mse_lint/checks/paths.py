@@ -35,11 +35,10 @@ from ..pathvalue import (
     source_text,
 )
 from ..record import Frozen, replace
+from ..record import set_field as _set
 from ..scope import ModuleIndex, Ref
 from . import FileContext, LazyPattern, meets, name_needs, word_set
 from . import words as file_words
-
-_set = object.__setattr__  # how a Frozen class's __init__ sets its fields
 
 # position, keyword, path when absent, keyword of the folder it is relative to
 Arg = tuple[Optional[int], Optional[str], Optional[str], Optional[str]]

@@ -11,6 +11,7 @@ from typing import Any, Optional
 from ..catalog import Catalog
 from ..diagnostics import Diagnostic
 from ..record import Frozen
+from ..record import set_field as _set
 from ..scope import ModuleIndex, Ref, names_reaching
 from . import FileContext, LazyPattern, meets, name_needs
 
@@ -29,9 +30,6 @@ class _Unknown:
 
 MISSING = _Missing()
 UNKNOWN = _Unknown()
-
-
-_set = object.__setattr__  # how a Frozen class's __init__ sets its fields
 
 
 class Clause(Frozen):

@@ -14,14 +14,12 @@ from ..astwalk import children, walk
 from ..catalog import Catalog
 from ..diagnostics import Diagnostic
 from ..record import Frozen
+from ..record import set_field as _set
 from ..scope import ModuleIndex, Ref, Scope, names_reaching
 from . import FileContext, LazyPattern, meets, name_needs
 
 # Where a value only decides a branch: `if shutil.which("x"):`, `x is None`, `not x`, `bool(x)`
 _TEST_PARENTS = (ast.If, ast.While, ast.IfExp, ast.Assert, ast.BoolOp, ast.UnaryOp)
-
-
-_set = object.__setattr__  # how a Frozen class's __init__ sets its fields
 
 
 class Entry(Frozen):

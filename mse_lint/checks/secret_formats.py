@@ -52,11 +52,10 @@ from ..catalog import Catalog
 from ..config import Settings
 from ..diagnostics import Diagnostic, Span
 from ..record import Frozen
+from ..record import set_field as _set
 from ..redact import redact
 from . import FileContext
 from . import words as file_words
-
-_set = object.__setattr__  # how a Frozen class's __init__ sets its fields
 
 RULE = "MSE202"
 

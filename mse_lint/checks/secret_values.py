@@ -30,11 +30,10 @@ from ..catalog import Catalog
 from ..config import Settings
 from ..diagnostics import Diagnostic, Span
 from ..record import Frozen, Mutable
+from ..record import set_field as _set
 from ..redact import redact
 from . import FileContext, LazyPattern
 from . import words as file_words
-
-_set = object.__setattr__  # how a Frozen class's __init__ sets its fields
 
 _SEP = re.compile(r"[^0-9A-Za-z]+")
 _CAMEL = r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+"

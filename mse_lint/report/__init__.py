@@ -5,8 +5,7 @@ from __future__ import annotations
 from ..catalog import Catalog
 from ..diagnostics import Diagnostic, Notice
 from ..record import Frozen
-
-_set = object.__setattr__
+from ..record import set_field as _set
 
 
 class Report(Frozen):
