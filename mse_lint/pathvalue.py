@@ -439,7 +439,6 @@ class Evaluator:
                 self._as_names = frozenset(_AS_NAME.findall(self.source))
             if node.id not in self._as_names:
                 return []  # not bound by a `with ... as name` anywhere (one walk saved)
-        if self._with is None:
             self._with = {}
             for w in walk(self.tree):
                 if isinstance(w, (ast.With, ast.AsyncWith)) and w.body:
