@@ -281,3 +281,75 @@ def test_hostile_values_are_findings_not_crashes(
     toml = BASE.replace('"app:app"', '"' + "a" * 300 + ':app"') + "[cloud]\n" + cloud
     found = findings(catalog, tmp_path, toml)
     assert found and all(rule.startswith("MSE4") for rule, *_ in found)
+
+
+# -- legacy files (0.x and pre-0.9) -------------------------------------------------------------
+LEGACY_KEY = (
+    "-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj"
+    "\\n-----END PRIVATE KEY-----\\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("head", "hardware"),
+    [
+        ('version = "1.0.0"\nplan = "free"\n', "plan"),  # pre-0.9
+        ('resource = "free"\n', "resource"),  # 0.9-0.11
+        ('hardware = "free"\n', "hardware"),  # 0.12: whatever the value, 1.x names are not judged
+    ],
+)
+def test_legacy_schemas_are_checked_alike(
+    catalog: Catalog, tmp_path: Path, head: str, hardware: str
+) -> None:
+    toml = (
+        f'name = "t"\nproject = "default"\n{head}'
+        '[code]\nlocation = "mse_src"\npython_application = "app:app"\n'
+        'healthcheck_endpoint = "/health"\ndocker = "ghcr.io/cosmian/mse-flask"\n'
+        'secrets = "secrets.json"\n'
+        f'[ssl]\ndomain_name = "d.example.com"\nprivate_key = "{LEGACY_KEY}"\n'
+        'certificate = "cert.pem"\n'
+    )
+    got = findings(catalog, tmp_path, toml)
+    rules = sorted(r for r, *_ in got)
+    # the schema, the missing secrets and certificate files, the untagged image; the inline key
+    # is no path, and no hardware name is judged against 1.x
+    assert rules == ["MSE404", "MSE407", "MSE407", "MSE409"], got
+    messages = " ".join(m for *_, m in got)
+    assert "secrets.json does not exist" in messages
+    assert "cert.pem does not exist" in messages
+    assert "has no tag" in messages
+    assert "MIIE" not in messages and "BEGIN PRIVATE" not in messages
+    [legacy] = [m for r, *_, m in got if r == "MSE404"]
+    assert (
+        "`[ssl] private_key = <a PEM block>` -> `[cloud.ssl] private_key = <its file's path>`"
+        in (legacy)
+    )
+    if hardware != "hardware":
+        assert f'`{hardware} = "free"` -> `[cloud] hardware = "4g-eu-001"`' in legacy
+
+
+def test_legacy_inline_key_reaches_no_output_format(tmp_path: Path) -> None:
+    import subprocess
+
+    from helpers import mse_lint_command
+
+    root = tmp_path / "proj"
+    (root / "mse_src").mkdir(parents=True)
+    (root / "mse_src" / "app.py").write_text(APP)
+    (root / "mse.toml").write_text(
+        'name = "t"\nversion = "1.0.0"\nproject = "default"\nplan = "free"\n'
+        '[code]\nlocation = "mse_src"\npython_application = "app:app"\n'
+        'healthcheck_endpoint = "/health"\ndocker = "ghcr.io/cosmian/mse-flask:20230124182826"\n'
+        f'[ssl]\ndomain_name = "d.example.com"\nprivate_key = "{LEGACY_KEY}"\n'
+        f'certificate = "{LEGACY_KEY.replace("PRIVATE KEY", "CERTIFICATE")}"\n'
+    )
+    for fmt in ("console", "json", "sarif", "github", "gitlab", "junit"):
+        done = subprocess.run(
+            [*mse_lint_command(), "--no-cache", "--format", fmt, "."],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 1, (fmt, done.stderr)  # findings
+        assert "MSE404" in done.stdout, fmt
+        assert "MIIE" not in done.stdout + done.stderr, fmt
