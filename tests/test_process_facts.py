@@ -4,6 +4,12 @@ process APIs) and MSE107 (joblib falls back to one core instead of failing)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+from pathlib import Path
+
+from helpers import mse_lint_command
+
 from mse_lint.catalog import Catalog
 from mse_lint.checks import FileContext
 from mse_lint.checks.process import ProcessCheck
@@ -76,3 +82,78 @@ def test_thread_pool_executor_is_never_reported(catalog: Catalog) -> None:
         "concurrent.futures.ThreadPoolExecutor()\n"
     )
     assert check(catalog, source) == []
+
+
+# ------------------------------------------------------------------------------------------------
+# MSE107: joblib degrades to one core, the others fail
+# ------------------------------------------------------------------------------------------------
+JOBLIB = (
+    "import joblib\n"
+    "import sh\n"
+    "from joblib import Parallel, delayed\n"
+    "\n"
+    "def run(items):\n"
+    "    Parallel(n_jobs=4)(delayed(len)(i) for i in items)\n"
+    "    with joblib.parallel_backend('loky'):\n"
+    "        pass\n"
+    "    joblib.parallel_config(backend='multiprocessing')\n"
+    "    return sh.ls('-l')\n"
+)
+SERIAL = (
+    "in the enclave it starts none: joblib finds no semaphore when it is imported (no /dev/shm), "
+    'warns that it "will operate in serial mode" and runs every task in turn, on one core'
+)
+
+
+def test_joblib_is_a_warning_about_one_core(catalog: Catalog) -> None:
+    found = check(catalog, JOBLIB)
+    assert brief(found) == [
+        ("MSE107", 6, 5, "WARNING"),
+        ("MSE107", 7, 10, "WARNING"),
+        ("MSE107", 9, 5, "WARNING"),
+        ("MSE107", 10, 12, "ERROR"),
+    ]
+    parallel, backend, config, shell = found
+    assert parallel.message == (
+        "`joblib.Parallel` with n_jobs != 1 uses joblib's default process backend (loky); " + SERIAL
+    )
+    assert backend.message == f"`joblib.parallel_backend` selects a process backend; {SERIAL}"
+    assert config.message == f"`joblib.parallel_config` selects a process backend; {SERIAL}"
+    assert parallel.fix is not None and parallel.fix.startswith("Expect one core in the enclave")
+    # the rest of MSE107 keeps the rule's error, message and fix
+    assert shell.message == (
+        "`sh.ls` runs an external command through the `sh` package; in the enclave starting a "
+        "process fails"
+    )
+    assert shell.fix == catalog.get("MSE107").fix
+    assert catalog.get("MSE107").severity is Severity.ERROR
+
+
+def _run(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*mse_lint_command(), "--no-cache", *args, "app.py"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_joblib_severity_in_the_reports(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(JOBLIB)
+    done = _run(tmp_path, "--format", "json")
+    assert done.returncode == 1, done.stderr
+    assert [(f["rule"], f["line"], f["severity"]) for f in json.loads(done.stdout)] == [
+        ("MSE107", 6, "warning"),
+        ("MSE107", 7, "warning"),
+        ("MSE107", 9, "warning"),
+        ("MSE107", 10, "error"),
+    ]
+    sarif = json.loads(_run(tmp_path, "--format", "sarif").stdout)
+    levels = [r["level"] for r in sarif["runs"][0]["results"]]
+    assert levels == ["warning", "warning", "warning", "error"]
+    # the user's override still wins over the entry's own severity
+    done = _run(tmp_path, "--format", "json", "--severity", "MSE107=error")
+    assert {f["severity"] for f in json.loads(done.stdout)} == {"error"}
+    # only warnings left: --fail-on error passes
+    (tmp_path / "app.py").write_text(JOBLIB.replace("    return sh.ls('-l')\n", ""))
+    assert _run(tmp_path, "--fail-on", "error").returncode == 0
