@@ -353,3 +353,123 @@ def test_legacy_inline_key_reaches_no_output_format(tmp_path: Path) -> None:
         assert done.returncode == 1, (fmt, done.stderr)  # findings
         assert "MSE404" in done.stdout, fmt
         assert "MIIE" not in done.stdout + done.stderr, fmt
+
+
+# -- MSE406: mse-cli takes any status but 503 as ready -------------------------------------------
+READY = (
+    "which mse-cli takes as ready (it waits only while the status is 503): the app is reported "
+    "healthy without ever being probed"
+)
+
+
+def _health(
+    catalog: Catalog, tmp_path: Path, endpoint: str, files: dict[str, str]
+) -> list[tuple[str, str, int, int, str, str]]:
+    root = tmp_path / "proj"
+    (root / ".git").mkdir(parents=True)
+    toml = BASE.replace('"/health"', f'"{endpoint}"') + CLOUD.replace("mse-flask", "mse-fastapi")
+    (root / "mse.toml").write_text(toml, encoding="utf-8")
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text, encoding="utf-8")
+    outcome = lint([root], catalog, Settings(select=("MSE406",)), cwd=root)
+    return [
+        (d.path, d.severity.label, d.span.line, d.span.col, d.message, d.fix or "")
+        for d in outcome.diagnostics
+    ]
+
+
+def test_healthcheck_findings_are_warnings_that_say_what_mse_cli_does(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    fastapi = "from fastapi import FastAPI\n\napp = FastAPI()\n\n"
+    cases = {
+        "missing": (fastapi + '@app.get("/")\ndef index():\n    return {}\n', "/health"),
+        "post": (fastapi + '@app.post("/health")\ndef health():\n    return {}\n', "/health"),
+        "params": (fastapi + '@app.get("/{page}")\ndef page(page: str):\n    return {}\n', "/x"),
+    }
+    got = {
+        name: _health(catalog, tmp_path / name, endpoint, {"mse_src/app.py": app})
+        for name, (app, endpoint) in cases.items()
+    }
+    assert [(p, s, ln, c, m) for p, s, ln, c, m, _ in got["missing"]] == [
+        (
+            "mse.toml",
+            "warning",
+            3,
+            1,
+            "no route of `app` in app.py serves GET /health (its routes: /): the platform's "
+            f"healthcheck gets 404, {READY}",
+        )
+    ]
+    assert [(p, s, ln, c, m) for p, s, ln, c, m, _ in got["post"]] == [
+        (
+            "mse_src/app.py",
+            "warning",
+            5,
+            2,
+            "the route /health serves POST only: the platform's healthcheck is a GET and gets 405 "
+            f"Method Not Allowed, {READY}",
+        )
+    ]
+    assert [(p, s, ln, c, m) for p, s, ln, c, m, _ in got["params"]] == [
+        (
+            "mse_src/app.py",
+            "warning",
+            5,
+            2,
+            "GET /x only matches the route '/{page}', which takes path parameters: the "
+            "healthcheck runs that view with parameters read from /x, and mse-cli takes any "
+            "status but 503 as ready, so whatever the view answers the app is reported healthy; "
+            "a fixed route that needs none makes a real check",
+        )
+    ]
+
+
+ROUTER = (
+    "from fastapi import APIRouter\n\n"
+    'router = APIRouter(prefix="/v1")\n'
+    "inner = APIRouter()\n\n\n"
+    '@inner.get("/health")\ndef health():\n    return {}\n\n\n'
+    'router.include_router(inner, prefix="/status")\n'
+)
+MAIN = (
+    "from fastapi import FastAPI\n\nfrom routes import router\n\n"
+    "app = FastAPI()\n"
+    'app.include_router(router, prefix="/api")\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "fires"),
+    [
+        ("/api/v1/status/health", False),  # include prefix + router prefix + nested + path
+        ("/api/v1/status/health/", False),  # FastAPI redirects the slash
+        ("/v1/status/health", True),  # the include's prefix is part of the path
+        ("/api/status/health", True),  # so is the router's own prefix
+        ("/api/v1/health", True),  # and the nested include's
+        ("/health", True),
+    ],
+)
+def test_include_router_prefixes_make_the_full_path(
+    catalog: Catalog, tmp_path: Path, endpoint: str, fires: bool
+) -> None:
+    found = _health(
+        catalog, tmp_path, endpoint, {"mse_src/app.py": MAIN, "mse_src/routes.py": ROUTER}
+    )
+    if not fires:
+        assert found == []
+        return
+    [(path, severity, line, _, message, _)] = found
+    assert (path, severity, line) == ("mse.toml", "warning", 3)
+    assert f"serves GET {endpoint} (its routes: /api/v1/status/health): " in message
+
+
+def test_include_router_computed_prefix_is_not_guessed(catalog: Catalog, tmp_path: Path) -> None:
+    # a prefix that is not a literal makes the route list incomplete: MSE406 stays silent
+    # rather than guess
+    main = MAIN.replace('prefix="/api"', "prefix=PREFIX").replace(
+        "app = FastAPI()\n", 'app = FastAPI()\nPREFIX = "/" + "api"\n'
+    )
+    files = {"mse_src/app.py": main, "mse_src/routes.py": ROUTER}
+    assert _health(catalog, tmp_path, "/health", files) == []
