@@ -157,3 +157,62 @@ def test_joblib_severity_in_the_reports(tmp_path: Path) -> None:
     # only warnings left: --fail-on error passes
     (tmp_path / "app.py").write_text(JOBLIB.replace("    return sh.ls('-l')\n", ""))
     assert _run(tmp_path, "--fail-on", "error").returncode == 0
+
+
+# ------------------------------------------------------------------------------------------------
+# MSE105: the asyncio.subprocess constants start nothing; its functions do
+# ------------------------------------------------------------------------------------------------
+CONSTANTS = (
+    "import asyncio\n"
+    "import asyncio.subprocess\n"
+    "import asyncio.subprocess as aio_sp\n"
+    "from asyncio import subprocess as asp\n"
+    "from asyncio.subprocess import DEVNULL, PIPE, STDOUT\n"
+    "from asyncio.subprocess import PIPE as OUT\n"
+    "\n"
+    "STREAMS = (asyncio.subprocess.PIPE, asyncio.subprocess.STDOUT, asyncio.subprocess.DEVNULL)\n"
+    "ALIASED = (aio_sp.PIPE, aio_sp.STDOUT, aio_sp.DEVNULL, asp.PIPE, asp.STDOUT, asp.DEVNULL)\n"
+    "NAMES = (PIPE, STDOUT, DEVNULL, OUT)\n"
+    "\n"
+    "def streams(proc: asyncio.subprocess.Process, kind=aio_sp.PIPE):\n"
+    "    pipe = asp.PIPE\n"
+    "    return {'stdout': pipe, 'stderr': STDOUT, 'stdin': kind}\n"
+)
+
+
+def test_asyncio_subprocess_constants_are_never_reported(catalog: Catalog) -> None:
+    assert check(catalog, CONSTANTS) == []
+
+
+def test_asyncio_subprocess_functions_through_aliases(catalog: Catalog) -> None:
+    source = (
+        "import asyncio.subprocess as aio_sp\n"
+        "from asyncio import subprocess as asp\n"
+        "from asyncio.subprocess import PIPE, create_subprocess_exec as cse\n"
+        "\n"
+        "async def run(cmd):\n"
+        "    await aio_sp.create_subprocess_exec(cmd, stdout=aio_sp.PIPE)\n"
+        "    await asp.create_subprocess_shell(cmd, stdout=asp.DEVNULL)\n"
+        "    await cse(cmd, stdout=PIPE, stderr=aio_sp.STDOUT)\n"
+        "\n"
+        "SPAWN = aio_sp.create_subprocess_exec\n"
+    )
+    found = sorted(check(catalog, source), key=lambda d: (d.span.line, d.span.col))
+    # one finding per call (the constants passed to it are not findings), and the reference
+    assert brief(found) == [
+        ("MSE105", 6, 11, "ERROR"),
+        ("MSE105", 7, 11, "ERROR"),
+        ("MSE105", 8, 11, "ERROR"),
+        ("MSE105", 10, 9, "ERROR"),
+    ]
+    assert [d.message.split("`")[1] for d in found] == [
+        "asyncio.subprocess.create_subprocess_exec",
+        "asyncio.subprocess.create_subprocess_shell",
+        "asyncio.subprocess.create_subprocess_exec",
+        "asyncio.subprocess.create_subprocess_exec",
+    ]
+    assert found[0].message == (
+        "`asyncio.subprocess.create_subprocess_exec` starts a child process from the event loop; "
+        "in the enclave it raises BlockingIOError"
+    )
+    assert [(d.span.end_line, d.span.end_col) for d in found[:3]] == [(6, 40), (7, 38), (8, 14)]
