@@ -281,3 +281,195 @@ def test_hostile_values_are_findings_not_crashes(
     toml = BASE.replace('"app:app"', '"' + "a" * 300 + ':app"') + "[cloud]\n" + cloud
     found = findings(catalog, tmp_path, toml)
     assert found and all(rule.startswith("MSE4") for rule, *_ in found)
+
+
+# -- legacy files (0.x and pre-0.9) -------------------------------------------------------------
+LEGACY_KEY = (
+    "-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj"
+    "\\n-----END PRIVATE KEY-----\\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("head", "hardware"),
+    [
+        ('version = "1.0.0"\nplan = "free"\n', "plan"),  # pre-0.9
+        ('resource = "free"\n', "resource"),  # 0.9-0.11
+        ('hardware = "free"\n', "hardware"),  # 0.12: whatever the value, 1.x names are not judged
+    ],
+)
+def test_legacy_schemas_are_checked_alike(
+    catalog: Catalog, tmp_path: Path, head: str, hardware: str
+) -> None:
+    toml = (
+        f'name = "t"\nproject = "default"\n{head}'
+        '[code]\nlocation = "mse_src"\npython_application = "app:app"\n'
+        'healthcheck_endpoint = "/health"\ndocker = "ghcr.io/cosmian/mse-flask"\n'
+        'secrets = "secrets.json"\n'
+        f'[ssl]\ndomain_name = "d.example.com"\nprivate_key = "{LEGACY_KEY}"\n'
+        'certificate = "cert.pem"\n'
+    )
+    got = findings(catalog, tmp_path, toml)
+    rules = sorted(r for r, *_ in got)
+    # the schema, the missing secrets and certificate files, the untagged image; the inline key
+    # is no path, and no hardware name is judged against 1.x
+    assert rules == ["MSE404", "MSE407", "MSE407", "MSE409"], got
+    messages = " ".join(m for *_, m in got)
+    assert "secrets.json does not exist" in messages
+    assert "cert.pem does not exist" in messages
+    assert "has no tag" in messages
+    assert "MIIE" not in messages and "BEGIN PRIVATE" not in messages
+    [legacy] = [m for r, *_, m in got if r == "MSE404"]
+    assert (
+        "`[ssl] private_key = <a PEM block>` -> `[cloud.ssl] private_key = <its file's path>`"
+        in (legacy)
+    )
+    if hardware != "hardware":
+        assert f'`{hardware} = "free"` -> `[cloud] hardware = "4g-eu-001"`' in legacy
+
+
+def test_legacy_inline_key_reaches_no_output_format(tmp_path: Path) -> None:
+    import subprocess
+
+    from helpers import mse_lint_command
+
+    root = tmp_path / "proj"
+    (root / "mse_src").mkdir(parents=True)
+    (root / "mse_src" / "app.py").write_text(APP)
+    (root / "mse.toml").write_text(
+        'name = "t"\nversion = "1.0.0"\nproject = "default"\nplan = "free"\n'
+        '[code]\nlocation = "mse_src"\npython_application = "app:app"\n'
+        'healthcheck_endpoint = "/health"\ndocker = "ghcr.io/cosmian/mse-flask:20230124182826"\n'
+        f'[ssl]\ndomain_name = "d.example.com"\nprivate_key = "{LEGACY_KEY}"\n'
+        f'certificate = "{LEGACY_KEY.replace("PRIVATE KEY", "CERTIFICATE")}"\n'
+    )
+    for fmt in ("console", "json", "sarif", "github", "gitlab", "junit"):
+        done = subprocess.run(
+            [*mse_lint_command(), "--no-cache", "--format", fmt, "."],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 1, (fmt, done.stderr)  # findings
+        assert "MSE404" in done.stdout, fmt
+        assert "MIIE" not in done.stdout + done.stderr, fmt
+
+
+# -- MSE406: mse-cli takes any status but 503 as ready -------------------------------------------
+READY = (
+    "which mse-cli takes as ready (it waits only while the status is 503): the app is reported "
+    "healthy without ever being probed"
+)
+
+
+def _health(
+    catalog: Catalog, tmp_path: Path, endpoint: str, files: dict[str, str]
+) -> list[tuple[str, str, int, int, str, str]]:
+    root = tmp_path / "proj"
+    (root / ".git").mkdir(parents=True)
+    toml = BASE.replace('"/health"', f'"{endpoint}"') + CLOUD.replace("mse-flask", "mse-fastapi")
+    (root / "mse.toml").write_text(toml, encoding="utf-8")
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text, encoding="utf-8")
+    outcome = lint([root], catalog, Settings(select=("MSE406",)), cwd=root)
+    return [
+        (d.path, d.severity.label, d.span.line, d.span.col, d.message, d.fix or "")
+        for d in outcome.diagnostics
+    ]
+
+
+def test_healthcheck_findings_are_warnings_that_say_what_mse_cli_does(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    fastapi = "from fastapi import FastAPI\n\napp = FastAPI()\n\n"
+    cases = {
+        "missing": (fastapi + '@app.get("/")\ndef index():\n    return {}\n', "/health"),
+        "post": (fastapi + '@app.post("/health")\ndef health():\n    return {}\n', "/health"),
+        "params": (fastapi + '@app.get("/{page}")\ndef page(page: str):\n    return {}\n', "/x"),
+    }
+    got = {
+        name: _health(catalog, tmp_path / name, endpoint, {"mse_src/app.py": app})
+        for name, (app, endpoint) in cases.items()
+    }
+    assert [(p, s, ln, c, m) for p, s, ln, c, m, _ in got["missing"]] == [
+        (
+            "mse.toml",
+            "warning",
+            3,
+            1,
+            "no route of `app` in app.py serves GET /health (its routes: /): the platform's "
+            f"healthcheck gets 404, {READY}",
+        )
+    ]
+    assert [(p, s, ln, c, m) for p, s, ln, c, m, _ in got["post"]] == [
+        (
+            "mse_src/app.py",
+            "warning",
+            5,
+            2,
+            "the route /health serves POST only: the platform's healthcheck is a GET and gets 405 "
+            f"Method Not Allowed, {READY}",
+        )
+    ]
+    assert [(p, s, ln, c, m) for p, s, ln, c, m, _ in got["params"]] == [
+        (
+            "mse_src/app.py",
+            "warning",
+            5,
+            2,
+            "GET /x only matches the route '/{page}', which takes path parameters: the "
+            "healthcheck runs that view with parameters read from /x, and mse-cli takes any "
+            "status but 503 as ready, so whatever the view answers the app is reported healthy; "
+            "a fixed route that needs none makes a real check",
+        )
+    ]
+
+
+ROUTER = (
+    "from fastapi import APIRouter\n\n"
+    'router = APIRouter(prefix="/v1")\n'
+    "inner = APIRouter()\n\n\n"
+    '@inner.get("/health")\ndef health():\n    return {}\n\n\n'
+    'router.include_router(inner, prefix="/status")\n'
+)
+MAIN = (
+    "from fastapi import FastAPI\n\nfrom routes import router\n\n"
+    "app = FastAPI()\n"
+    'app.include_router(router, prefix="/api")\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "fires"),
+    [
+        ("/api/v1/status/health", False),  # include prefix + router prefix + nested + path
+        ("/api/v1/status/health/", False),  # FastAPI redirects the slash
+        ("/v1/status/health", True),  # the include's prefix is part of the path
+        ("/api/status/health", True),  # so is the router's own prefix
+        ("/api/v1/health", True),  # and the nested include's
+        ("/health", True),
+    ],
+)
+def test_include_router_prefixes_make_the_full_path(
+    catalog: Catalog, tmp_path: Path, endpoint: str, fires: bool
+) -> None:
+    found = _health(
+        catalog, tmp_path, endpoint, {"mse_src/app.py": MAIN, "mse_src/routes.py": ROUTER}
+    )
+    if not fires:
+        assert found == []
+        return
+    [(path, severity, line, _, message, _)] = found
+    assert (path, severity, line) == ("mse.toml", "warning", 3)
+    assert f"serves GET {endpoint} (its routes: /api/v1/status/health): " in message
+
+
+def test_include_router_computed_prefix_is_not_guessed(catalog: Catalog, tmp_path: Path) -> None:
+    # a prefix that is not a literal makes the route list incomplete: MSE406 stays silent
+    # rather than guess
+    main = MAIN.replace('prefix="/api"', "prefix=PREFIX").replace(
+        "app = FastAPI()\n", 'app = FastAPI()\nPREFIX = "/" + "api"\n'
+    )
+    files = {"mse_src/app.py": main, "mse_src/routes.py": ROUTER}
+    assert _health(catalog, tmp_path, "/health", files) == []

@@ -357,3 +357,19 @@ def test_every_stdlib_entry_has_a_probe() -> None:
         'stdlib entries without a probe (add one, or `probe_skip = "reason"`): '
         + ", ".join(missing)
     )
+
+
+def test_the_thread_pool_mse104_recommends_works_in_the_enclave() -> None:
+    """MSE104's fix hint names concurrent.futures.ThreadPoolExecutor: under the same model, with
+    /dev/shm hidden too, it runs (its work queue is a queue.SimpleQueue, no semaphore), where
+    multiprocessing.pool.ThreadPool fails (its probe above)."""
+    reason = _seccomp_unavailable() or _shm_unavailable()
+    if reason:
+        pytest.skip(reason)
+    snippet = (
+        "import concurrent.futures as cf\n"
+        "with cf.ThreadPoolExecutor(2) as pool:\n"
+        "    assert list(pool.map(abs, [-1, -2])) == [1, 2]\n"
+    )
+    run = _run(_probe_cmd(sys.executable, snippet, sim=True, shm=True))
+    assert run.returncode == 0, run.describe()

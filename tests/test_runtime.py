@@ -16,14 +16,18 @@ PARIS = 'from zoneinfo import ZoneInfo\n\nPARIS = ZoneInfo("Europe/Paris")\n'
 
 
 def make(
-    tmp_path: Path, app: str, requirements: Optional[str] = None, docker: str = "mse-flask"
+    tmp_path: Path,
+    app: str,
+    requirements: Optional[str] = None,
+    docker: str = "mse-flask",
+    tag: str = "20230810125234",
 ) -> Path:
     root = tmp_path / "proj"
     (root / ".git").mkdir(parents=True)
     (root / "mse_src").mkdir()
     (root / "mse.toml").write_text(
         'name = "t"\npython_application = "app:app"\nhealthcheck_endpoint = "/"\n'
-        f'[cloud]\ncode = "mse_src"\ndocker = "ghcr.io/cosmian/{docker}:20230810125234"\n'
+        f'[cloud]\ncode = "mse_src"\ndocker = "ghcr.io/cosmian/{docker}:{tag}"\n'
         'project = "default"\nhardware = "4g-eu-001"\n'
     )
     (root / "mse_src" / "app.py").write_text(app)
@@ -83,6 +87,17 @@ def test_tzdata_in_requirements_or_image(tmp_path: Path, catalog: Catalog) -> No
     assert [r for r, _, _ in found(catalog, make(tmp_path / "d", PARIS, docker="mse-ds"))] == [
         "MSE603"
     ]
+
+
+def test_tzdata_follows_the_image_tag_date(tmp_path: Path, catalog: Catalog) -> None:
+    # mse-anonymization carried pandas 1.5.2 (no tzdata) until its 20230810124352 rebuild on
+    # pandas 2.0.3, which depends on tzdata
+    early = make(tmp_path / "a", PARIS, docker="mse-anonymization", tag="20230228091120")
+    assert [r for r, _, _ in found(catalog, early)] == ["MSE603"]
+    late = make(tmp_path / "b", PARIS, docker="mse-anonymization", tag="20230810124352")
+    assert found(catalog, late) == []
+    latest = make(tmp_path / "c", PARIS, docker="mse-anonymization", tag="latest")
+    assert found(catalog, latest) == []  # what a pull gives today: the newest era
 
 
 def test_requirement_names() -> None:

@@ -336,6 +336,100 @@ def test_secret_file_shipped(
     assert "mseignore" not in found[0].message  # no .mseignore line meant to exclude it
 
 
+# A service-account key as Google writes it (the key body is made up for this test).
+KEY_BODY = "MIIEvwIBADANBgkqhkiG9w0BAQEFAASCBKkwggSlAgEAAoIBAQDEXAMPLEonlyNOTAKEY"
+SERVICE_ACCOUNT = json.dumps(
+    {
+        "type": "service_account",
+        "project_id": "demo",
+        "private_key_id": "0123456789abcdef0123456789abcdef01234567",
+        "private_key": f"-----BEGIN PRIVATE KEY-----\n{KEY_BODY}\n-----END PRIVATE KEY-----\n",
+        "client_email": "app@demo.iam.gserviceaccount.com",
+    }
+)
+BY_NAME = "is named like a cloud service-account key file: a credentials file, by its name"
+HOLDS = "is a cloud service-account key file: it holds a private key"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "why"),
+    [
+        (
+            "service-account.json",
+            SERVICE_ACCOUNT,
+            f"{HOLDS} (a PEM block in its `private_key` field)",
+        ),
+        (
+            "service_account_prod.json",
+            SERVICE_ACCOUNT,
+            f"{HOLDS} (a PEM block in its `private_key` field)",
+        ),
+        ("service-account.json", "{}", BY_NAME),
+        ("service-account.json", '{"type": "service_account", "private_key": "changeme"}', BY_NAME),
+        (
+            "service-account.json",
+            "not json\n-----BEGIN EC PRIVATE KEY-----\nx\n",
+            f"{HOLDS} (a PEM private key block)",
+        ),
+        ("service-account.json", '{"private_key": ' * 100000 + "1", BY_NAME),  # too deep for json
+        (
+            "credentials.json",
+            SERVICE_ACCOUNT,
+            "is a credentials file that holds a private key (a PEM block in its `private_key` "
+            "field)",
+        ),
+        (
+            "credentials.json",
+            '{"client_secret": "x"}',
+            "looks like a cloud or OAuth credentials file (client secret, refresh token)",
+        ),
+    ],
+)
+def test_credentials_file_says_private_key_only_when_it_holds_one(
+    catalog: Catalog, tmp_path: Path, name: str, content: str, why: str
+) -> None:
+    root = make(tmp_path, {f"mse_src/{name}": content})
+    [d] = findings(catalog, root, "MSE206")
+    assert d.severity.name == "ERROR"
+    assert d.message == f"mse_src/{name} ships to the enclave (encrypted); it {why}"
+    assert KEY_BODY[:8] not in d.message and "MIIE" not in d.message
+
+
+def test_large_or_special_credentials_files_are_judged_by_name(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    root = make(tmp_path, {})
+    big = root / "mse_src" / "service-account.json"
+    big.write_text(SERVICE_ACCOUNT + " " * (1 << 20))  # over the 1 MiB read limit
+    [d] = findings(catalog, root, "MSE206")
+    assert d.message.endswith(f"; it {BY_NAME}")
+    big.unlink()
+    os.mkfifo(root / "mse_src" / "service-account-fifo.json")
+    # a FIFO is neither read nor waited on (the run would hang otherwise)
+    done = subprocess.run(
+        [*mse_lint_command(), "--no-cache", "--format", "json", "."],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "holds a private key" not in done.stdout, done.stdout
+
+
+def test_service_account_key_in_every_output_format(tmp_path: Path) -> None:
+    root = make(tmp_path, {"mse_src/service-account.json": SERVICE_ACCOUNT})
+    for fmt in ("console", "json", "sarif", "github", "gitlab", "junit"):
+        done = subprocess.run(
+            [*mse_lint_command(), "--no-cache", "--format", fmt, "."],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 1, (fmt, done.stderr)
+        assert "holds a private key" in done.stdout, fmt
+        assert "MIIE" not in done.stdout + done.stderr, fmt
+
+
 @pytest.mark.parametrize(
     ("name", "content"),
     [

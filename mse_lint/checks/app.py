@@ -107,6 +107,14 @@ def _runs_at_import(scope: Scope) -> bool:
     return True
 
 
+# mse-cli polls the healthcheck until the status is not 503 (its deploy and localtest loops):
+# any other answer, an error page included, counts as ready
+_READY = (
+    "which mse-cli takes as ready (it waits only while the status is 503): the app is reported "
+    "healthy without ever being probed"
+)
+
+
 def _display(node: ast.AST, limit: int = 60) -> str:
     text = ast.unparse(node)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -633,9 +641,8 @@ class _AppRun:
                 "MSE406",
                 r.mod,
                 r.node,
-                Severity.WARNING,
                 detail=f"the route serving GET {endpoint} is behind authentication ({r.auth}): "
-                "the platform's healthcheck sends no credentials and gets 401/403",
+                f"the platform's healthcheck sends no credentials and gets 401/403, {_READY}",
             )
             return
         params = [
@@ -649,9 +656,10 @@ class _AppRun:
                 "MSE406",
                 r.mod,
                 r.node,
-                Severity.WARNING,
                 detail=f"GET {endpoint} only matches the route {r.path!r}, which takes path "
-                "parameters: the healthcheck should be a fixed route that needs none",
+                f"parameters: the healthcheck runs that view with parameters read from {endpoint}, "
+                "and mse-cli takes any status but 503 as ready, so whatever the view answers the "
+                "app is reported healthy; a fixed route that needs none makes a real check",
             )
             return
         if exact:
@@ -662,7 +670,7 @@ class _AppRun:
                 r.mod,
                 r.node,
                 detail=f"the route {endpoint} serves {methods} only: the platform's healthcheck "
-                "is a GET and gets 405 Method Not Allowed",
+                f"is a GET and gets 405 Method Not Allowed, {_READY}",
             )
             return
         if not complete:
@@ -673,8 +681,7 @@ class _AppRun:
             "MSE406",
             "healthcheck_endpoint",
             detail=f"no route of `{variable}` in {mod.rel} serves GET {endpoint} "
-            f"(its routes: {listing or 'none'}): the platform's healthcheck gets 404 and the "
-            "app is never reported ready",
+            f"(its routes: {listing or 'none'}): the platform's healthcheck gets 404, {_READY}",
         )
 
     # -- resolving objects ---------------------------------------------------------------------

@@ -99,6 +99,9 @@ class ConfigCheck:
         self.aliases = {(a["table"], a["key"]): a["means"] for a in data.get("alias", [])}
         self.legacy = [(entry["key"], entry["means"]) for entry in data.get("legacy", [])]
         self.legacy_new = list(data.get("legacy_new_keys", []))
+        self.legacy_values = {
+            (entry["key"], entry["value"]): entry["means"] for entry in data.get("legacy_value", [])
+        }
         self.hardware = re.compile(data.get("hardware_pattern", r"^\S+$"))
         self.hardware_example = data.get("hardware_example", "4g-eu-001")
         self.dated_images = tuple(data.get("dated_images", ()))
@@ -140,13 +143,16 @@ class _Run:
         if parse is not None:
             # mse-cli stops there; tomllib's reading still shows what would fail next
             yield parse
-        if self.schema == "pre-0.9":
+        if self.schema != "1.x":
+            # A legacy file: MSE404 says how to migrate it. Both legacy schemas are then checked
+            # alike for what they say of the project (folders and files, expiration, the image):
+            # facts that hold whatever the CLI. Values judged against 1.x (hardware names) are
+            # not: `resource = "free"` was right for the CLI the file was written for. Only 0.x
+            # has a model of its keys (MSE402/MSE403); pre-0.9 files have none.
             yield from self.legacy()
-            return
-        if self.schema == "0.x":
-            yield from self.legacy()
-        yield from self.schema_checks()
-        yield from self.unknown_keys()
+        if self.schema != "pre-0.9":
+            yield from self.schema_checks()
+            yield from self.unknown_keys()
         yield from self.paths()
         yield from self.expiration()
         yield from self.deploy_values()
@@ -340,8 +346,15 @@ class _Run:
             raw = raw if len(raw) <= 60 else raw[:57] + "..."
             if new == shown_old:
                 continue  # the same in 1.x
-            if new:
-                mapping.append(f"`{shown_old} = {raw}` -> `{new} = {raw}`")
+            if isinstance(node, str) and _inline_pem(node):
+                # a key or certificate written inline (pre-0.9): never quoted, and 1.x wants
+                # the path of a file that holds it
+                mapping.append(f"`{shown_old} = <a PEM block>` -> `{new} = <its file's path>`")
+            elif new:
+                value = self.check.legacy_values.get((old, node)) if isinstance(node, str) else None
+                mapping.append(
+                    f"`{shown_old} = {raw}` -> `{new} = {_quote(value) if value else raw}`"
+                )
             else:
                 mapping.append(f"`{shown_old}` -> none (remove it)")
             if old != new and pos is not None:
@@ -381,6 +394,8 @@ class _Run:
             value = values.get(key) if isinstance(values, dict) else None
             if not isinstance(value, str):
                 continue
+            if table.endswith("ssl") and _inline_pem(value):
+                continue  # the key or certificate itself (pre-0.9 files held them inline)
             target = folder / value
             if path_is(target, "dir" if is_dir else "file"):
                 continue
@@ -438,15 +453,15 @@ class _Run:
     def deploy_values(self) -> Iterator[Diagnostic]:
         if self.home:
             return
+        hardware: Any = None  # legacy files: `resource`/`plan` names of their own CLI
+        hw_path: tuple[str, ...] = ()
         if self.schema == "1.x":
             cloud = self.cloud_table or {}
-            hw_path: tuple[str, ...] = ("cloud", "hardware")
+            hw_path = ("cloud", "hardware")
             hardware = cloud.get("hardware")
             docker, docker_path = cloud.get("docker"), ("cloud", "docker")
         else:
             code = self.table("code") or {}
-            key = "hardware" if "hardware" in self.data else "resource"
-            hardware, hw_path = self.data.get(key), (key,)
             docker, docker_path = code.get("docker"), ("code", "docker")
         if (
             isinstance(hardware, str)
@@ -514,6 +529,15 @@ def _rel(target: Path, folder: Path) -> str:
         return target.relative_to(folder).as_posix()
     except ValueError:
         return target.as_posix()
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _inline_pem(value: str) -> bool:
+    """A PEM block written in mse.toml itself, not the path of a file."""
+    return value.lstrip().startswith("-----BEGIN ")
 
 
 def _bad_date(tag: str) -> bool:

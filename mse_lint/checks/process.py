@@ -9,8 +9,8 @@ from fnmatch import fnmatchcase
 from typing import Any, Optional
 
 from ..catalog import Catalog
-from ..diagnostics import Diagnostic
-from ..record import Frozen
+from ..diagnostics import Diagnostic, Severity
+from ..record import Frozen, replace
 from ..record import set_field as _set
 from ..scope import ModuleIndex, Ref, names_reaching
 from . import FileContext, LazyPattern, meets, name_needs
@@ -67,6 +67,11 @@ class ApiEntry(Frozen):
     excepts: tuple[str, ...] = ()
     files: tuple[str, ...] = ()
     python: Optional[tuple[int, int]] = None
+    # what this API's findings say and weigh when it differs from its rule's defaults (joblib
+    # degrades to one core where the rest of MSE107 fails)
+    severity: Optional[Severity] = None
+    message: str = ""
+    fix: str = ""
 
     def __init__(
         self,
@@ -82,6 +87,9 @@ class ApiEntry(Frozen):
         excepts: tuple[str, ...] = (),
         files: tuple[str, ...] = (),
         python: Optional[tuple[int, int]] = None,
+        severity: Optional[Severity] = None,
+        message: str = "",
+        fix: str = "",
     ) -> None:
         _set(self, "name", name)
         _set(self, "rule", rule)
@@ -95,6 +103,9 @@ class ApiEntry(Frozen):
         _set(self, "excepts", excepts)
         _set(self, "files", files)
         _set(self, "python", python)
+        _set(self, "severity", severity)
+        _set(self, "message", message)
+        _set(self, "fix", fix)
 
     @property
     def prefix(self) -> str:
@@ -136,6 +147,7 @@ def _entry(raw: Mapping[str, Any]) -> ApiEntry:
         for c in raw.get("when", [])
     )
     py = raw.get("python")
+    severity = raw.get("severity")
     return ApiEntry(
         name=raw["name"],
         rule=raw["rule"],
@@ -149,6 +161,9 @@ def _entry(raw: Mapping[str, Any]) -> ApiEntry:
         excepts=tuple(raw.get("except", [])),
         files=tuple(raw.get("files", [])),
         python=tuple(int(p) for p in py.split(".")[:2]) if py else None,  # type: ignore[arg-type]
+        severity=Severity.parse(severity) if severity else None,
+        message=raw.get("message", ""),
+        fix=raw.get("fix", ""),
     )
 
 
@@ -301,9 +316,9 @@ class ProcessCheck:
                 if top in ctx.local_modules:
                     continue
                 for entry in self.imports.get(top, ()):
-                    yield ctx.diagnostic(
-                        entry.rule, site.node, site.node, api=f"import {mod}", note=entry.note
-                    )
+                    said = {"api": f"import {mod}", "note": entry.note}
+                    diag = ctx.diagnostic(entry.rule, site.node, site.node, **said)
+                    yield _own(diag, entry, said)
         for store in index.stores:
             if not self.assigns or not self._root_touchable(store.target.value, touch):
                 continue
@@ -314,10 +329,9 @@ class ProcessCheck:
                         continue
                     literal = _literal(store.value)
                     if all(_holds(c, literal) for c in entry.when):
-                        api = ast.unparse(store.target)
-                        yield ctx.diagnostic(
-                            entry.rule, store.target, store.stmt, api=api, note=entry.note
-                        )
+                        said = {"api": ast.unparse(store.target), "note": entry.note}
+                        diag = ctx.diagnostic(entry.rule, store.target, store.stmt, **said)
+                        yield _own(diag, entry, said)
         if self.settings and self.wants_file(ctx.path):
             yield from self._module_settings(ctx)
 
@@ -429,17 +443,16 @@ class ProcessCheck:
         rule = entry.rule
         if dynamic and rule in _DYNAMIC_RULES:
             rule = "MSE106"
-        return ctx.diagnostic(
-            rule,
-            node,
-            ref.stmt,
-            api=api,
-            how=dynamic or "",
-            note=entry.note,
-            needs=entry.needs,
-            tool=entry.tool,
-            result=entry.result,
-        )
+        values = {
+            "api": api,
+            "how": dynamic or "",
+            "note": entry.note,
+            "needs": entry.needs,
+            "tool": entry.tool,
+            "result": entry.result,
+        }
+        diag = ctx.diagnostic(rule, node, ref.stmt, **values)
+        return _own(diag, entry, values) if rule == entry.rule else diag
 
     def _module_settings(self, ctx: FileContext) -> Iterator[Diagnostic]:
         base = ctx.path.rsplit("/", 1)[-1]
@@ -456,13 +469,26 @@ class ProcessCheck:
                         continue
                     literal = _literal(stmt.value)
                     if all(_holds(c, literal) for c in entry.when):
-                        yield ctx.diagnostic(
-                            entry.rule,
-                            stmt,
-                            stmt,
-                            api=f"{target.id} = {ast.unparse(stmt.value)}",
-                            note=entry.note,
-                        )
+                        values = {
+                            "api": f"{target.id} = {ast.unparse(stmt.value)}",
+                            "note": entry.note,
+                        }
+                        yield _own(ctx.diagnostic(entry.rule, stmt, stmt, **values), entry, values)
+
+
+def _own(diag: Diagnostic, entry: ApiEntry, values: Mapping[str, str]) -> Diagnostic:
+    """The finding with the entry's own severity, message and fix, where it has them."""
+    changes: dict[str, Any] = {}
+    if entry.severity is not None and entry.severity != diag.severity:
+        changes["severity"] = entry.severity
+    if entry.message:
+        try:
+            changes["message"] = entry.message.format(**values)
+        except (KeyError, IndexError) as exc:  # a catalogue bug; never lose the finding
+            changes["message"] = f"{entry.message} ({exc})"
+    if entry.fix:
+        changes["fix"] = entry.fix
+    return replace(diag, **changes) if changes else diag
 
 
 def _display(node: ast.AST, limit: int = 60) -> str:

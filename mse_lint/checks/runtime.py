@@ -5,10 +5,11 @@ threads, the host's binaries, users and time zones, ports of the app's own. The 
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from fnmatch import fnmatchcase
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from ..astwalk import children, walk
 from ..catalog import Catalog
@@ -17,6 +18,9 @@ from ..record import Frozen
 from ..record import set_field as _set
 from ..scope import ModuleIndex, Ref, Scope, names_reaching
 from . import FileContext, LazyPattern, meets, name_needs
+
+if TYPE_CHECKING:
+    from .shipping import Distributions
 
 # Where a value only decides a branch: `if shutil.which("x"):`, `x is None`, `not x`, `bool(x)`
 _TEST_PARENTS = (ast.If, ast.While, ast.IfExp, ast.Assert, ast.BoolOp, ast.UnaryOp)
@@ -112,7 +116,7 @@ class RuntimeCheck:
         self.reserve = int(threads.get("reserve", 0))
         zones = data.get("zones", {})
         self.builtin_zones = frozenset(zones.get("builtin", ()))
-        self.tzdata_images = tuple(zones.get("tzdata-images", ()))
+        self.catalog = catalog
         # a file can reach an API only if its text holds the API's own name (or, for a pattern,
         # its module's)
         names = {
@@ -386,8 +390,19 @@ class RuntimeCheck:
 
             if "tzdata" in requirement_names(reqs, ctx.target_python):
                 return True
-        image = (ctx.project.docker or "").split("@")[0].rsplit("/", 1)[-1].split(":")[0]
-        return any(fnmatchcase(image, p) for p in self.tzdata_images)
+        image = (ctx.project.docker or "").strip()
+        if not image:
+            return False
+        held = self._dists.image_distributions(image)
+        return held is not None and "tzdata" in held
+
+    @functools.cached_property
+    def _dists(self) -> Distributions:
+        """The images' dated package lists (pandas 2 brings tzdata, pandas 1.5 did not): built
+        only for a file that names a zone other than UTC."""
+        from .shipping import Distributions
+
+        return Distributions(self.catalog)
 
     def _only_tested(self, index: ModuleIndex, ref: Ref, parents: Mapping[int, ast.AST]) -> bool:
         """The result of ``shutil.which(...)`` only decides branches: directly, or through a

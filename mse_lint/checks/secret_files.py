@@ -12,8 +12,10 @@
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +44,7 @@ class _FilePattern:
     excepts: tuple[str, ...] = ()
     public_if: str = ""
     secret_marker: str = ""
+    holds_key_why: str = ""
 
     def matches(self, name: str) -> bool:
         low = name.lower()
@@ -64,9 +67,18 @@ class SecretFilesCheck:
                 tuple(raw.get("except", ())),
                 raw.get("public_if", ""),
                 raw.get("secret_marker", ""),
+                raw.get("holds_key_why", ""),
             )
             for raw in data.get("shipped_secret_files", [])
         ]
+        content: Mapping[str, Any] = data.get("shipped_key_content", {})
+        self.key_max_bytes = int(content.get("max_bytes", 1 << 20))
+        self.key_field = str(content.get("json_field", "private_key"))
+        self.key_pem = re.compile(
+            str(content.get("pem_regex", r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----"))
+        )
+        self.key_in_field = str(content.get("in_field", "a PEM block in its private_key field"))
+        self.key_in_text = str(content.get("in_text", "a PEM private key block"))
         self.configured_why: str = data.get(
             "shipped_secrets_configured_why", "is the secrets file named by `[cloud] secrets`"
         )
@@ -275,7 +287,8 @@ class SecretFilesCheck:
             if why is None:
                 for p in self.file_patterns:
                     if p.matches(name) and not self._public(p, code / entry.rel):
-                        why = p.why
+                        where = self._private_key(code / entry.rel) if p.holds_key_why else None
+                        why = p.holds_key_why.format(where=where) if where else p.why
                         break
             if why is None:
                 continue
@@ -325,6 +338,24 @@ class SecretFilesCheck:
         except OSError:
             return False
         return p.public_if in head and not (p.secret_marker and p.secret_marker in head)
+
+    def _private_key(self, path: Path) -> Optional[str]:
+        """How the file is seen to hold a private key (a JSON key field or a PEM block in its
+        text), or None: not seen, or not looked at (not a regular file, too large, unreadable).
+        Nothing of the key is kept."""
+        head = _read_regular(path, self.key_max_bytes)
+        if head is None:
+            return None
+        text = head.decode("utf-8", "replace")
+        try:
+            doc = json.loads(text)
+        except (ValueError, RecursionError):
+            doc = None
+        if isinstance(doc, dict):
+            value = doc.get(self.key_field)
+            if isinstance(value, str) and self.key_pem.search(value):
+                return self.key_in_field
+        return self.key_in_text if self.key_pem.search(text) else None
 
     # -- MSE207 --------------------------------------------------------------------------------
     def _escaping_links(
@@ -415,6 +446,34 @@ def _basename_pattern(line: str, rel: str) -> str:
     if parts and any(fnmatch.fnmatchcase(c, parts[-1]) for c in components):
         return parts[-1]
     return components[-1]
+
+
+def _read_regular(path: Path, limit: int) -> Optional[bytes]:
+    """The content of a regular file of at most ``limit`` bytes, or None. Opened without
+    blocking and checked after opening, so a FIFO or device planted under a credentials name
+    neither hangs the run nor gets read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            return None
+        chunks: list[bytes] = []
+        left = limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 16))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        data = b"".join(chunks)
+        return data if len(data) <= limit else None  # grew while read: judged by its name
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _shown(ctx: ProjectContext, code: Path, rel: str) -> str:
