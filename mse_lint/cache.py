@@ -606,6 +606,10 @@ class ResultCache:
             if not (got[0].startswith(_SIGNATURE) and b"mse-lint" in got[0]):
                 raise Refused(self.folder, f"its {_TAG_NAME} was not written by mse-lint")
         else:
+            with contextlib.suppress(FileNotFoundError):
+                os.stat(_TAG_NAME, dir_fd=fd, follow_symlinks=False)
+                # there, but a link, a FIFO or another user's file
+                raise Refused(self.folder, f"its {_TAG_NAME} is not a regular file of yours")
             if not made and not _only_ours(fd):
                 raise Refused(
                     self.folder,

@@ -269,6 +269,18 @@ def test_cache_folder_that_is_a_file(tmp_path: Path) -> None:
     assert proc.returncode == 1
 
 
+def test_cache_folder_whose_tag_is_a_link(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "proj")
+    elsewhere = tmp_path / "tag"
+    elsewhere.write_bytes(TAG)
+    (root / ".mse_lint_cache").mkdir()
+    (root / ".mse_lint_cache" / "CACHEDIR.TAG").symlink_to(elsewhere)
+    proc = run(".", "--format", "json", cwd=root)
+    found = "its CACHEDIR.TAG is not a regular file of yours"
+    assert proc.stderr == NOTICE.format(where=".mse_lint_cache", found=found)
+    assert sorted(p.name for p in (root / ".mse_lint_cache").iterdir()) == ["CACHEDIR.TAG"]
+
+
 def test_cache_dir_setting_at_a_folder_mse_lint_did_not_make(tmp_path: Path) -> None:
     root = make_project(tmp_path / "proj")
     home = tmp_path / "home"
