@@ -12,32 +12,51 @@ a file's checks see (``ProjectInfo``). Inside a bundle, an entry's key hashes th
 suppressed findings and notices: reading an entry back gives exactly what checking the file
 again would.
 
-Safety: entries are JSON, never pickle (a cache folder inside a cloned project is not trusted
-code); a bundle is written to a temp file in its folder and renamed over the old one, so a
-concurrent run reads the old or the new bundle, never half of one (the last writer wins; the
-loser's entries are computed again next time). A bundle that does not parse, or an entry of the
-wrong shape, is ignored. Nothing here ever fails the run: an unwritable folder means no cache.
+Trust: the cache folder can come from anyone (committed to a cloned repository, planted in a
+shared folder, restored from a CI cache), so nothing in it is believed:
+- The folder and its ``v1/`` are opened without following links (``O_NOFOLLOW``), must be real
+  folders owned by the user running mse-lint, and the folder must be one mse-lint made (its
+  ``CACHEDIR.TAG``) or empty. Everything after that goes through those open descriptors
+  (``openat``-style), so a link swapped in between the check and the write changes nothing.
+  Anything else: one notice saying what was found, and the run goes on without the cache.
+- A bundle is read only if it is a regular file of this user, at most ``MAX_BUNDLE_BYTES``, and
+  the very file this user's mse-lint wrote: the bundle records the inode and the modification
+  time (set by mse-lint, two-second aligned) of the file it was written to, so a copy (a git
+  checkout, an extracted archive, ``cp``) does not match and is never parsed.
+- Every field of an entry is checked when it is used: rules that run, severities the settings
+  allow, the message of the rule's template, the path of the file asked about, positions inside
+  it, bounded sizes. An entry that fails is a miss: the file is checked again.
+- Entries are JSON, never pickle (a cache folder is data, never code).
 
-Pruning: an entry not used for ``MAX_AGE_DAYS`` days is dropped when its bundle is written, a
-bundle keeps at most ``MAX_ENTRIES`` entries (most recently used first), and bundles not written
-for ``MAX_AGE_DAYS`` days are deleted.
+Writes: a bundle goes to a temp file in ``v1/`` (``O_EXCL|O_NOFOLLOW``, mode 0600) renamed over
+the old one, so a concurrent run reads the old or the new bundle, never half of one (the last
+writer wins; the loser's entries are computed again next time). Nothing here ever fails the run:
+an unwritable folder means no cache.
+
+Pruning, when a bundle is written: an entry not used for ``MAX_AGE_DAYS`` days is dropped, a
+bundle keeps at most ``MAX_ENTRIES`` entries (most recently used first), and in ``v1/`` only
+files that are mse-lint's by name and content are deleted: bundles not written for
+``MAX_AGE_DAYS`` days, and temporary files (of bundles, or of the folder's ``.gitignore`` and
+``CACHEDIR.TAG``) older than an hour, left by a run that was killed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import enum
+import errno
 import hashlib
 import json
 import os
+import stat
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from . import __version__
-from .atomic import write_atomic
+from .atomic import replacing, write_all
 from .diagnostics import Diagnostic, Notice, Severity, Span
 from .record import Record
 
@@ -46,9 +65,36 @@ ENV_DIR = "MSE_LINT_CACHE_DIR"
 FORMAT = "v1"
 MAX_AGE_DAYS = 30
 MAX_ENTRIES = 50_000
+# Bounds on what is read back (a bundle of 50,000 entries with findings stays well below)
+MAX_BUNDLE_BYTES = 64 << 20
+MAX_TEXT = 8192  # characters of a message or a notice
+MAX_ITEMS = 10_000  # findings, suppressed findings or notices of one file
 # Settings fields that never change a file's findings (everything else is part of the key, so
 # a field added later is safe by default: it only costs cache misses)
 _SETTINGS_NOT_IN_KEY = frozenset({"source", "jobs", "fail_on", "exclude", "cache"})
+
+_TAG_NAME = "CACHEDIR.TAG"
+_SIGNATURE = b"Signature: 8a477f597d28d172789f06886806bc55\n"
+_TAG = _SIGNATURE + b"# This file is a cache directory tag created by mse-lint.\n"
+_IGNORE_NAME = ".gitignore"
+_IGNORE = b"# created by mse-lint; the whole folder is a cache\n*\n"
+_BUNDLE_HEAD = b'{"format":"' + FORMAT.encode() + b'",'
+_BOUND_HEAD = _BUNDLE_HEAD + b'"file":['
+_STALE_TEMP_SECONDS = 3600
+
+_DIR_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_DIRECTORY", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
+# O_NONBLOCK: opening a FIFO planted under a bundle's name must not wait for a writer
+_READ_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
 
 
 def cache_dir(project_root: Optional[Path], cwd: Path) -> Path:
@@ -151,33 +197,8 @@ def _diag_out(d: Diagnostic) -> list[Any]:
     ]
 
 
-def _diag_in(raw: Any) -> Diagnostic:
-    path, line, col, end_line, end_col, rule, sev, message, fix, stmt_line, secret = raw
-    if not (isinstance(path, str) and isinstance(rule, str) and isinstance(message, str)):
-        raise ValueError("bad diagnostic")
-    if fix is not None and not isinstance(fix, str):
-        raise ValueError("bad fix")
-    return Diagnostic(
-        path,
-        Span(int(line), int(col), int(end_line), int(end_col)),
-        rule,
-        Severity(int(sev)),
-        message,
-        fix,
-        int(stmt_line),
-        bool(secret),
-    )
-
-
 def _notice_out(n: Notice) -> list[Any]:
     return [n.message, n.path, n.line]
-
-
-def _notice_in(raw: Any) -> Notice:
-    message, path, line = raw
-    if not isinstance(message, str) or not (path is None or isinstance(path, str)):
-        raise ValueError("bad notice")
-    return Notice(message, path, None if line is None else int(line))
 
 
 def encode(
@@ -199,18 +220,142 @@ def encode(
 Entry = tuple[list[Diagnostic], list[Diagnostic], list[Notice], bool]
 
 
-def decode(raw: Any) -> Entry:
-    """Raises ValueError / TypeError on an entry of the wrong shape."""
-    diagnostics, suppressed, notices, checked = raw
-    return (
-        [_diag_in(d) for d in diagnostics],
-        [_diag_in(d) for d in suppressed],
-        [_notice_in(n) for n in notices],
-        bool(checked),
+class Invalid(ValueError):
+    """An entry that is not what checking its file gives: a miss."""
+
+
+class EntryRules:
+    """What an entry of one bundle may hold: findings of the rules that run, with a severity
+    the settings allow, the rule's fix and a message made from the rule's template."""
+
+    def __init__(
+        self,
+        catalog: Any,
+        enabled: frozenset[str],
+        severity_of: Callable[[str, Severity], Severity],
+    ) -> None:
+        self.rules: Mapping[str, Any] = catalog.rules
+        self.enabled = enabled
+        self.severity_of = severity_of
+        self._pieces: dict[str, list[str]] = {}
+
+    def message_fits(self, rule_id: str, message: str) -> bool:
+        """``message`` is the rule's template with something in each ``{field}``. The fixed
+        parts are matched in order with ``str.find`` (no regex: no backtracking on a long
+        message)."""
+        pieces = self._pieces.get(rule_id)
+        if pieces is None:
+            import string
+
+            pieces = [""]
+            for literal, field, _, _ in string.Formatter().parse(self.rules[rule_id].message):
+                pieces[-1] += literal
+                if field is not None:
+                    pieces.append("")
+            self._pieces[rule_id] = pieces
+        if len(pieces) == 1:
+            return message == pieces[0]
+        first, last = pieces[0], pieces[-1]
+        end = len(message) - len(last)
+        if end < len(first) or not message.startswith(first) or not message.endswith(last):
+            return False
+        at = len(first)
+        for piece in pieces[1:-1]:
+            found = message.find(piece, at, end)
+            if found < 0:
+                return False
+            at = found + len(piece)
+        return True
+
+
+class _File:
+    """The file an entry is for: its displayed path and the bounds of positions in it."""
+
+    def __init__(self, display: str, data: bytes) -> None:
+        self.display = display
+        self.data = data
+        self._lines = 0
+
+    @property
+    def lines(self) -> int:
+        # An upper bound whatever the line endings (\n, \r\n or a lone \r); counted only for a
+        # file with findings
+        if not self._lines:
+            self._lines = self.data.count(b"\n") + self.data.count(b"\r") + 1
+        return self._lines
+
+
+def _int(value: Any, low: int, high: int) -> int:
+    if type(value) is not int or not low <= value <= high:  # a JSON true is not a line number
+        raise Invalid("position")
+    return value
+
+
+def _text(value: Any) -> str:
+    if type(value) is not str or len(value) > MAX_TEXT:
+        raise Invalid("text")
+    return value
+
+
+def _items(value: Any) -> list[Any]:
+    if type(value) is not list or len(value) > MAX_ITEMS:
+        raise Invalid("list")
+    return value
+
+
+def _diag_in(raw: Any, f: _File, rules: EntryRules) -> Diagnostic:
+    path, line, col, end_line, end_col, rule_id, sev, message, fix, stmt_line, secret = _items(raw)
+    if path != f.display:  # a cached finding never points at another file
+        raise Invalid("path")
+    if type(rule_id) is not str or rule_id not in rules.enabled:
+        raise Invalid("rule")
+    rule = rules.rules[rule_id]
+    severity = Severity(_int(sev, min(Severity), max(Severity)))
+    if rules.severity_of(rule_id, severity) != severity:
+        raise Invalid("severity")
+    if not rules.message_fits(rule_id, _text(message)):
+        raise Invalid("message")
+    if fix is not None and fix != rule.fix:
+        raise Invalid("fix")
+    if type(secret) is not bool:
+        raise Invalid("secret")
+    lines = f.lines
+    width = len(f.data) + 2  # a column counts characters; a character is at least one byte
+    line = _int(line, 1, lines)
+    return Diagnostic(
+        path,
+        Span(line, _int(col, 1, width), _int(end_line, line, lines), _int(end_col, 1, width)),
+        rule_id,
+        severity,
+        message,
+        fix,
+        _int(stmt_line, 0, lines),
+        secret,
     )
 
 
-# -- a bundle on disk --------------------------------------------------------------------------
+def _notice_in(raw: Any, f: _File) -> Notice:
+    message, path, line = _items(raw)
+    if path is not None and path != f.display:
+        raise Invalid("path")
+    return Notice(_text(message), path, None if line is None else _int(line, 1, f.lines))
+
+
+def decode(raw: Any, display: str, data: bytes, rules: EntryRules) -> Entry:
+    """The entry for the file shown as ``display`` whose content is ``data``. Raises Invalid
+    (or ValueError / TypeError) on anything that checking that file could not have given."""
+    diagnostics, suppressed, notices, checked = _items(raw)
+    if type(checked) is not bool:
+        raise Invalid("checked")
+    if diagnostics == [] and suppressed == [] and notices == []:  # most files: nothing to check
+        return [], [], [], checked
+    f = _File(display, data)
+    return (
+        [_diag_in(d, f, rules) for d in _items(diagnostics)],
+        [_diag_in(d, f, rules) for d in _items(suppressed)],
+        [_notice_in(n, f) for n in _items(notices)],
+        checked,
+    )
 
 
 def file_key(path: str, display: str, data: bytes) -> str:
@@ -227,44 +372,273 @@ def _today() -> int:
     return int(time.time() // 86400)
 
 
-class ResultCache:
-    """The entries of one bundle, loaded once; ``save`` writes back what changed."""
+# -- the folder on disk ------------------------------------------------------------------------
 
-    def __init__(self, folder: Path, key: str) -> None:
-        self.folder = folder
-        self.path = folder / FORMAT / f"{key}.json"
+
+class Refused(Exception):
+    """A cache folder (or its ``v1/``) that the cache must not use, and what was found."""
+
+    def __init__(self, where: Path, found: str) -> None:
+        super().__init__(f"{where}: {found}")
+        self.where = where
+        self.found = found
+
+
+def refusal_message(found: str) -> str:
+    """The notice's text (its path is the folder): what was found, and what to do."""
+    return (
+        f"not used as the results cache: {found}; this run is not cached (remove it, or set "
+        f"{ENV_DIR} to a folder of your own, or pass --no-cache)"
+    )
+
+
+def _supported() -> bool:
+    """The descriptor-relative calls the cache's safety rests on (POSIX). Without them there
+    is no cache at all."""
+    return (
+        hasattr(os, "O_NOFOLLOW")
+        and hasattr(os, "O_DIRECTORY")
+        and {os.open, os.stat, os.mkdir, os.unlink, os.rename} <= os.supports_dir_fd
+        and {os.utime, os.scandir} <= os.supports_fd
+    )
+
+
+def _what_is(name: str, dir_fd: int) -> str:
+    try:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except OSError:
+        return "it cannot be opened as a folder"
+    if stat.S_ISLNK(st.st_mode):
+        return "it is a symbolic link (the cache never follows links)"
+    return "it is not a folder"
+
+
+def _open_dir(name: str, dir_fd: int, where: Path) -> Optional[int]:
+    """The folder ``name`` in ``dir_fd`` opened without following a link, or None when it
+    does not exist. Raises Refused for a link, a non-folder or a folder of another user."""
+    try:
+        fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        # ELOOP: a link under O_NOFOLLOW (EMLINK on FreeBSD); ENOTDIR: a file, or a link
+        # under O_DIRECTORY on some systems
+        if exc.errno in (errno.ELOOP, errno.EMLINK, errno.ENOTDIR):
+            raise Refused(where, _what_is(name, dir_fd)) from None
+        raise
+    st = os.fstat(fd)
+    if st.st_uid != os.geteuid():
+        os.close(fd)
+        raise Refused(where, f"it belongs to another user (uid {st.st_uid}), not to you")
+    return fd
+
+
+def _read_regular(
+    name: str, dir_fd: int, limit: int, head: int = 0
+) -> Optional[tuple[bytes, os.stat_result]]:
+    """The content of ``name`` in ``dir_fd`` if it is a regular file of this user, not a link,
+    of at most ``limit`` bytes; else None. ``head``: only its first bytes, whatever its size."""
+    try:
+        fd = os.open(name, _READ_FLAGS, dir_fd=dir_fd)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
+            return None
+        if head:
+            return os.read(fd, head), st
+        if st.st_size > limit:
+            return None
+        chunks = []
+        left = limit + 1  # the file may grow after fstat: never read past the limit
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        data = b"".join(chunks)
+        return (data, st) if len(data) <= limit else None
+    finally:
+        os.close(fd)
+
+
+def _bound_to(data: bytes, st: os.stat_result) -> bool:
+    """The bundle says it was written to this very file (inode, modification time): a copy of
+    it, wherever it came from, is not believed."""
+    if not data.startswith(_BOUND_HEAD):
+        return False
+    start = len(_BOUND_HEAD)
+    end = data.find(b"]", start, start + 48)
+    if end < 0:
+        return False
+    try:
+        ino, stamp = (int(part) for part in data[start:end].split(b","))
+    except ValueError:
+        return False
+    return ino == st.st_ino and stamp == st.st_mtime_ns
+
+
+def _names(dir_fd: int) -> list[os.DirEntry[str]]:
+    with os.scandir(dir_fd) as it:
+        return list(it)
+
+
+def _only_ours(dir_fd: int) -> bool:
+    """The folder holds nothing but what mse-lint itself puts there before its tag is in
+    place (a concurrent first run, still writing): as good as empty."""
+    for entry in _names(dir_fd):
+        name = entry.name
+        if name in (_IGNORE_NAME, FORMAT):
+            continue
+        if name.startswith((f".{_TAG_NAME}.", f".{_IGNORE_NAME}.")) and name.endswith(".tmp"):
+            continue
+        return False
+    return True
+
+
+def _delete_if(
+    dir_fd: int,
+    entry: os.DirEntry[str],
+    before: float,
+    heads: tuple[bytes, ...],
+    partial: bool,
+) -> None:
+    """Delete ``entry`` of ``dir_fd`` if it is a regular file of this user last written
+    before ``before`` that starts with one of ``heads`` (``partial``: or is the start of one,
+    a temporary file a killed run did not finish)."""
+    try:
+        st = entry.stat(follow_symlinks=False)
+    except OSError:
+        return
+    if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or st.st_mtime >= before:
+        return
+    got = _read_regular(entry.name, dir_fd, 0, head=64)
+    if got is None:
+        return
+    data = got[0]
+    if any(data.startswith(h) or (partial and h.startswith(data)) for h in heads):
+        with contextlib.suppress(OSError):
+            os.unlink(entry.name, dir_fd=dir_fd)
+
+
+class ResultCache:
+    """The entries of one bundle, loaded once; ``save`` writes back what changed.
+
+    ``refused`` is set (and the cache does nothing) when the folder is not one the cache may
+    use: the caller reports it once."""
+
+    def __init__(self, folder: Path, key: str, rules: EntryRules) -> None:
+        self.folder = Path(os.path.abspath(folder))
+        self.name = f"{key}.json"
+        self.path = self.folder / FORMAT / self.name
+        self.rules = rules
         self.today = _today()
+        self.refused: Optional[Refused] = None
         self._entries: dict[str, list[Any]] = {}  # key -> [day last used, entry]
         self._dirty = False
-        self._load()
+        self._off = not _supported()
+        self._root: Optional[int] = None  # descriptors of the folder and of its v1/
+        self._v1: Optional[int] = None
+        if not self._off:
+            try:
+                self._load()
+            except Refused as exc:
+                self._refuse(exc)
+            except OSError:
+                self._off = True  # no folder to read or write: no cache, silently
+                self.close()
 
+    # -- reading -------------------------------------------------------------------------------
     def _load(self) -> None:
+        self._root = self._open_root(create=False)
+        if self._root is None:
+            return
+        self._v1 = _open_dir(FORMAT, self._root, self.folder / FORMAT)
+        if self._v1 is None:
+            return
+        got = _read_regular(self.name, self._v1, MAX_BUNDLE_BYTES)
+        if got is None or not _bound_to(*got):
+            return
         try:
-            with open(self.path, encoding="utf-8") as fh:
-                doc = json.load(fh)
-        except (OSError, ValueError):
+            doc = json.loads(got[0])
+        except (ValueError, RecursionError):
             return
-        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-            return
-        entries = doc.get("entries")
-        if isinstance(entries, dict):
+        entries = doc.get("entries") if isinstance(doc, dict) else None
+        if isinstance(entries, dict) and len(entries) <= MAX_ENTRIES:
             self._entries = {
                 k: v
                 for k, v in entries.items()
-                if isinstance(v, list) and len(v) == 2 and isinstance(v[0], int)
+                if type(v) is list and len(v) == 2 and type(v[0]) is int
             }
+
+    def _open_root(self, create: bool) -> Optional[int]:
+        """The cache folder, checked (see the module docstring); made first when ``create``.
+        None when it does not exist (and is not to be made)."""
+        parent = os.open(str(self.folder.parent), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            made = False
+            if create:
+                try:
+                    os.mkdir(self.folder.name, 0o777, dir_fd=parent)
+                    made = True
+                except FileExistsError:
+                    pass
+            fd = _open_dir(self.folder.name, parent, self.folder)
+        finally:
+            os.close(parent)
+        if fd is None:
+            return None
+        try:
+            self._check_made_by_us(fd, made, create)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def _check_made_by_us(self, fd: int, made: bool, write: bool) -> None:
+        """A folder mse-lint made holds its CACHEDIR.TAG; an empty one (made by hand, for
+        MSE_LINT_CACHE_DIR) is taken over. Anything else is someone else's folder: never
+        written to (a tag in $HOME would make backup tools skip it)."""
+        got = _read_regular(_TAG_NAME, fd, 4096)
+        if got is not None:
+            if not (got[0].startswith(_SIGNATURE) and b"mse-lint" in got[0]):
+                raise Refused(self.folder, f"its {_TAG_NAME} was not written by mse-lint")
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.stat(_TAG_NAME, dir_fd=fd, follow_symlinks=False)
+                # there, but a link, a FIFO or another user's file
+                raise Refused(self.folder, f"its {_TAG_NAME} is not a regular file of yours")
+            if not made and not _only_ours(fd):
+                raise Refused(
+                    self.folder,
+                    f"it holds files but no {_TAG_NAME} of mse-lint, so it is not "
+                    "a folder mse-lint made",
+                )
+            if write:
+                with replacing(_TAG_NAME, 0o600, dir_fd=fd) as out:
+                    write_all(out, _TAG)
+        if write:
+            try:
+                os.stat(_IGNORE_NAME, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                with replacing(_IGNORE_NAME, 0o600, dir_fd=fd) as out:
+                    write_all(out, _IGNORE)
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: str) -> Optional[Entry]:
+    def get(self, key: str, display: str, data: bytes) -> Optional[Entry]:
+        """The entry of the file shown as ``display`` with content ``data`` (whose key is
+        ``key``), or None: not cached, or not an entry checking that file could give."""
         item = self._entries.get(key)
         if item is None:
             return None
         try:
-            value = decode(item[1])
-        except (ValueError, TypeError, IndexError):
-            del self._entries[key]  # a corrupt entry is as good as none
+            value = decode(item[1], display, data, self.rules)
+        except (ValueError, TypeError, KeyError):
+            del self._entries[key]  # a damaged or forged entry is as good as none
             self._dirty = True
             return None
         if item[0] != self.today:
@@ -274,74 +648,102 @@ class ResultCache:
 
     def put(self, key: str, entry: list[Any]) -> None:
         """``entry`` as made by ``encode`` (in a worker process, say)."""
+        if self._off:
+            return
         self._entries[key] = [self.today, entry]
         self._dirty = True
 
+    # -- writing -------------------------------------------------------------------------------
     def save(self) -> None:
-        """Write the bundle if anything changed; silently give up when that is not possible."""
-        if not self._dirty:
-            return
-        self._dirty = False
+        """Write the bundle if anything changed; silently give up when that is not possible.
+        The folder's descriptors are closed after."""
+        try:
+            if self._dirty and not self._off:
+                self._dirty = False
+                self._save()
+        except Refused as exc:
+            self._refuse(exc)
+        except (OSError, ValueError, TypeError):
+            pass
+        finally:
+            self.close()
+
+    def _save(self) -> None:
         oldest = self.today - MAX_AGE_DAYS
         kept = [(k, v) for k, v in self._entries.items() if v[0] >= oldest]
         if len(kept) > MAX_ENTRIES:
             kept.sort(key=lambda kv: kv[1][0], reverse=True)
             kept = kept[:MAX_ENTRIES]
-        doc = {"format": FORMAT, "tool": __version__, "entries": dict(kept)}
-        try:
-            _prepare(self.folder)
-            bundles = self.path.parent
-            bundles.mkdir(exist_ok=True)
-            write_atomic(self.path, json.dumps(doc, separators=(",", ":")))
-            _prune(bundles, self.path)
-        except (OSError, ValueError, TypeError):
-            return
+        if self._root is None:
+            self._root = self._open_root(create=True)
+            if self._root is None:
+                return
+        else:
+            self._check_made_by_us(self._root, False, True)  # a removed .gitignore comes back
+        if self._v1 is None:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(FORMAT, 0o777, dir_fd=self._root)
+            self._v1 = _open_dir(FORMAT, self._root, self.folder / FORMAT)
+            if self._v1 is None:
+                return
+        body = json.dumps(dict(kept), separators=(",", ":")).encode("utf-8")
+        while len(body) > MAX_BUNDLE_BYTES - 128 and kept:
+            # most recently used first, and fewer until the bundle fits what a run reads back
+            kept.sort(key=lambda kv: kv[1][0], reverse=True)
+            kept = kept[: len(kept) * 3 // 4]
+            body = json.dumps(dict(kept), separators=(",", ":")).encode("utf-8")
+        with replacing(self.name, 0o600, dir_fd=self._v1) as fd:
+            st = os.fstat(fd)
+            # a whole, even number of seconds: every file system stores it exactly
+            stamp = time.time_ns() // 2_000_000_000 * 2_000_000_000
+            head = b'%s%d,%d],"tool":%s,"entries":' % (
+                _BOUND_HEAD,
+                st.st_ino,
+                stamp,
+                json.dumps(__version__).encode("utf-8"),
+            )
+            write_all(fd, head + body + b"}")
+            os.utime(fd, ns=(stamp, stamp))
+        self._prune()
 
+    def _prune(self) -> None:
+        """Delete, in v1/, bundles of other configurations unused for too long, and in v1/
+        and the folder, temporary files of killed runs: only regular files of this user whose
+        name and first bytes are those mse-lint writes."""
+        import re
 
-def _prepare(folder: Path) -> None:
-    """Create the cache folder with a ``.gitignore`` that ignores all of it."""
-    folder.mkdir(parents=False, exist_ok=True)
-    ignore = folder / ".gitignore"
-    if not ignore.exists():
-        write_atomic(ignore, "# created by mse-lint; the whole folder is a cache\n*\n")
-    tag = folder / "CACHEDIR.TAG"
-    if not tag.exists():
-        write_atomic(
-            tag,
-            "Signature: 8a477f597d28d172789f06886806bc55\n"
-            "# This file is a cache directory tag created by mse-lint.\n",
-        )
+        assert self._root is not None and self._v1 is not None
+        now = time.time()
+        bundle_age = now - MAX_AGE_DAYS * 86400
+        temp_age = now - _STALE_TEMP_SECONDS
+        bundle = re.compile(r"[0-9a-f]{32}\.json")
+        bundle_temp = re.compile(r"\.[0-9a-f]{32}\.json\.[0-9a-f]{12}\.tmp")
+        marker_temp = re.compile(r"\.(?:\.gitignore|CACHEDIR\.TAG)\.[0-9a-f]{12}\.tmp")
+        for entry in _names(self._v1):
+            name = entry.name
+            if name == self.name:
+                continue
+            if bundle.fullmatch(name):
+                _delete_if(self._v1, entry, bundle_age, (_BUNDLE_HEAD,), partial=False)
+            elif bundle_temp.fullmatch(name):
+                _delete_if(self._v1, entry, temp_age, (_BUNDLE_HEAD,), partial=True)
+        for entry in _names(self._root):
+            if marker_temp.fullmatch(entry.name):
+                _delete_if(self._root, entry, temp_age, (_SIGNATURE, _IGNORE), partial=True)
 
+    def _refuse(self, exc: Refused) -> None:
+        self.refused = exc
+        self._off = True
+        self._entries = {}
+        self._dirty = False
+        self.close()
 
-def _prune(bundles: Path, keep: Path) -> None:
-    """Delete bundles (other configurations) and stale temp files unused for too long."""
-    limit = time.time() - MAX_AGE_DAYS * 86400
-    stale_tmp = time.time() - 3600
-    for entry in _scandir(bundles):
-        path = Path(entry.path)
-        if path == keep:
-            continue
-        try:
-            mtime = entry.stat().st_mtime
-        except OSError:
-            continue
-        if mtime < limit or (
-            entry.name.startswith(".") and entry.name.endswith(".tmp") and mtime < stale_tmp
-        ):
-            _unlink(path)
-
-
-def _scandir(folder: Path) -> Iterable[os.DirEntry[str]]:
-    try:
-        with os.scandir(folder) as it:
-            return list(it)
-    except OSError:
-        return []
-
-
-def _unlink(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        path.unlink()
+    def close(self) -> None:
+        for fd in (self._v1, self._root):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._v1 = self._root = None
 
 
 def open_cache(
@@ -350,14 +752,17 @@ def open_cache(
     """The results cache of one group of files (``project``: a ``project.Project``)."""
     root = project.root if project.mse_toml is not None else None
     try:
+        enabled = settings.enabled(catalog)
         key = _digest(
             FORMAT,
             tool_fingerprint(),
             catalog.fingerprint or _digest(canonical(catalog)),
-            sorted(settings.enabled(catalog)),
+            sorted(enabled),
             settings_key(settings),
             project_key(info),
         )
-        return ResultCache(cache_dir(root, cwd), key)
+        return ResultCache(
+            cache_dir(root, cwd), key, EntryRules(catalog, enabled, settings.severity_of)
+        )
     except (OSError, ValueError, TypeError):
         return None

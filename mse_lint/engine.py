@@ -505,7 +505,8 @@ class Engine:
                 hit = None
                 try:
                     with open(job.path, "rb") as fh:
-                        hit = cache.get(file_key(job.path, job.display, fh.read()))
+                        data = fh.read()
+                    hit = cache.get(file_key(job.path, job.display, data), job.display, data)
                 except OSError:
                     pass
                 if hit is None:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Optional
 
-from .cache import open_cache
+from .cache import open_cache, refusal_message
 from .catalog import Catalog
 from .checks import ProjectContext, project_info
 from .config import DEFAULT_TARGET_PYTHON, Settings
@@ -66,6 +66,11 @@ def lint(
         )
         engine = Engine(catalog, group_settings, info.local_modules, info, cache)
         result = engine.run(group.jobs, on_file=on_file)
+        if cache is not None and cache.refused is not None:
+            refused = cache.refused
+            notice = Notice(refusal_message(refused.found), display(refused.where, cwd))
+            if notice not in notices:  # several groups can share one cache folder
+                notices.append(notice)
         diagnostics.extend(result.diagnostics)
         suppressed.extend(result.suppressed)
         notices.extend(result.notices)

@@ -212,36 +212,46 @@ def test_unwritable_cache_never_fails_the_run(
     assert blocker.is_file()
 
 
+def entry_rules(catalog: Catalog) -> cache_mod.EntryRules:
+    settings = Settings()
+    return cache_mod.EntryRules(catalog, settings.enabled(catalog), settings.severity_of)
+
+
+KEY, OTHER_KEY = "0" * 32, "1" * 32  # bundle names are 32 hex digits
+
+
 def test_concurrent_writers_leave_a_whole_bundle(tmp_path: Path, catalog: Catalog) -> None:
-    a = cache_mod.ResultCache(tmp_path / "c", "k")
-    b = cache_mod.ResultCache(tmp_path / "c", "k")
+    rules = entry_rules(catalog)
+    a = cache_mod.ResultCache(tmp_path / "c", KEY, rules)
+    b = cache_mod.ResultCache(tmp_path / "c", KEY, rules)
     a.put("one", cache_mod.encode([], [], [], True))
     b.put("two", cache_mod.encode([], [], [], True))
     a.save()
     b.save()  # the last writer wins; nothing is half-written
-    c = cache_mod.ResultCache(tmp_path / "c", "k")
-    assert c.get("two") == ([], [], [], True)
-    assert c.get("one") is None
-    assert [p.name for p in (tmp_path / "c" / "v1").iterdir()] == ["k.json"]
+    c = cache_mod.ResultCache(tmp_path / "c", KEY, rules)
+    assert c.get("two", "x.py", b"") == ([], [], [], True)
+    assert c.get("one", "x.py", b"") is None
+    assert [p.name for p in (tmp_path / "c" / "v1").iterdir()] == [f"{KEY}.json"]
 
 
-def test_pruning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pruning(tmp_path: Path, catalog: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    rules = entry_rules(catalog)
     folder = tmp_path / "c"
-    old = cache_mod.ResultCache(folder, "old")
+    old = cache_mod.ResultCache(folder, OTHER_KEY, rules)
     old.put("x", cache_mod.encode([], [], [], True))
     old.save()
     month = (cache_mod.MAX_AGE_DAYS + 1) * 86400
     os.utime(old.path, (time.time() - month, time.time() - month))
 
-    current = cache_mod.ResultCache(folder, "new")
+    current = cache_mod.ResultCache(folder, KEY, rules)
     current.put("fresh", cache_mod.encode([], [], [], True))
     current.put("stale", cache_mod.encode([], [], [], True))
     current._entries["stale"][0] -= cache_mod.MAX_AGE_DAYS + 1
     monkeypatch.setattr(cache_mod, "MAX_ENTRIES", 1)
     current.save()
     assert not old.path.exists()  # a bundle unused for a month is deleted
-    again = cache_mod.ResultCache(folder, "new")
-    assert len(again) == 1 and again.get("fresh") is not None
+    again = cache_mod.ResultCache(folder, KEY, rules)
+    assert len(again) == 1 and again.get("fresh", "x.py", b"") is not None
 
 
 def test_compiled_catalogue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

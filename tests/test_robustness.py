@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import pytest
 from helpers import mse_lint_command
@@ -500,24 +500,59 @@ def test_bad_config_file(tmp_path: Path, name: str, content: str, message: str) 
 
 
 # -- atomic writes -------------------------------------------------------------------------------
+def _flag_names(expr: Any, constants: dict[str, Any], depth: int = 0) -> set[str]:
+    """The names in an os.open flags expression, module constants replaced by their value."""
+    import ast
+
+    names = set()
+    for n in ast.walk(expr):
+        name = n.attr if isinstance(n, ast.Attribute) else getattr(n, "id", None)
+        if isinstance(n, ast.Constant) and isinstance(n.value, str):
+            name = n.value  # getattr(os, "O_NOFOLLOW", 0)
+        if name in constants and depth < 5:
+            names |= _flag_names(constants[name], constants, depth + 1)
+        elif name:
+            names.add(name)
+    return names
+
+
 def _write_calls() -> list[str]:
     """Every call in mse_lint/ that writes a file, as 'module:function', unless the function
-    also renames into place (os.replace / os.rename): the temp + rename pattern."""
+    also renames into place (os.replace / os.rename, or atomic.replacing): the temp + rename
+    pattern."""
     import ast
 
     found = []
+    write_flags = {"O_WRONLY", "O_RDWR", "O_CREAT", "O_APPEND", "O_TRUNC"}
     for path in sorted((ROOT / "mse_lint").rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
+        # module constants (``_FLAGS = os.O_RDONLY | ...``): the names an os.open's flags
+        # expression stands for
+        constants = {
+            t.id: node.value
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            for t in node.targets
+            if isinstance(t, ast.Name)
+        }
+
         for fn in ast.walk(tree):
             if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 continue
             calls = [n for n in ast.walk(fn) if isinstance(n, ast.Call)]
             names = {ast.unparse(c.func) for c in calls}
-            atomic = {"os.replace", "os.rename"} & names
+            # atomic.replacing is the temp + rename (the in-place write beside it is for
+            # devices and FIFOs, tests/test_atomic_device.py)
+            atomic = {"os.replace", "os.rename", "replacing"} & names
             for c in calls:
                 name = ast.unparse(c.func)
-                writes = name.endswith((".write_text", ".write_bytes")) or name == "os.open"
-                if name in ("open", "os.fdopen", "io.open") or name.endswith(".open"):
+                writes = name.endswith((".write_text", ".write_bytes"))
+                if name == "os.open":
+                    # a read-only open (O_RDONLY, O_NOFOLLOW...) writes nothing; flags that
+                    # are not a visible expression count as a write
+                    used = _flag_names(c.args[1], constants) if len(c.args) > 1 else set()
+                    writes = bool(write_flags & used) or not used & {"O_RDONLY", "O_DIRECTORY"}
+                elif name in ("open", "os.fdopen", "io.open") or name.endswith(".open"):
                     modes = [a for a in c.args[1:2]] + [
                         k.value for k in c.keywords if k.arg == "mode"
                     ]
@@ -547,28 +582,17 @@ def test_failed_report_write_leaves_no_partial_file(
 ) -> None:
     target = tmp_path / "report.json"
     target.write_text("previous report\n")
-    real_fdopen = os.fdopen
+    if fail_at == "write":
+        real_write = os.write
 
-    class HalfWriter:
-        def __init__(self, fh: object) -> None:
-            self.fh = fh
-
-        def __enter__(self) -> HalfWriter:
-            return self
-
-        def __exit__(self, *exc: object) -> None:
-            self.fh.close()  # type: ignore[attr-defined]
-
-        def write(self, text: str) -> int:
-            self.fh.write(text[: len(text) // 2])  # type: ignore[attr-defined]
-            self.fh.flush()  # type: ignore[attr-defined]
+        def half_write(fd: int, data: bytes) -> int:
+            real_write(fd, data[: len(data) // 2])
             raise _DiskFull(28, "No space left on device")
 
-    if fail_at == "write":
-        monkeypatch.setattr(os, "fdopen", lambda *a, **k: HalfWriter(real_fdopen(*a, **k)))
+        monkeypatch.setattr(os, "write", half_write)
     else:
 
-        def no_replace(*_: object) -> None:
+        def no_replace(*_: object, **__: object) -> None:
             raise _DiskFull(28, "No space left on device")
 
         monkeypatch.setattr(os, "replace", no_replace)
@@ -582,23 +606,13 @@ def test_failed_report_write_leaves_no_partial_file(
 def test_interrupted_write_leaves_no_partial_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_fdopen = os.fdopen
+    real_write = os.write
 
-    class Interrupted:
-        def __init__(self, fh: object) -> None:
-            self.fh = fh
+    def interrupted(fd: int, data: bytes) -> int:
+        real_write(fd, data[:10])
+        raise KeyboardInterrupt
 
-        def __enter__(self) -> Interrupted:
-            return self
-
-        def __exit__(self, *exc: object) -> None:
-            self.fh.close()  # type: ignore[attr-defined]
-
-        def write(self, text: str) -> int:
-            self.fh.write(text[:10])  # type: ignore[attr-defined]
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(os, "fdopen", lambda *a, **k: Interrupted(real_fdopen(*a, **k)))
+    monkeypatch.setattr(os, "write", interrupted)
     with pytest.raises(KeyboardInterrupt):
         cli._write(tmp_path / "out.sarif", "x" * 100)
     assert list(tmp_path.iterdir()) == []
