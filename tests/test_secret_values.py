@@ -371,6 +371,8 @@ def test_random_keys_are_found(check: SecretValuesCheck) -> None:
         "31415926535897932384626433832795028841971",
         "Signature: 8a477f597d28d172789f06886806bc55",
         "=?utf-8?b?44KB44Gn44GZ44CC5a6f6Zqb44Gr44Gv44CMV2VubiBpc3Q?=",
+        # an unsigned JWT (alg "none"): anyone can make one
+        "eyJhbGciOiJub25lIn0.eyJzdWIiOiIxMjM0NSJ9.",
         "",
     ],
 )
@@ -385,6 +387,7 @@ def test_look_alikes_have_no_entropy_finding(check: SecretValuesCheck, value: st
         ("file_checksum",),
         ("expectedchecksum",),
         ("etag",),
+        ("ETag",),
         ("BUILD_COMMIT",),
         ("REQUEST_ID",),
         ("hashlib.sha256",),

@@ -688,8 +688,10 @@ class SecretValuesCheck:
         if hit is None:
             if len(self._contexts) > 65536:
                 self._contexts.clear()
-            hit = any(w in self.context_words for w in self.words(name)) or bool(
-                self._long_context and self._long_context.search(name)
+            hit = (
+                any(w in self.context_words for w in self.words(name))
+                or _norm(name) in self.context_words  # "ETag" splits into "e" and "tag"
+                or bool(self._long_context and self._long_context.search(name))
             )
             self._contexts[name] = hit
         return hit
