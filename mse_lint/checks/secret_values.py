@@ -223,6 +223,8 @@ class SecretValuesCheck:
         self.argv_long = _lazy(str(argv.get("long_option_regex", r"(?!)")))
         self.flag_words = frozenset(w.lower() for w in _strings(argv.get("flag_words")))
         self.template_key_regex = _lazy(str(templates.get("key_regex", r"(?!)")))
+        # the authorization schemes a template may put between a key and its value
+        self._spaced_schemes = tuple(s for s in self.schemes if s.endswith(" "))
         self.constructs = {
             str(k): str(v) for k, v in _table(data.get("constructs")).items() if isinstance(v, str)
         }
@@ -403,14 +405,21 @@ class SecretValuesCheck:
             best = self.name_kind("password")  # smtp.login(user, "...")
         names = [*identifiers]
         odd: list[str] = []  # names with a line break: not in the one-name-a-line text of _hinted
+        templated: list[str] = []
         for v in values:
             if len(v) <= 80:  # longer ones are never secret names
                 for name in (v, v.lstrip("-")) if v.startswith("-") else (v,):
                     (odd if "\n" in name else names).append(name)
                 if v.startswith("-") and "=" in v:  # ["mysql", "--password=..."]
                     names.append(v.lstrip("-").partition("=")[0])
-            if "%" in v or "{" in v:  # "password=%s" % "...": the names templates give
-                names.extend(k for k in self.template_keys(v) if "\n" not in k)
+            if "%" in v or "{" in v:
+                templated.append(v)
+        if templated:
+            # "password=%s" % "...": the names templates give, read only in the templates that
+            # hold a secret word (_hinted, on the templates one a line)
+            flat = {v.replace("\n", " "): v for v in templated}
+            for v in self._hinted(list(flat)):
+                names.extend(k for k in self.template_keys(flat[v]) if "\n" not in k)
         for name in [*odd, *self._hinted(names)]:
             kind = self.name_kind(name)
             if kind is not None and (best is None or _KIND_RANK[kind] > _KIND_RANK[best]):
@@ -612,10 +621,9 @@ class SecretValuesCheck:
         """The name the template text before a placeholder gives to what is formatted there:
         "password" for "user=app password=", "--token" for "cli --token ", "" for none."""
         low = prefix.lower()
-        for scheme in self.schemes:
-            if scheme.endswith(" ") and low.endswith(scheme):  # "Authorization: Bearer "
-                prefix = prefix[: -len(scheme)]
-                break
+        if low.endswith(self._spaced_schemes):  # "Authorization: Bearer "
+            scheme = next(s for s in self._spaced_schemes if low.endswith(s))
+            prefix = prefix[: -len(scheme)]
         m = self.template_key_regex.search(prefix[-120:])
         if m is None:
             return ""
