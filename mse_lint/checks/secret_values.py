@@ -361,8 +361,16 @@ class SecretValuesCheck:
                     return True
         # MSE201: a secret name, and a value secret_part takes for a name of that kind
         kind = self._loosest_kind(ctx, values)
-        if kind is not None and any(
-            self._secret_span("", v, kind) is not None for v in _judged_values(values)
+        if (
+            kind is not None
+            and (
+                any(self._secret_span("", v, kind) is not None for v in values)
+                or any(  # the value of an option with its value: "--password=..."
+                    self._secret_span("", v.partition("=")[2], kind) is not None
+                    for v in values
+                    if v[:1] == "-" and "=" in v
+                )
+            )
         ):
             return False
         return None
@@ -405,22 +413,30 @@ class SecretValuesCheck:
             best = self.name_kind("password")  # smtp.login(user, "...")
         names = [*identifiers]
         odd: list[str] = []  # names with a line break: not in the one-name-a-line text of _hinted
-        templated: list[str] = []
+        long_templates: list[str] = []
         for v in values:
             if len(v) <= 80:  # longer ones are never secret names
-                for name in (v, v.lstrip("-")) if v.startswith("-") else (v,):
+                if not v.startswith("-"):
+                    (odd if "\n" in v else names).append(v)
+                    continue
+                for name in (v, v.lstrip("-")):
                     (odd if "\n" in name else names).append(name)
-                if v.startswith("-") and "=" in v:  # ["mysql", "--password=..."]
+                if "=" in v:  # ["mysql", "--password=..."]
                     names.append(v.lstrip("-").partition("=")[0])
-            if "%" in v or "{" in v:
-                templated.append(v)
-        if templated:
-            # "password=%s" % "...": the names templates give, read only in the templates that
-            # hold a secret word (_hinted, on the templates one a line)
-            flat = {v.replace("\n", " "): v for v in templated}
-            for v in self._hinted(list(flat)):
-                names.extend(k for k in self.template_keys(flat[v]) if "\n" not in k)
-        for name in [*odd, *self._hinted(names)]:
+            elif "%" in v or "{" in v:
+                long_templates.append(v.replace("\n", " "))
+        hinted = self._hinted(names)
+        if long_templates:
+            hinted += self._hinted(long_templates)
+        # "password=%s" % "...": the names a template gives hold a secret word only when the
+        # template does, so only the templates _hinted keeps are read
+        keys = [
+            key
+            for template in [*odd, *hinted]
+            if "%" in template or "{" in template
+            for key in self.template_keys(template)
+        ]
+        for name in [*odd, *hinted, *keys]:
             kind = self.name_kind(name)
             if kind is not None and (best is None or _KIND_RANK[kind] > _KIND_RANK[best]):
                 best = kind
@@ -811,15 +827,6 @@ class SecretValuesCheck:
         except (tokenize.TokenError, SyntaxError, IndentationError):  # pragma: no cover
             return out
         return out
-
-
-def _judged_values(values: list[str]) -> Iterable[str]:
-    """The values MSE201 may judge: the literals, and the value of an option with its value
-    (``"--password=..."``)."""
-    for v in values:
-        yield v
-        if v.startswith("-") and "=" in v:
-            yield v.partition("=")[2]
 
 
 # printf-style conversions: %s, %(name)s, %-10r, %%; a `*` width or precision takes an argument.
