@@ -515,6 +515,67 @@ def test_overlapping_matches_are_reported_once() -> None:
     assert len(found) == 1
 
 
+def test_npmrc_text_in_a_string_and_a_comment(tmp_path: Path) -> None:
+    """.npmrc lines as they appear in code: a triple-quoted string, a comment, a template. An
+    npm_ token after `_authToken=` is reported once, by its own name."""
+    legacy = "59dc9768-ff79-491b-acbd-8eaf7e4d4f40"
+    npm = BY_ID["npm-access-token"]["examples"][0]
+    source = (
+        'NPMRC = """registry=https://registry.npmjs.org/\n'
+        f"//registry.npmjs.org/:_authToken={legacy}\n"
+        f'//npm.pkg.example.com/:_authToken={npm}\n"""\n'
+        f"# _authToken={legacy}\n"
+        'TEMPLATE = f"//registry.npmjs.org/:_authToken={token}\\n"\n'
+        'ENV = "//registry.npmjs.org/:_authToken=${NPM_TOKEN}"\n'
+        "self._authToken = load_token_v2(config)\n"
+    )
+    diags, _ = check_source(tmp_path, source)
+    got = [(d.span.line, span_text(source, d.span), d.message.split(" '")[0]) for d in diags]
+    assert got == [
+        (2, legacy, "npm registry credential (.npmrc)"),
+        (3, npm, "npm access token"),
+        (5, legacy, "npm registry credential (.npmrc)"),
+    ]
+
+
+GITLAB_FAMILY = [
+    "gitlab-deploy-token",
+    "gitlab-runner-token",
+    "gitlab-runner-registration-token",
+    "gitlab-ci-job-token",
+    "gitlab-incoming-email-token",
+    "gitlab-pipeline-trigger-token",
+    "gitlab-agent-token",
+    "gitlab-oauth-app-secret",
+    "gitlab-feed-token",
+    "gitlab-scim-token",
+    "gitlab-feature-flags-token",
+]
+
+
+@pytest.mark.parametrize("fid", GITLAB_FAMILY)
+def test_gitlab_tokens_where_code_holds_them(fid: str, tmp_path: Path) -> None:
+    """GitLab's prefixed tokens in a request, a clone URL and a CI variable comment; the
+    prefix alone, or a body one character short, is not reported."""
+    fmt = BY_ID[fid]
+    token = fmt["examples"][0]
+    prefix = fmt["keywords"][0]
+    source = (
+        f'requests.post(URL, data={{"ref": "main", "value": "{token}"}})\n'
+        f'CLONE = "https://gitlab-ci-token:{token}@gitlab.example.com/g/p.git"\n'
+        f"# CI variable, rotated: {token}\n"
+        f'PREFIX = "{prefix}"\n'
+        f'SHORT = "{token[:-1]}"\n'
+    )
+    diags, _ = check_source(tmp_path, source)
+    assert [(d.span.line, span_text(source, d.span)) for d in diags] == [
+        (1, token),
+        (2, token),
+        (3, token),
+    ]
+    assert all(fmt["name"] in d.message and token not in d.message for d in diags)
+
+
 # -- [tool.mse-lint.secrets] through a project's pyproject.toml -------------------------------
 
 ACME = "acme_0123456789abcdef0123456789abcdef"

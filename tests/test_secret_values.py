@@ -27,6 +27,7 @@ from mse_lint.config import SecretSettings, Settings, load_settings
 from mse_lint.diagnostics import Diagnostic
 from mse_lint.engine import Engine, FileJob
 from mse_lint.record import replace
+from mse_lint.redact import redact
 from mse_lint.run import lint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -370,6 +371,8 @@ def test_random_keys_are_found(check: SecretValuesCheck) -> None:
         "31415926535897932384626433832795028841971",
         "Signature: 8a477f597d28d172789f06886806bc55",
         "=?utf-8?b?44KB44Gn44GZ44CC5a6f6Zqb44Gr44Gv44CMV2VubiBpc3Q?=",
+        # an unsigned JWT (alg "none"): anyone can make one
+        "eyJhbGciOiJub25lIn0.eyJzdWIiOiIxMjM0NSJ9.",
         "",
     ],
 )
@@ -384,6 +387,7 @@ def test_look_alikes_have_no_entropy_finding(check: SecretValuesCheck, value: st
         ("file_checksum",),
         ("expectedchecksum",),
         ("etag",),
+        ("ETag",),
         ("BUILD_COMMIT",),
         ("REQUEST_ID",),
         ("hashlib.sha256",),
@@ -602,6 +606,119 @@ def test_the_file_gate(check: SecretValuesCheck, tmp_path: Path) -> None:
     assert gate('x = "CpaNfhs0gCa05RFRunzqw7wZyVGOeUvfJIssDj4P"\n') is True
     assert gate('x = "no digits in this long_identifier_like_value"\n') is None
     assert findings('token = get()\nmode = "utf-8x"\n', tmp_path) == []
+
+
+# == command lines and templates (MSE201), URLs in comments (MSE203) ==============================
+
+CONSTRUCTS = [
+    # (source, the text under the span, the name shown, what the message says of the construct)
+    (
+        'CMD = ["mysql", "--password=s3cr3tPa55", "-u", "root"]\n',
+        "s3cr3tPa55",
+        "--password",
+        "the value of a command-line option in an argument list",
+    ),
+    (
+        'CMD = ("java", "-Ddb.password=Adm1n-Pass!")\n',
+        "Adm1n-Pass!",
+        "-Ddb.password",
+        "the value of a command-line option in an argument list",
+    ),
+    (
+        'CMD = ["deploy", "--token", "tK9x4fQ2Lm8Zr7p"]\n',
+        "tK9x4fQ2Lm8Zr7p",
+        "--token",
+        "the argument after the option in an argument list",
+    ),
+    (
+        'DSN = "host=db user=app password=%s" % "s3cr3tPa55"\n',
+        "s3cr3tPa55",
+        "password",
+        "formatted into a string with %",
+    ),
+    (
+        'H = "Authorization: Bearer {}".format("at-9fQ2xL7vR4tK8mN3")\n',
+        "at-9fQ2xL7vR4tK8mN3",
+        "Authorization",
+        "formatted into a string with str.format",
+    ),
+    (
+        'C = "mysql --password {} shop".format("hunter22x")\n',
+        "hunter22x",
+        "--password",
+        "formatted into a string with str.format",
+    ),
+    (
+        "F = f\"token={'tK9x4fQ2Lm8Zr7p'}\"\n",
+        "tK9x4fQ2Lm8Zr7p",
+        "token",
+        "formatted into an f-string",
+    ),
+]
+
+
+@pytest.mark.parametrize("source, secret, shown, construct", CONSTRUCTS)
+def test_command_lines_and_templates(
+    source: str, secret: str, shown: str, construct: str, tmp_path: Path
+) -> None:
+    found = findings(source, tmp_path)
+    assert [d.rule for d in found] == ["MSE201"]
+    d = found[0]
+    assert covered(source, d) == secret and d.secret
+    assert d.message == (
+        f"literal secret {redact(secret)} for `{shown}` ({construct}) in the code; code shipped "
+        "to MSE is meant to be shareable for audit"
+    )
+    assert secret not in d.message
+
+
+def test_the_file_gate_sees_command_lines_and_templates(check: SecretValuesCheck) -> None:
+    """The names an option or a template gives count for the gate, wherever they stand:
+    inside the option's value, past the 80 characters of a name. In a non-ASCII file the names
+    are the tree's identifiers (an ASCII file's are all its words, those of strings too)."""
+
+    def gate(source: str) -> Optional[bool]:
+        source += "# é\n"
+        return check.may_report(FileContext("app.py", source, ast.parse(source), CATALOG))
+
+    assert gate('CMD = ["mysql", "--db-password=s3cr3tPa55"]\n') is False
+    long = "host=db.internal.example port=5432 dbname=application_production user=app password=%s"
+    assert len(long) > 80
+    assert gate(f'DSN = "{long}" % "s3cr3tPa55"\n') is False
+    assert gate('C = "port: {}".format("5432")\n') is None
+
+
+def test_long_templates_are_read(tmp_path: Path) -> None:
+    long = "host=db.internal.example port=5432 dbname=application_production user=app password=%s"
+    source = f'DSN = "{long}" % "s3cr3tPa55"  # é\n'
+    assert [covered(source, d) for d in findings(source, tmp_path)] == ["s3cr3tPa55"]
+
+
+def test_urls_with_a_password_in_comments(tmp_path: Path) -> None:
+    source = (
+        "# proxy: https://deploy:hunter2word@proxy.example.com:3128\n"
+        'X = "é"  # was postgresql://app:p@ss-w0rd@db/app\n'
+        "# docs: https://user:password@host https://user:@host redis://:${REDIS_PW}@cache\n"
+        'H = "#https://svc:Zr7p4fQx@api.example.com"\n'
+        "# https://svc:Zr7p4fQy@api.example.com  # mse-lint: ignore[MSE203] -- revoked\n"
+    )
+    path = tmp_path / "app.py"
+    path.write_text(source, encoding="utf-8")
+    result = Engine(CATALOG, Settings()).check_file(FileJob(str(path), "app.py"))
+    found = [d for d in result.diagnostics if d.rule in RULES]
+    assert [(d.rule, d.span.line, covered(source, d)) for d in found] == [
+        ("MSE203", 1, "hunter2word"),
+        ("MSE203", 2, "p@ss-w0rd"),
+        ("MSE203", 4, "Zr7p4fQx"),
+    ]
+    assert found[1].span.col == 33  # characters, not bytes: "é" is two bytes
+    assert all(d.secret for d in found)
+    assert "for user `deploy`" in found[0].message and "hunter2word" not in found[0].message
+    assert [d.rule for d in result.suppressed] == ["MSE203"]
+
+
+def test_a_file_without_quotes_is_wanted_for_its_comments(check: SecretValuesCheck) -> None:
+    assert check.wants("# https://deploy:hunter2word@proxy.example.com:3128\nx = 1\n")
 
 
 # == the allowlist: [tool.mse-lint.secrets] =======================================================

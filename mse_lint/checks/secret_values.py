@@ -167,6 +167,8 @@ class SecretValuesCheck:
         values = _table(data.get("values"))
         urls = _table(data.get("urls"))
         entropy = _table(data.get("entropy"))
+        argv = _table(data.get("argv"))
+        templates = _table(data.get("templates"))
 
         # -- names ---------------------------------------------------------------------------
         self.strong = frozenset(w.lower() for w in _strings(names.get("strong")))
@@ -215,6 +217,17 @@ class SecretValuesCheck:
         self.example_passwords = frozenset(
             p.lower() for p in _strings(urls.get("example_passwords"))
         )
+
+        # -- command lines and templates (MSE201) --------------------------------------------
+        self.argv_option = _lazy(str(argv.get("option_regex", r"(?!)")), re.DOTALL)
+        self.argv_long = _lazy(str(argv.get("long_option_regex", r"(?!)")))
+        self.flag_words = frozenset(w.lower() for w in _strings(argv.get("flag_words")))
+        self.template_key_regex = _lazy(str(templates.get("key_regex", r"(?!)")))
+        # the authorization schemes a template may put between a key and its value
+        self._spaced_schemes = tuple(s for s in self.schemes if s.endswith(" "))
+        self.constructs = {
+            str(k): str(v) for k, v in _table(data.get("constructs")).items() if isinstance(v, str)
+        }
 
         # -- entropy -------------------------------------------------------------------------
         self.charsets = tuple(
@@ -316,8 +329,8 @@ class SecretValuesCheck:
         """The file has a string literal: every finding is on one. Which literals can be
         reported is decided on their values, in :meth:`may_report`: a test on the source text
         would have to see through escapes, implicit concatenation, f-string braces and
-        normalised identifiers to be sure."""
-        return "'" in text or '"' in text
+        normalised identifiers to be sure. A comment can hold a URL with a password (MSE203)."""
+        return "'" in text or '"' in text or "://" in text
 
     def may_report(self, ctx: FileContext) -> Optional[bool]:
         """Whether one of the file's str / bytes literals could be reported, from the
@@ -348,7 +361,17 @@ class SecretValuesCheck:
                     return True
         # MSE201: a secret name, and a value secret_part takes for a name of that kind
         kind = self._loosest_kind(ctx, values)
-        if kind is not None and any(self._secret_span("", v, kind) is not None for v in values):
+        if (
+            kind is not None
+            and (
+                any(self._secret_span("", v, kind) is not None for v in values)
+                or any(  # the value of an option with its value: "--password=..."
+                    self._secret_span("", v.partition("=")[2], kind) is not None
+                    for v in values
+                    if v[:1] == "-" and "=" in v
+                )
+            )
+        ):
             return False
         return None
 
@@ -390,11 +413,30 @@ class SecretValuesCheck:
             best = self.name_kind("password")  # smtp.login(user, "...")
         names = [*identifiers]
         odd: list[str] = []  # names with a line break: not in the one-name-a-line text of _hinted
+        long_templates: list[str] = []
         for v in values:
             if len(v) <= 80:  # longer ones are never secret names
-                for name in (v, v.lstrip("-")) if v.startswith("-") else (v,):
+                if not v.startswith("-"):
+                    (odd if "\n" in v else names).append(v)
+                    continue
+                for name in (v, v.lstrip("-")):
                     (odd if "\n" in name else names).append(name)
-        for name in [*odd, *self._hinted(names)]:
+                if "=" in v:  # ["mysql", "--password=..."]
+                    names.append(v.lstrip("-").partition("=")[0])
+            elif "%" in v or "{" in v:
+                long_templates.append(v.replace("\n", " "))
+        hinted = self._hinted(names)
+        if long_templates:
+            hinted += self._hinted(long_templates)
+        # "password=%s" % "...": the names a template gives hold a secret word only when the
+        # template does, so only the templates _hinted keeps are read
+        keys = [
+            key
+            for template in [*odd, *hinted]
+            if "%" in template or "{" in template
+            for key in self.template_keys(template)
+        ]
+        for name in [*odd, *hinted, *keys]:
             kind = self.name_kind(name)
             if kind is not None and (best is None or _KIND_RANK[kind] > _KIND_RANK[best]):
                 best = kind
@@ -590,6 +632,34 @@ class SecretValuesCheck:
             return True
         return bool(core) and not _REGULAR_CASE.fullmatch(core)
 
+    # == command lines and templates (MSE201) ===================================================
+    def template_key(self, prefix: str) -> str:
+        """The name the template text before a placeholder gives to what is formatted there:
+        "password" for "user=app password=", "--token" for "cli --token ", "" for none."""
+        low = prefix.lower()
+        if low.endswith(self._spaced_schemes):  # "Authorization: Bearer "
+            scheme = next(s for s in self._spaced_schemes if low.endswith(s))
+            prefix = prefix[: -len(scheme)]
+        m = self.template_key_regex.search(prefix[-120:])
+        if m is None:
+            return ""
+        option = m.group("option")
+        return f"--{option}" if option else m.group("key") or ""
+
+    def template_keys(self, template: str) -> list[str]:
+        """The names of template_key for every text between two of the template's ``%`` and
+        ``{``: a superset of those of its placeholders, whatever its syntax."""
+        return [
+            k.lstrip("-")
+            for piece in _PLACEHOLDER_START.get().split(template)[:-1]
+            for k in (self.template_key(piece),)
+            if k
+        ]
+
+    def option_takes_no_value(self, name: str) -> bool:
+        """``--no-password``, ``--password-stdin``: the element after it is another argument."""
+        return any(w in self.flag_words for w in self.words(name))
+
     # == URLs (MSE203) ===========================================================================
     def url_credentials(self, text: str) -> list[UrlCredential]:
         if "://" not in text or "@" not in text:
@@ -597,8 +667,8 @@ class SecretValuesCheck:
         out = []
         for m in self.url.finditer(text):
             user, pw = m.group("user"), m.group("password")
-            if pw == user or pw.lower() in self.example_passwords:
-                continue
+            if pw == user or all(p in self.example_passwords for p in pw.lower().split("@")):
+                continue  # "foo:bar@baz@host" is made of examples too
             if self.url_placeholder is not None and self.url_placeholder.search(pw):
                 continue
             if self.allowed(pw) or self.allowed(text):
@@ -642,8 +712,10 @@ class SecretValuesCheck:
         if hit is None:
             if len(self._contexts) > 65536:
                 self._contexts.clear()
-            hit = any(w in self.context_words for w in self.words(name)) or bool(
-                self._long_context and self._long_context.search(name)
+            hit = (
+                any(w in self.context_words for w in self.words(name))
+                or _norm(name) in self.context_words  # "ETag" splits into "e" and "tag"
+                or bool(self._long_context and self._long_context.search(name))
             )
             self._contexts[name] = hit
         return hit
@@ -705,9 +777,66 @@ class SecretValuesCheck:
     # == the pass ================================================================================
     def run(self, ctx: FileContext) -> Iterable[Diagnostic]:
         possible = self.may_report(ctx)
-        if possible is None:
+        out = [] if possible is None else _Pass(self, ctx, secrets_only=not possible).run()
+        in_comments = self.comment_urls(ctx)
+        if in_comments:
+            out = sorted([*out, *in_comments], key=lambda d: (d.span, d.rule))
+        return out
+
+    def comment_urls(self, ctx: FileContext) -> list[Diagnostic]:
+        """MSE203 for the URLs with a password in comments: comments ship with the code. The
+        file is tokenized only when a line has such a URL after a ``#``, which few files have."""
+        text = ctx.source
+        if "#" not in text or "@" not in text:
             return []
-        return _Pass(self, ctx, secrets_only=not possible).run()
+        lines: set[int] = set()
+        at = text.find("://")
+        while at >= 0:
+            start = text.rfind("\n", 0, at) + 1
+            end = text.find("\n", at)
+            end = len(text) if end < 0 else end
+            hash_at = text.find("#", start, at)
+            if hash_at >= 0 and self.url_credentials(text[hash_at:end]):
+                lines.add(text.count("\n", 0, at) + 1)
+            at = text.find("://", end)
+        if not lines:
+            return []
+        import io
+        import tokenize
+
+        out = []
+        try:
+            for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+                if tok.type != tokenize.COMMENT or tok.start[0] not in lines:
+                    continue
+                line, col = tok.start  # tokenize's columns are characters
+                for cred in self.url_credentials(tok.string):
+                    pw = tok.string[cred.start : cred.end]
+                    first = col + cred.start  # 0-based
+                    out.append(
+                        ctx.diagnostic(
+                            "MSE203",
+                            ctx.tree,
+                            None,
+                            user=cred.user or "(none)",
+                            value=redact(pw),
+                            _secret=True,
+                            _span=Span(line, first + 1, line, first + 1 + len(pw)),
+                        )
+                    )
+        except (tokenize.TokenError, SyntaxError, IndentationError):  # pragma: no cover
+            return out
+        return out
+
+
+# printf-style conversions: %s, %(name)s, %-10r, %%; a `*` width or precision takes an argument.
+# Compiled when a file first has a % template with a literal argument.
+_PERCENT = LazyPattern(
+    r"%(?:\((?P<name>[^)]*)\))?[#0 +-]*(?P<width>\*|\d+)?(?:\.(?P<prec>\*|\d+))?[hlL]?"
+    r"(?P<conv>[diouxXeEfFgGcrsa%])"
+)
+# where a % or a { placeholder may start (the file gate's template_keys)
+_PLACEHOLDER_START = LazyPattern(r"[%{]")
 
 
 def _encoded_text(run: str) -> bool:
@@ -801,15 +930,26 @@ class _Bound(Mutable):
     shown: str  # the name as messages show it (self.password)
     context: tuple[str, ...]  # names that qualify the value (MSE204): target, callee
     secret_name: bool  # MSE201 judges it
+    construct: str  # how it is bound, when not by a name (a key of [secret_values.constructs])
+    at: int  # where the value starts in the literal ("--password=...")
 
     def __init__(
-        self, node: StrNode, name: str, shown: str, context: tuple[str, ...], secret_name: bool
+        self,
+        node: StrNode,
+        name: str,
+        shown: str,
+        context: tuple[str, ...],
+        secret_name: bool,
+        construct: str = "",
+        at: int = 0,
     ) -> None:
         self.node = node
         self.name = name
         self.shown = shown
         self.context = context
         self.secret_name = secret_name
+        self.construct = construct
+        self.at = at
 
 
 def _callee(func: ast.expr) -> str:
@@ -874,9 +1014,12 @@ class _Pass:
             ast.AsyncFunctionDef: self.visit_function,
             ast.Lambda: self.visit_function,
             ast.Compare: self.visit_compare,
+            ast.List: self.visit_sequence,
+            ast.Tuple: self.visit_sequence,
+            ast.BinOp: self.visit_binop,
+            ast.JoinedStr: self.visit_fstring,
         }
         if not secrets_only:
-            self.handlers[ast.JoinedStr] = self.visit_fstring
             self.handlers[ast.Constant] = self.visit_constant
 
     def run(self) -> list[Diagnostic]:
@@ -937,12 +1080,30 @@ class _Pass:
             self.add(value, name, shown or name, (name, *context), secret)  # type: ignore[arg-type]
 
     def add(
-        self, node: StrNode, name: str, shown: str, context: tuple[str, ...], secret: bool
+        self,
+        node: StrNode,
+        name: str,
+        shown: str,
+        context: tuple[str, ...],
+        secret: bool,
+        construct: str = "",
+        at: int = 0,
     ) -> None:
         old = self.bound.get(id(node))
         if old is not None and (old.secret_name or not secret):
             return
-        self.bound[id(node)] = _Bound(node, name, shown, tuple(c for c in context if c), secret)
+        self.bound[id(node)] = _Bound(
+            node, name, shown, tuple(c for c in context if c), secret, construct, at
+        )
+
+    def bind_construct(
+        self, node: ast.AST, name: str, shown: str, construct: str, at: int = 0
+    ) -> None:
+        """``node``, a literal, is bound to ``name`` by a command line or a template: judged by
+        MSE201 when the name is a secret name, otherwise left as it was (MSE204 keeps the
+        bindings it had)."""
+        if _is_string(node) and self.c.secret_name(name):
+            self.add(node, name, shown, (name,), True, construct, at)  # type: ignore[arg-type]
 
     def target_name(self, target: ast.AST) -> str:
         if isinstance(target, ast.Name):
@@ -997,7 +1158,12 @@ class _Pass:
                 self.bind(v, k.value, (outer,))
 
     def visit_call(self, node: ast.Call) -> None:
-        callee = _callee(node.func)
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr == "format":
+            template = _string_value(func.value)
+            if template is not None and "{" in template:
+                self.visit_format(node, template)
+        callee = _callee(func)
         last = callee.rsplit(".", 1)[-1]
         for kw in node.keywords:
             if kw.arg:
@@ -1057,11 +1223,100 @@ class _Pass:
         return self.target_name(node)
 
     def visit_fstring(self, node: ast.JoinedStr) -> None:
+        prefix = ""  # the constant text since the previous field
         for part in node.values:
-            self.fstring_parts.add(id(part))
             text = _string_value(part)
             if text is not None:
-                self.urls(node, text, exact=False)
+                prefix += text
+                if not self.secrets_only:
+                    self.fstring_parts.add(id(part))
+                    self.urls(node, text, exact=False)
+            elif isinstance(part, ast.FormattedValue):
+                # f"token={'...'}": a literal in a field is formatted into the string
+                key = self.c.template_key(prefix)
+                if key:
+                    self.bind_construct(part.value, key.lstrip("-"), key, "fstring")
+                prefix = ""
+
+    # -- command lines and templates (MSE201) ----------------------------------------------------
+    def visit_sequence(self, node: Union[ast.List, ast.Tuple]) -> None:
+        """An argument list: ``["mysql", "--password=...", ...]``, ``["cli", "--token", "..."]``."""
+        elts = node.elts
+        for i, elt in enumerate(elts):
+            if not (isinstance(elt, ast.Constant) and isinstance(elt.value, str)):
+                continue
+            text = elt.value
+            if not text.startswith("-"):
+                continue
+            m = self.c.argv_option.fullmatch(text)
+            if m is not None:
+                name = m.group("name")
+                shown = text[: m.start("value") - 1]
+                self.bind_construct(elt, name, shown, "argv_value", m.start("value"))
+                continue
+            m = self.c.argv_long.fullmatch(text)
+            if m is None or i + 1 >= len(elts) or self.c.option_takes_no_value(m.group("name")):
+                continue
+            after = elts[i + 1]
+            value = _string_value(after)
+            if value is not None and not value.startswith("-"):
+                self.bind_construct(after, m.group("name"), text, "argv_next")
+
+    def visit_binop(self, node: ast.BinOp) -> None:
+        """``"password=%s" % "..."``, ``"user=%s password=%s" % ("app", "...")``."""
+        if not isinstance(node.op, ast.Mod):
+            return
+        template = _string_value(node.left)
+        if template is None or "%" not in template:
+            return
+        right = node.right
+        args = right.elts if isinstance(right, ast.Tuple) else [right]
+        mapping = (
+            {k.value: v for k, v in zip(right.keys, right.values) if isinstance(k, ast.Constant)}
+            if isinstance(right, ast.Dict)
+            else None
+        )
+        index, last = 0, 0
+        for m in _PERCENT.finditer(template):
+            if m.group("conv") == "%":
+                continue
+            if "*" in (m.group("width") or "") + (m.group("prec") or ""):
+                return  # a width taken from the arguments: the positions are not known
+            key = self.c.template_key(template[last : m.start()])
+            last = m.end()
+            name = m.group("name")
+            if name is not None:
+                arg = mapping.get(name) if mapping is not None else None
+            else:
+                arg = args[index] if mapping is None and index < len(args) else None
+                index += 1
+            if key and arg is not None:
+                self.bind_construct(arg, key.lstrip("-"), key, "percent")
+
+    def visit_format(self, node: ast.Call, template: str) -> None:
+        """``"token: {}".format("...")``, ``"{0} token={1}".format(user, "...")``."""
+        import string
+
+        try:
+            fields = list(string.Formatter().parse(template))
+        except ValueError:
+            return  # not a valid format string: str.format would raise
+        keywords = {kw.arg: kw.value for kw in node.keywords if kw.arg}
+        auto = 0
+        for text, field, _spec, _conversion in fields:
+            if field is None:
+                continue
+            key = self.c.template_key(text)
+            arg: Optional[ast.AST] = None
+            if field == "":
+                arg = node.args[auto] if auto < len(node.args) else None
+                auto += 1
+            elif field.isdigit():
+                arg = node.args[int(field)] if int(field) < len(node.args) else None
+            elif field.isidentifier():
+                arg = keywords.get(field)
+            if key and arg is not None:
+                self.bind_construct(arg, key.lstrip("-"), key, "format")
 
     def visit_constant(self, node: ast.Constant) -> None:
         if id(node) not in self.fstring_parts:
@@ -1075,10 +1330,11 @@ class _Pass:
         value = _string_value(node)
         if value is None:
             return
-        where = self.c.secret_part(b.name, value)
+        where = self.c.secret_part(b.name, value[b.at :])
         if where is None:
             return
-        secret = value[where[0] : where[1]]
+        start = b.at + where[0]
+        secret = value[start : b.at + where[1]]
         self.done.add(id(node))
         self.out.append(
             self.ctx.diagnostic(
@@ -1086,9 +1342,10 @@ class _Pass:
                 node,
                 self.stmt_of(node),
                 name=b.shown,
+                construct=self.c.constructs.get(b.construct, "") if b.construct else "",
                 value=redact(secret),
                 _secret=True,
-                _span=self.locate(node, value, where[0], secret),
+                _span=self.locate(node, value, start, secret),
             )
         )
 
