@@ -183,3 +183,66 @@ def loads_json(text: str) -> Any:
         return json.loads(text)
     except RecursionError:
         raise ValueError(json_depth_problem(text)) from None
+
+
+# Tokens that nest one expression in another (a chain of them builds a tree as deep as the
+# chain is long): every operator but the separators and closing brackets, and these keywords.
+_PY_SEPARATORS = frozenset({",", ";", "=", ")", "]", "}"})
+_PY_NESTING_WORDS = frozenset({"if", "else", "lambda", "not", "await", "yield"})
+_PY_OPERATOR_CHARS = "+-*/%@&|^~<>.([{=!"
+
+
+def python_nesting(text: str) -> tuple[int, int, int]:
+    """How deep the expressions of Python source nest, from its tokens alone (for a file the
+    running interpreter cannot parse): the sum over statements of (depth)², what the time of
+    libcst's parser grows with, and the (line, column) where the deepest statement reaches its
+    depth. A flat list or call of many items is shallow; ``1 + 1 + ...``, ``a.b.c...``,
+    ``f()()...``, nested brackets and ``x if c else ...`` chains are as deep as they are long.
+    When the tokenizer itself fails, every operator character of the text counts as one
+    statement's depth: a bound, not a measure."""
+    import io
+    import tokenize
+
+    total = deepest = 0
+    where = (1, 1)
+    cur = best = 0  # depth of the current segment, deepest segment, at this bracket level
+    # (the bracket, the parent's cur with the bracket counted, the parent's best)
+    stack: list[tuple[str, int, int]] = []
+
+    def note(depth: int, pos: tuple[int, int]) -> None:
+        nonlocal deepest, where
+        if depth > deepest:
+            deepest, where = depth, (pos[0], pos[1] + 1)
+
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            kind, s = tok.type, tok.string
+            if kind == tokenize.OP:
+                if s in "([{":
+                    stack.append((s, cur + 1, best))
+                    cur = best = 0
+                    note(len(stack), tok.start)
+                elif s in ")]}":
+                    if stack:
+                        inner = max(best, cur)
+                        _, cur, best = stack.pop()
+                        cur += inner
+                        note(cur, tok.start)
+                elif s in _PY_SEPARATORS or (s == ":" and stack and stack[-1][0] != "("):
+                    # a ':' separates dict items and slices; elsewhere it belongs to a lambda,
+                    # an annotation or a block, and nests nothing apart
+                    best, cur = max(best, cur), 0
+                else:
+                    cur += 1
+                    note(cur, tok.start)
+            elif kind == tokenize.NAME and s in _PY_NESTING_WORDS:
+                cur += 1
+                note(cur, tok.start)
+            elif kind in (tokenize.NEWLINE, tokenize.ENDMARKER) and not stack:
+                depth = max(best, cur)
+                total += depth * depth
+                cur = best = 0
+    except (tokenize.TokenError, SyntaxError):
+        depth = sum(text.count(c) for c in _PY_OPERATOR_CHARS)
+        return depth * depth, 1, 1
+    return total + max(best, cur) ** 2, where[0], where[1]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Optional
@@ -255,3 +256,228 @@ def test_manifest_reports_a_bug_as_one_line(
         "mse-lint: error: internal error: RecursionError: maximum recursion depth exceeded "
         "(run with --debug for the traceback; please report it)\n"
     )
+
+
+OS_SYSTEM = (
+    "`os.system` cannot start a shell in the enclave; it does not raise but returns 32512 "
+    "(exit 127), so the command silently never runs"
+)
+SYSTEM = b"import os\nos.system('x')\n"
+
+# codecs that exist but are no text encodings, raise UnicodeError, or are unknown by their alias
+ODD_CODECS = [
+    "punycode", "undefined", "rot13", "hex", "uu", "zlib", "base64", "bz2", "quopri",
+    "utf-16", "utf-32", "mbcs", "string_escape", "unicode_internal",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("codec", ODD_CODECS)
+def test_odd_declared_encoding_is_mse002_and_the_run_goes_on(tmp_path: Path, codec: str) -> None:
+    root = project(
+        tmp_path, {"src/odd.py": f"# coding: {codec}\nx = 1\n".encode(), "src/app.py": SYSTEM}
+    )
+    proc = run(".", "--format", "json", "--select", "MSE0,MSE1", cwd=root)
+    got = findings(proc)
+    assert [f[:2] for f in got] == [("src/app.py", "MSE103"), ("src/odd.py", "MSE002")]
+    assert got[0][2:] == (2, 1, OS_SYSTEM)
+    assert got[1][4].startswith("this file cannot be decoded: ")
+    assert got[1][4].endswith("; Python refuses to import it")
+    assert proc.returncode == 1
+
+
+def _cpython_rejects(data: bytes) -> bool:
+    try:
+        compile(data, "m.py", "exec", dont_inherit=True)
+    except SyntaxError:
+        return True
+    except (ValueError, MemoryError, RecursionError):  # pragma: no cover - not these inputs
+        return True
+    return False
+
+
+def test_every_codec_is_judged_as_cpython_does(tmp_path: Path) -> None:
+    """Each codec name Python knows (and some it does not), declared in a file with a non-ASCII
+    string and an undecodable byte in a comment: the engine refuses exactly the files this
+    Python's compiler refuses (MSE001 or MSE002), and never raises."""
+    import encodings.aliases
+
+    from mse_lint.catalog import load_catalog
+    from mse_lint.config import Settings
+    from mse_lint.engine import Engine, FileJob
+
+    engine = Engine(load_catalog(), Settings(select=("MSE0",)))
+    names = sorted({*encodings.aliases.aliases.values(), *ODD_CODECS, "utf8", "klingon"})
+    bodies = [b"x = 1\n", b"x = 'caf\xc3\xa9'\n", b"x = 1  # \xff\xfe\n", b"x = '\x81'\n"]
+    path = tmp_path / "m.py"
+    disagree = []
+    for name in names:
+        for body in bodies:
+            data = f"# coding: {name}\n".encode() + body
+            path.write_bytes(data)
+            rules = {d.rule for d in engine.check_file(FileJob(str(path), "m.py")).diagnostics}
+            if bool(rules & {"MSE001", "MSE002"}) != _cpython_rejects(data):
+                disagree.append((name, body, rules))
+    assert disagree == []
+
+
+def test_invalid_bytes_in_a_comment_of_a_declared_codec_are_mse002(tmp_path: Path) -> None:
+    """Only UTF-8 source is decoded token by token: any other declared codec decodes the whole
+    file first, so a byte it cannot decode fails the import even inside a comment."""
+    root = project(tmp_path, {"src/app.py": b"# coding: cp1252\nx = 1  # \x81\n"})
+    proc = run(".", "--format", "json", "--select", "MSE0", cwd=root)
+    assert [f[1:4] for f in findings(proc)] == [("MSE002", 2, 10)]
+    assert proc.returncode == 1
+
+
+def test_many_invalid_bytes_in_comments_take_linear_time(tmp_path: Path) -> None:
+    """Each bad byte of a comment decoded the rest of the file again: 50,000 took 6 s."""
+    bad = b"import os\n# " + b"\xff" * 400_000 + b"\nos.system('x')  # \xfe\ny = '\xff'\n"
+    root = project(tmp_path, {"src/app.py": bad})
+    start = time.monotonic()
+    proc = run(".", "--format", "json", "--select", "MSE0,MSE1", cwd=root)
+    assert time.monotonic() - start < 20
+    assert [f[1:4] for f in findings(proc)] == [("MSE002", 4, 6)]
+
+
+def test_slow_codec_on_a_large_file_is_mse004(tmp_path: Path) -> None:
+    """CPython's punycode decoder is quadratic: 1 MB took 100 s to decode."""
+    data = b"# coding: punycode\nx=1\n#-" + b"a" * 1_000_000
+    root = project(tmp_path, {"src/app.py": data, "src/other.py": SYSTEM})
+    start = time.monotonic()
+    proc = run(".", "--format", "json", "--select", "MSE0,MSE1", cwd=root)
+    assert time.monotonic() - start < 20
+    assert findings(proc) == [
+        (
+            "src/app.py",
+            "MSE004",
+            1,
+            1,
+            "this file was not checked: it declares the punycode encoding, whose decoding "
+            "takes quadratic time, and is 976.6 KiB: mse-lint decodes at most 64 KiB of it; "
+            "none of the other rules looked at it",
+        ),
+        ("src/other.py", "MSE103", 2, 1, OS_SYSTEM),
+    ]
+    assert proc.returncode == 1
+
+
+# -- Python past the limits of the parser and of the analysis ---------------------------------
+def _overflow(detail_line: int, col: int) -> str:
+    return (
+        f"this file does not parse: too deeply nested for Python's parser at line "
+        f"{detail_line}, column {col}; the enclave's import of it raises MemoryError"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "low", "high"),
+    [
+        pytest.param("x = " + "-" * 100_000 + "1\n", 5_900, 6_100, id="unary-minus"),
+        pytest.param("x = " + "not " * 30_000 + "1\n", 23_000, 24_500, id="not"),
+        pytest.param("x = " + "2**" * 50_000 + "2\n", 8_500, 9_500, id="power"),
+        pytest.param("f = " + "lambda: " * 20_000 + "1\n", 23_000, 24_500, id="lambda"),
+    ],
+)
+def test_nesting_cpython_refuses_is_mse001(tmp_path: Path, body: str, low: int, high: int) -> None:
+    """Every CPython stops with MemoryError ("too complex to parse") on these: the import fails
+    in the enclave, so it is MSE001 where the parser gave up (it was a notice and exit 0)."""
+    root = project(tmp_path, {"src/app.py": SYSTEM + body.encode()})
+    proc = run(".", "--format", "json", "--select", "MSE0,MSE1", cwd=root)
+    [(path, rule, line, col, message)] = findings(proc)
+    assert (path, rule, line) == ("src/app.py", "MSE001", 3)
+    assert low <= col <= high
+    assert message == _overflow(3, col)
+    assert notices(proc) == []
+    assert proc.returncode == 1
+
+
+def test_file_larger_than_the_limit_is_mse004(tmp_path: Path) -> None:
+    """12 MB of `x = 1` took 51 s and 4.9 GB; past 2 MiB a file is not parsed at all."""
+    root = project(tmp_path, {"src/big.py": b"x = 1\n" * 2_000_000, "src/other.py": SYSTEM})
+    start = time.monotonic()
+    proc = run(".", "--format", "json", "--select", "MSE0,MSE1", cwd=root)
+    assert time.monotonic() - start < 20
+    assert findings(proc) == [
+        (
+            "src/big.py",
+            "MSE004",
+            1,
+            1,
+            "this file was not checked: it is 11.4 MiB, more than the 2 MiB mse-lint parses in "
+            "one file; none of the other rules looked at it",
+        ),
+        ("src/other.py", "MSE103", 2, 1, OS_SYSTEM),
+    ]
+    assert proc.returncode == 1
+    console = run(".", "--select", "MSE0,MSE1", cwd=root)
+    assert "2 files checked" in console.stdout  # app.py and other.py, not big.py
+    accepted = run(".", "--select", "MSE0", "--ignore", "MSE004", cwd=root)
+    assert accepted.returncode == 0
+
+
+def _newer_syntax() -> str:
+    """A statement this Python cannot parse but a newer one can (libcst reads it)."""
+    if sys.version_info < (3, 12):
+        return "type Alias = int\n"
+    if sys.version_info < (3, 14):
+        return "try:\n    pass\nexcept ValueError, TypeError:\n    pass\n"
+    pytest.skip("no syntax newer than this Python that libcst parses")
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        pytest.param(
+            "x = " + "1 + " * 8_000 + "1\n",
+            "its expressions nest too deeply (line {n})",
+            id="deep-sum-8000",  # 26 s in libcst, roughly cubic
+        ),
+        pytest.param("x = 1\n" * 30_000, "it is {size}, more than 128 KiB", id="30000-lines"),
+    ],
+)
+def test_fallback_parse_past_its_budget_is_mse004(tmp_path: Path, body: str, reason: str) -> None:
+    newer = _newer_syntax()
+    text = newer + body
+    root = project(tmp_path, {"src/app.py": text.encode(), "src/other.py": SYSTEM})
+    start = time.monotonic()
+    proc = run(".", "--format", "json", "--select", "MSE0,MSE1,MSE506", cwd=root)
+    assert time.monotonic() - start < 20
+    got = findings(proc)
+    assert [f[:4] for f in got] == [
+        ("src/app.py", "MSE004", 1, 1),
+        ("src/other.py", "MSE103", 2, 1),
+    ]
+    here = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    size = f"{len(text.encode()) / 1024:.1f} KiB"
+    why = reason.format(n=newer.count("\n") + 1, size=size)
+    assert got[0][4].startswith(
+        f"this file was not checked: this Python ({here}) cannot parse it ("
+    )
+    assert f"), and {why}, beyond what the fallback parser reads in bounded time" in got[0][4]
+    assert proc.returncode == 1
+
+
+def test_fallback_within_its_budget_still_reports_mse506(tmp_path: Path) -> None:
+    newer = _newer_syntax()
+    root = project(tmp_path, {"src/app.py": (newer + "x = " + "1 + " * 500 + "1\n").encode()})
+    proc = run(
+        ".", "--format", "json", "--select", "MSE0,MSE506", "--target-python", "3.10", cwd=root
+    )
+    assert [f[1] for f in findings(proc)] == ["MSE506"]
+
+
+def test_python_nesting_of_real_code_is_far_below_the_budget() -> None:
+    """The standard library's largest files, with the fallback budget of rules/core.toml."""
+    import os as os_module
+
+    from mse_lint.catalog import load_catalog
+    from mse_lint.nesting import python_nesting
+
+    budget = load_catalog().data("core")["limits"]["fallback_max_nesting"]
+    folder = Path(os_module.__file__).parent
+    files = sorted(folder.glob("*.py"), key=lambda p: p.stat().st_size)[-15:]
+    for path in files:
+        cost = python_nesting(path.read_text(encoding="utf-8", errors="replace"))[0]
+        assert cost < budget / 10, path
+    assert python_nesting("x = [" + "(1, 2), " * 10_000 + "]\n")[0] < 100
+    assert python_nesting("x = " + "1 + " * 1_000 + "1\n")[0] == 1_000_000
