@@ -481,3 +481,14 @@ def test_python_nesting_of_real_code_is_far_below_the_budget() -> None:
         assert cost < budget / 10, path
     assert python_nesting("x = [" + "(1, 2), " * 10_000 + "]\n")[0] < 100
     assert python_nesting("x = " + "1 + " * 1_000 + "1\n")[0] == 1_000_000
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 11), reason="3.11+ guards the recursion of ast.parse")
+def test_deep_valid_file_does_not_crash_python_before_3_11(tmp_path: Path) -> None:
+    """Before 3.11, building the ast objects of 150,000 levels overflowed the C stack: the
+    whole run died with SIGSEGV (exit -11)."""
+    deep = b"import os\nx = " + b"1 + " * 200_000 + b"1\nos.system('x')\n"
+    root = project(tmp_path, {"src/app.py": deep})
+    proc = run(".", "--format", "json", "--select", "MSE0,MSE1", cwd=root)
+    assert [f[1:4] for f in findings(proc)] == [("MSE103", 3, 1)]
+    assert proc.returncode == 1
