@@ -362,6 +362,8 @@ class Engine:
         self.local_modules = local_modules
         self.info = info or ProjectInfo(local_modules=local_modules)
         self.cache = cache
+        # what one file may cost (rules/core.toml [limits]); past it, MSE004
+        self.limits: Mapping[str, Any] = catalog.data("core").get("limits", {})
 
     @property
     def checks(self) -> list[Check]:
@@ -418,11 +420,6 @@ class Engine:
             return None, result
         key = file_key(job.path, job.display, data) if keyed else None
         return key, self.check_data(job, data)
-
-    @property
-    def limits(self) -> Mapping[str, Any]:
-        """What one file may cost (rules/core.toml [limits]); past it, MSE004."""
-        return self.catalog.data("core").get("limits", {})  # type: ignore[no-any-return]
 
     def _too_large(self, size: int, most: int) -> str:
         return f"it is {_bytes(size)}, more than the {_bytes(most)} mse-lint parses in one file"
