@@ -29,11 +29,11 @@ class Rule(Frozen):
     good: tuple[str, ...]
     enabled: bool = True
     bad_bytes: bool = False
-    # each bad example is written this many times into one file (a rule about size)
-    bad_repeat: int = 1
     security_severity: Optional[str] = None
     # How often a finding is right (SARIF's `precision`): "very-high", "high", "medium", "low"
     precision: str = "high"
+    # each bad example is written this many times into one file (a rule about size)
+    bad_repeat: int = 1
 
     def __init__(
         self,
