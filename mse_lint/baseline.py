@@ -95,8 +95,10 @@ def dumps(recorded: Sequence[Entry]) -> str:
 
 
 def loads(text: str, where: str) -> frozenset[Entry]:
+    from .nesting import loads_json
+
     try:
-        doc = json.loads(text)
+        doc = loads_json(text)
     except ValueError as exc:
         raise BaselineError(f"{where}: not a mse-lint baseline (invalid JSON: {exc})") from None
     if not isinstance(doc, dict) or doc.get("tool") != "mse-lint" or "findings" not in doc:

@@ -32,6 +32,8 @@ class Rule(Frozen):
     security_severity: Optional[str] = None
     # How often a finding is right (SARIF's `precision`): "very-high", "high", "medium", "low"
     precision: str = "high"
+    # each bad example is written this many times into one file (a rule about size)
+    bad_repeat: int = 1
 
     def __init__(
         self,
@@ -49,6 +51,7 @@ class Rule(Frozen):
         bad_bytes: bool = False,
         security_severity: Optional[str] = None,
         precision: str = "high",
+        bad_repeat: int = 1,
     ) -> None:
         _set(self, "id", id)
         _set(self, "name", name)
@@ -62,6 +65,7 @@ class Rule(Frozen):
         _set(self, "good", good)
         _set(self, "enabled", enabled)
         _set(self, "bad_bytes", bad_bytes)
+        _set(self, "bad_repeat", bad_repeat)
         _set(self, "security_severity", security_severity)
         _set(self, "precision", precision)
 
@@ -127,6 +131,7 @@ def _rule(raw: Mapping[str, Any], family: str, source: Path) -> Rule:
         good=tuple(raw["good"]),
         enabled=bool(raw.get("enabled", True)),
         bad_bytes=bool(raw.get("bad_bytes", False)),
+        bad_repeat=int(raw.get("bad_repeat", 1)),
         security_severity=_security_severity(raw, source),
         precision=_precision(raw, source),
     )

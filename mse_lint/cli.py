@@ -276,6 +276,10 @@ def manifest_command(
         manifest = project.manifest(expand=True)
     except ProjectError as exc:
         raise _fail(str(exc)) from None
+    except typer.Exit:
+        raise
+    except Exception as exc:  # a bug of mse-lint: one line, as the check command says it
+        raise _fail(internal_error(exc)) from None
     assert manifest is not None
     cwd = Path.cwd().resolve()
     code_shown = display(project.code_dir.resolve(), cwd) or "."

@@ -303,13 +303,21 @@ def _read(path: Path) -> dict[str, Any]:
         import tomllib  # here, not at the top: a run without TOML to read never imports it
     else:  # pragma: no cover
         import tomli as tomllib
+    from .nesting import TOML_TOO_DEEP, toml_too_deep
+
     try:
         with path.open("rb") as fh:
-            return tomllib.load(fh)
+            text = fh.read().decode("utf-8")
+        deep = toml_too_deep(text)
+        if deep is not None:
+            raise ConfigError(f"{path}:{deep[0]}:{deep[1]}: {TOML_TOO_DEEP}")
+        return tomllib.loads(text)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    except RecursionError:  # not expected within the depth limit: still never a crash
+        raise ConfigError(f"{path}: {TOML_TOO_DEEP}") from None
 
 
 def load_settings(start: Path, explicit: Optional[Path] = None, use_files: bool = True) -> Settings:

@@ -22,7 +22,10 @@ def rule_markdown(rule: Rule) -> str:
         rule.explanation + "\n",
         f"**Fix hint shown with each finding.** {rule.fix}\n",
     ]
-    for title, examples in (("Flagged", rule.bad), ("Not flagged", rule.good)):
+    flagged = "Flagged"
+    if rule.bad_repeat > 1:
+        flagged += f" (the lines below repeated {rule.bad_repeat:,} times in one file)"
+    for title, examples in ((flagged, rule.bad), ("Not flagged", rule.good)):
         for ex in examples:
             parts.append(f"## {title}\n\n```python\n{ex.rstrip()}\n```\n")
     parts.append(

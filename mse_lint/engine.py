@@ -9,8 +9,8 @@ import re
 import sys
 import threading
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Callable, Optional, TypeVar
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Optional, TypeVar
 
 from . import suppress
 from .cache import ResultCache, encode, file_key
@@ -106,8 +106,17 @@ class RunResult(Mutable):
         self.debug = [] if debug is None else debug
 
 
-def _decode(data: bytes) -> tuple[Optional[str], Optional[tuple[int, int, str]]]:
-    """(text, None) or (None, (line, col, reason)) in Python's own source-decoding terms."""
+class _NotDecoded(Exception):
+    """A declared codec too slow to run on a file this large (MSE004, not MSE002)."""
+
+
+def _decode(
+    data: bytes, limits: Mapping[str, Any] = {}
+) -> tuple[Optional[str], Optional[tuple[int, int, str]]]:
+    """(text, None) or (None, (line, col, reason)) in Python's own source-decoding terms: what
+    the enclave's import makes of the bytes. Every way a declared codec can fail is a reason,
+    never an exception: CPython turns each into a SyntaxError of that one file. Raises
+    _NotDecoded for a file too large for its codec (``limits``: rules/core.toml [limits])."""
     encoding = "utf-8"
     head = b"\n".join(data.split(b"\n", 2)[:2])
     m = _CODING.search(head[3:] if head.startswith(b"\xef\xbb\xbf") else head)
@@ -119,27 +128,112 @@ def _decode(data: bytes) -> tuple[Optional[str], Optional[tuple[int, int, str]]]
         encoding = "utf-8-sig"
     elif m:
         encoding = m.group(1).decode("ascii", "replace")
+        problem = _declared_codec_problem(encoding)
+        if problem is not None:
+            return None, (1, 1, problem)
+        _check_codec_budget(encoding, len(data), limits)
     try:
         return data.decode(encoding), None
-    except LookupError:
-        return None, (1, 1, f"unknown encoding {encoding!r} declared")
     except UnicodeDecodeError as exc:
         first = exc.start
-    # CPython's tokenizer never decodes the inside of a comment: bad bytes there are fine
-    text = data.decode(encoding, "replace")
+    except Exception as exc:  # punycode, undefined...: UnicodeError, or whatever the codec raises
+        return None, (
+            1,
+            1,
+            f"the declared encoding {encoding!r} fails on it ({exc or _reason(exc)})",
+        )
+    if _normal_name(encoding) != "utf-8":
+        # any other codec decodes the whole file before tokenizing: a bad byte anywhere fails
+        return None, _byte_position(data, first, encoding)
+    return _utf8_outside_comments(data, encoding)
+
+
+def _declared_codec_problem(encoding: str) -> Optional[str]:
+    """Why CPython refuses the declared encoding itself, or None."""
+    import codecs
+
+    try:
+        info = codecs.lookup(encoding)
+    except LookupError:
+        return f"unknown encoding {encoding!r} declared"
+    except Exception as exc:  # a name the codec registry chokes on
+        return f"the declared encoding {encoding!r} cannot be looked up ({_reason(exc)})"
+    if not getattr(info, "_is_text_encoding", True):
+        # rot13, hex, base64, zlib, uu...: CPython's decoding of source text refuses them
+        return f"{encoding!r} is declared, which is not a text encoding"
+    return None
+
+
+def _check_codec_budget(encoding: str, size: int, limits: Mapping[str, Any]) -> None:
+    import codecs
+
+    slow = limits.get("slow_codecs", ())
+    most = limits.get("slow_codec_max_bytes")
+    name = codecs.lookup(encoding).name
+    if most is not None and size > most and name in slow:
+        raise _NotDecoded(
+            f"it declares the {name} encoding, whose decoding takes quadratic time, and is "
+            f"{_bytes(size)}: mse-lint decodes at most {_bytes(most)} of it"
+        )
+
+
+def _bytes(n: int) -> str:
+    """A size as people read it: 2.3 MiB, 64 KiB, 900 bytes."""
+    if n < 1024:
+        return f"{n} bytes"
+    for unit in ("KiB", "MiB", "GiB"):
+        n_unit = n / 1024
+        if n_unit < 1024 or unit == "GiB":
+            return f"{n_unit:.1f} {unit}".replace(".0 ", " ")
+        n = int(n_unit)
+    return f"{n} bytes"  # pragma: no cover
+
+
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _byte_position(data: bytes, offset: int, encoding: str) -> tuple[int, int, str]:
+    before = data[:offset]
+    line = before.count(b"\n") + 1
+    col = len(before[before.rfind(b"\n") + 1 :].decode(encoding, "replace")) + 1
+    return line, col, f"byte 0x{data[offset]:02x} is not valid {encoding}"
+
+
+def _utf8_outside_comments(
+    data: bytes, encoding: str
+) -> tuple[Optional[str], Optional[tuple[int, int, str]]]:
+    """UTF-8 that does not decode: CPython's tokenizer never decodes the inside of a comment,
+    so bad bytes there are fine. One pass over the errors, in order (each used to decode the
+    rest of the file again: quadratic in the bad bytes of a comment)."""
+    import codecs
+
+    bad: list[tuple[int, int]] = []
+
+    def mark(exc: UnicodeError) -> tuple[str, int]:
+        assert isinstance(exc, UnicodeDecodeError)
+        bad.append((exc.start, exc.end))
+        return "\ufffd", exc.end  # what the "replace" handler gives
+
+    codecs.register_error("mse-lint-mark", mark)
+    text = data.decode(encoding, "mse-lint-mark")
     comments = _comment_spans(text)
-    offset = first
-    while True:
-        before = data[:offset]
-        line = before.count(b"\n") + 1
-        col = len(before[before.rfind(b"\n") + 1 :].decode(encoding, "replace")) + 1
+    bom = 3 if encoding == "utf-8-sig" else 0
+    chars = 0  # characters of the text before the current error
+    done = bom  # bytes of data decoded into those characters
+    line, line_start = 1, 0
+    for start, end in bad:
+        before = chars
+        chars += len(data[done:start].decode("utf-8"))
+        newlines = text.count("\n", before, chars)
+        if newlines:
+            line += newlines
+            line_start = text.rfind("\n", before, chars) + 1
+        col = chars - line_start + 1
         if comments is None or not any(a <= (line, col) < b for a, b in comments.get(line, ())):
-            return None, (line, col, f"byte 0x{data[offset]:02x} is not valid {encoding}")
-        try:
-            data[offset + 1 :].decode(encoding)
-            break
-        except UnicodeDecodeError as exc:
-            offset += 1 + exc.start
+            return None, (line, col, f"byte 0x{data[start]:02x} is not valid {encoding}")
+        chars += 1  # the replacement character
+        done = end
     return text, None
 
 
@@ -181,6 +275,43 @@ def _compiles(text: str, display: str) -> bool:
     except Exception:  # SyntaxError, RecursionError, MemoryError...: the caller's ast.parse
         return False
     return True
+
+
+# Larger sources are parsed on a large stack before Python 3.11 (see _check_text)
+_UNGUARDED_PARSE_MAX = 64 * 1024
+# Where _parser_overflow searches by bisection; past it the deepest statement's line is given
+_OVERFLOW_SEARCH_MAX = 256 * 1024
+
+
+def _parser_overflow(text: str, display: str) -> tuple[int, int]:
+    """Where CPython's parser runs out of stack (a MemoryError without a position): the end of
+    the shortest prefix of the text on which it does, found by bisection (compiled, not
+    ``ast.parse``d: a deep prefix then raises RecursionError instead of building a tree that
+    overflows the C stack before 3.11)."""
+    if len(text) > _OVERFLOW_SEARCH_MAX:
+        from .nesting import python_nesting
+
+        _, line, col = python_nesting(text)
+        return line, col
+
+    def overflows(end: int) -> bool:
+        try:
+            compile(text[:end], display, "exec", dont_inherit=True)
+        except MemoryError:
+            return True
+        except Exception:  # SyntaxError at the cut, RecursionError: not the overflow
+            return False
+        return False
+
+    lo, hi = 0, len(text)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if overflows(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    line = text.count("\n", 0, lo) + 1
+    return line, lo - (text.rfind("\n", 0, lo) + 1) + 1
 
 
 # SyntaxError messages of CPython's own nesting limits (the same in every supported version)
@@ -231,6 +362,8 @@ class Engine:
         self.local_modules = local_modules
         self.info = info or ProjectInfo(local_modules=local_modules)
         self.cache = cache
+        # what one file may cost (rules/core.toml [limits]); past it, MSE004
+        self.limits: Mapping[str, Any] = catalog.data("core").get("limits", {})
 
     @property
     def checks(self) -> list[Check]:
@@ -241,14 +374,16 @@ class Engine:
         return self._checks
 
     # -- one file ------------------------------------------------------------------------------
-    def _core(self, job: FileJob, rule: str, line: int, col: int, detail: str) -> Diagnostic:
+    def _core(
+        self, job: FileJob, rule: str, line: int, col: int, detail: str, error: str = "SyntaxError"
+    ) -> Diagnostic:
         r = self.catalog.get(rule)
         return Diagnostic(
             job.display,
             Span(line, col, line, col + 1),
             rule,
             r.severity,
-            r.format(detail=detail),
+            r.format(detail=detail, error=error),
             r.fix,
             line,
         )
@@ -269,9 +404,14 @@ class Engine:
     def _check_job_unguarded(self, job: FileJob, keyed: bool) -> tuple[Optional[str], FileResult]:
         """The cache key is made from the bytes checked: a file changed while the run reads it
         is stored under the content it had."""
+        most = self.limits.get("max_file_bytes")
         try:
             with open(job.path, "rb") as fh:
-                data = fh.read()
+                size = os.fstat(fh.fileno()).st_size
+                if most is not None and size > most:
+                    return None, self._not_checked(job, self._too_large(size, most))
+                # never more than the limit, whatever the file grew to since
+                data = fh.read(-1 if most is None else most + 1)
         except OSError as exc:
             result = FileResult()
             reason = exc.strerror or str(exc)
@@ -281,9 +421,33 @@ class Engine:
         key = file_key(job.path, job.display, data) if keyed else None
         return key, self.check_data(job, data)
 
+    def _too_large(self, size: int, most: int) -> str:
+        return f"it is {_bytes(size)}, more than the {_bytes(most)} mse-lint parses in one file"
+
+    def _not_checked(
+        self, job: FileJob, detail: str, result: Optional[FileResult] = None
+    ) -> FileResult:
+        """MSE004 for a file that is not even decoded (so no suppression comment applies): it
+        fails the run like MSE001, a gap in the check is not a pass."""
+        result = FileResult() if result is None else result
+        result.checked = False
+        self._finish(job, None, [self._core(job, "MSE004", 1, 1, detail)], result)
+        return result
+
+    def _unchecked(self, job: FileJob, detail: str, result: FileResult) -> list[Diagnostic]:
+        """MSE004 found while checking the text (the caller finishes the result)."""
+        result.checked = False
+        return [self._core(job, "MSE004", 1, 1, detail)]
+
     def check_data(self, job: FileJob, data: bytes) -> FileResult:
         result = FileResult()
-        text, problem = _decode(data)
+        most = self.limits.get("max_file_bytes")
+        if most is not None and len(data) > most:
+            return self._not_checked(job, self._too_large(len(data), most), result)
+        try:
+            text, problem = _decode(data, self.limits)
+        except _NotDecoded as exc:
+            return self._not_checked(job, str(exc), result)
         found: list[Diagnostic] = []
         if text is None:
             assert problem is not None
@@ -316,24 +480,35 @@ class Engine:
         if not wanted and _compiles(text, job.display):
             return []  # only MSE001 looks at this file, and it parses
         try:
-            try:
-                tree = ast.parse(text, job.display)
-            except RecursionError:
-                # Deep but valid code (long sums, huge literals): Python imports it fine, only
-                # building the ast objects needs a deeper stack.
+            if sys.version_info < (3, 11) and len(text) > _UNGUARDED_PARSE_MAX:
+                # before 3.11, building the ast objects has no recursion guard: 100,000 levels
+                # (200 KB of `1 + 1 + ...`) overflow the C stack of the main thread, a crash
                 tree = _with_deep_stack(lambda: ast.parse(text, job.display))
+            else:
+                try:
+                    tree = ast.parse(text, job.display)
+                except RecursionError:
+                    # deep code (long sums, huge literals): building the ast objects needs a
+                    # deeper stack
+                    tree = _with_deep_stack(lambda: ast.parse(text, job.display))
         except SyntaxError as exc:
             return self._syntax_error(job, text, exc, result)
         except ValueError as exc:
             return [self._core(job, "MSE001", 1, 1, str(exc))]
-        except (RecursionError, MemoryError) as exc:
-            result.notices.append(
-                Notice(
-                    f"too deeply nested to analyse ({type(exc).__name__}); not checked", job.display
-                )
+        except MemoryError:
+            # CPython's parser gives up on nesting past its stack ("too complex to parse"):
+            # every Python refuses the file, the enclave's import raises MemoryError
+            line, col = _parser_overflow(text, job.display)
+            detail = f"too deeply nested for Python's parser at line {line}, column {col}"
+            return [self._core(job, "MSE001", line, col, detail, error="MemoryError")]
+        except RecursionError:
+            here = f"{sys.version_info[0]}.{sys.version_info[1]}"
+            return self._unchecked(
+                job,
+                f"its expressions nest too deeply for mse-lint to analyse on this Python "
+                f"({here}: RecursionError even on a large stack)",
+                result,
             )
-            result.checked = False
-            return []
         ctx = FileContext(
             job.display,
             text,
@@ -393,6 +568,17 @@ class Engine:
 
         if any(limit in (exc.msg or "") for limit in _NESTING_LIMITS):
             return None  # a limit of CPython's parser: no Python version accepts the file
+        over = self._fallback_over_budget(text)
+        if over is not None:
+            here = f"{sys.version_info[0]}.{sys.version_info[1]}"
+            where = f"{exc.msg} at line {exc.lineno or 1}"
+            return self._unchecked(
+                job,
+                f"this Python ({here}) cannot parse it ({where}), and {over}, beyond what the "
+                "fallback parser reads in bounded time: a syntax error or syntax newer than "
+                "this Python, run mse-lint on a newer Python to tell",
+                result,
+            )
         try:
             # libcst's native parser recurses on the C stack, where an overflow is a crash,
             # not an exception: it always runs on the large stack
@@ -424,6 +610,22 @@ class Engine:
             )
         )
         return [feature_diagnostic(self.catalog, job.display, f, target) for f in too_new]
+
+    def _fallback_over_budget(self, text: str) -> Optional[str]:
+        """Why libcst may not parse ``text`` (its time grows with the file's size, and with the
+        cube of an expression's depth), or None."""
+        from .nesting import python_nesting
+
+        most = self.limits.get("fallback_max_bytes")
+        size = len(text.encode("utf-8", "surrogatepass"))
+        if most is not None and size > most:
+            return f"it is {_bytes(size)}, more than {_bytes(most)}"
+        deepest = self.limits.get("fallback_max_nesting")
+        if deepest is not None:
+            cost, line, _ = python_nesting(text)
+            if cost > deepest:
+                return f"its expressions nest too deeply (line {line})"
+        return None
 
     def _finish(
         self,

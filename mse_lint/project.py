@@ -350,8 +350,15 @@ def load_mse_toml(path: Path) -> MseToml:
         col = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace")) + 1
         problem = TomlProblem(line, col, f"byte 0x{raw[exc.start]:02x} is not valid UTF-8")
         return MseToml(path, {}, raw.decode("utf-8", "replace"), problem)
+    from .nesting import MSE_TOML_TOO_DEEP, toml_too_deep
+
+    deep = toml_too_deep(text)
+    if deep is not None:
+        return MseToml(path, {}, text, TomlProblem(deep[0], deep[1], MSE_TOML_TOO_DEEP))
     try:
         data = tomllib.loads(text)
+    except RecursionError:  # not expected within the depth limit: still never a crash
+        return MseToml(path, {}, text, TomlProblem(1, 1, MSE_TOML_TOO_DEEP))
     except tomllib.TOMLDecodeError as exc:
         problem = toml_problem(text, exc)
         if _toml_0_10_2(text) is not None:

@@ -49,6 +49,7 @@ def lint(
         info = project_info(group.project)
         target = effective_target(settings, group.project, info.docker, catalog)
         where = display(group.project.root.resolve(), cwd) or "."
+        notices.extend(Notice(m, display(Path(os.path.abspath(f)), cwd)) for f, m in info.notices)
         debug.append(f"{where}: target Python {target.label}: {target.reason}")
         if target.inferred and target.version != DEFAULT_TARGET_PYTHON:
             # it changes what MSE506 and the stdlib lists report; the usual 3.10 stays silent

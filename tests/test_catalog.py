@@ -58,7 +58,9 @@ def build_project(text: str, root: Path) -> None:
         (root / "mse.toml").write_text(DEFAULT_TOML)
 
 
-def _fired(rule_id: str, text: str, tmp_path: Path, as_bytes: bool = False) -> list[str]:
+def _fired(
+    rule_id: str, text: str, tmp_path: Path, as_bytes: bool = False, repeat: int = 1
+) -> list[str]:
     settings = Settings(select=("MSE",), extend_select=(rule_id,))
     if text.startswith("# file: "):
         root = tmp_path / "project"
@@ -66,6 +68,7 @@ def _fired(rule_id: str, text: str, tmp_path: Path, as_bytes: bool = False) -> l
         outcome = lint([root], CATALOG, settings, cwd=tmp_path)
         return [d.rule for d in outcome.diagnostics if d.rule == rule_id]
     path = tmp_path / "example.py"
+    text *= repeat
     if as_bytes:
         path.write_bytes(text.encode("latin-1"))
     else:
@@ -78,7 +81,7 @@ def _fired(rule_id: str, text: str, tmp_path: Path, as_bytes: bool = False) -> l
 @pytest.mark.parametrize(("rule_id", "index", "text"), _examples("bad"))
 def test_bad_example_fires(rule_id: str, index: int, text: str, tmp_path: Path) -> None:
     rule = CATALOG.get(rule_id)
-    assert rule_id in _fired(rule_id, text, tmp_path, rule.bad_bytes), text
+    assert rule_id in _fired(rule_id, text, tmp_path, rule.bad_bytes, rule.bad_repeat), text
 
 
 @pytest.mark.parametrize(("rule_id", "index", "text"), _examples("good"))

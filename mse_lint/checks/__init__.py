@@ -165,6 +165,9 @@ class ProjectInfo(Frozen):
     # final FROM image and the requirements its `pip install` lines name
     dockerfile_image: Optional[str] = None
     dockerfile_installs: tuple[str, ...] = ()
+    # what reading these facts found wrong, said once per run: (file, message), e.g. a secrets
+    # file that is not JSON
+    notices: tuple[tuple[str, str], ...] = ()
 
     def __init__(
         self,
@@ -179,6 +182,7 @@ class ProjectInfo(Frozen):
         requirements: Optional[tuple[str, ...]] = None,
         dockerfile_image: Optional[str] = None,
         dockerfile_installs: tuple[str, ...] = (),
+        notices: tuple[tuple[str, str], ...] = (),
     ) -> None:
         _set(self, "local_modules", local_modules)
         _set(self, "secret_keys", secret_keys)
@@ -191,6 +195,7 @@ class ProjectInfo(Frozen):
         _set(self, "requirements", requirements)
         _set(self, "dockerfile_image", dockerfile_image)
         _set(self, "dockerfile_installs", dockerfile_installs)
+        _set(self, "notices", notices)
 
 
 class FileContext(Mutable):
@@ -423,9 +428,10 @@ def build_project_checks(
 
 def project_info(project: Project) -> ProjectInfo:
     """Facts about the project that per-file checks need, read once per run."""
-    import json
+    from ..nesting import loads_json
 
     toml = project.mse_toml
+    notices: list[tuple[str, str]] = []
     keys: Optional[frozenset[str]] = None
     secrets_file: Optional[str] = None
     cloud = False
@@ -441,11 +447,20 @@ def project_info(project: Project) -> ProjectInfo:
                 path = toml.folder / name
                 secrets_file = str(path)
                 try:
-                    data = json.loads(path.read_text(encoding="utf-8"))
+                    data = loads_json(path.read_text(encoding="utf-8"))
                     if isinstance(data, dict):
                         keys = frozenset(str(k) for k in data)
-                except (OSError, ValueError):
+                except OSError:
                     keys = None
+                except ValueError as exc:  # mse-cli's json.load fails on it too
+                    keys = None
+                    notices.append(
+                        (
+                            str(path),
+                            f"the secrets file cannot be read as JSON ({exc}); MSE209 cannot "
+                            "compare the keys the code reads with it",
+                        )
+                    )
     code_dir: Optional[str] = None
     shipped: frozenset[str] = frozenset()
     unshipped: dict[str, str] = {}
@@ -486,4 +501,5 @@ def project_info(project: Project) -> ProjectInfo:
         requirements=requirements,
         dockerfile_image=dockerfile_image,
         dockerfile_installs=dockerfile_installs,
+        notices=tuple(notices),
     )
