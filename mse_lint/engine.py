@@ -475,8 +475,13 @@ class Engine:
             result = FileResult()
             text: Optional[str] = None
             try:
-                with open(os.path.join(cwd or os.getcwd(), path), "rb") as fh:
-                    text = fh.read(4 << 20).decode("utf-8", "replace")
+                # the file a finding is about, for its suppression comments: a regular file
+                # only (a finding may be about a link to a FIFO or a device)
+                from .safeio import read_head
+
+                text = read_head(os.path.join(cwd or os.getcwd(), path), 4 << 20).decode(
+                    "utf-8", "replace"
+                )
             except OSError:
                 text = None
             self._finish(

@@ -14,9 +14,10 @@ import shlex
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from .diagnostics import Span
+from .safeio import read_regular
 
 _COMMENT = re.compile(r"(^|\s)#")  # pip: (^|\s+)#.*$
 _EGG = re.compile(r"#.*\begg=([A-Za-z0-9_.\-]+)")
@@ -121,10 +122,25 @@ def _finish(text: str, pos: list[tuple[int, int]]) -> Iterator[Line]:
         yield Line(stripped, tuple(pos[lead : lead + len(stripped)]))
 
 
-def read_text(path: Path) -> Optional[str]:
+# reads a fixed-name file of the project: its bytes, or None when missing or refused (the
+# project's reader, Project.read, also notes why once)
+Reader = Callable[[Path, str], Optional[bytes]]
+
+
+def _plain_read(path: Path, kind: str) -> Optional[bytes]:
     try:
-        data = path.read_bytes()
+        return read_regular(path, kind)
     except OSError:
+        return None
+
+
+def read_text(
+    path: Path, kind: str = "requirements", reader: Optional[Reader] = None
+) -> Optional[str]:
+    """The file as the reporters count its columns; only a regular file of bounded size is read
+    (``/dev/zero``, ``/dev/stdin`` or a FIFO named as an include never is)."""
+    data = (reader or _plain_read)(path, kind)
+    if data is None:
         return None
     # columns as the reporters count them: a BOM is a character of line 1 (read as blank)
     text = data.decode("utf-8", "replace")
@@ -152,7 +168,10 @@ class Entry:
 
 
 def entries(
-    path: Path, root: Optional[Path] = None, _seen: Optional[set[str]] = None
+    path: Path,
+    root: Optional[Path] = None,
+    _seen: Optional[set[str]] = None,
+    reader: Optional[Reader] = None,
 ) -> Iterator[Entry]:
     """The requirement lines pip installs from ``path``, following ``-r`` includes (relative to
     the including file, as pip resolves them). ``-c`` constraints install nothing. An include
@@ -166,7 +185,7 @@ def entries(
         if real != top and not real.startswith(top.rstrip("/") + "/"):
             return
     seen.add(real)
-    text = read_text(path)
+    text = read_text(path, "requirements", reader)
     if text is None:
         return
     for line in logical_lines(text):
@@ -180,7 +199,7 @@ def entries(
                 if not value and len(toks) > 1:
                     value = toks[1][2]
                 if value and not _SCHEME.match(value):
-                    yield from entries(path.parent / value, root, seen)
+                    yield from entries(path.parent / value, root, seen, reader)
             elif opt in ("-e", "--editable"):
                 if value:
                     start = line.text.find(value, len(opt))
@@ -306,8 +325,8 @@ def _docker_lines(text: str) -> Iterator[str]:
         yield " ".join(buf).strip()
 
 
-def read_dockerfile(path: Path) -> Optional[Dockerfile]:
-    text = read_text(path)
+def read_dockerfile(path: Path, reader: Optional[Reader] = None) -> Optional[Dockerfile]:
+    text = read_text(path, "Dockerfile", reader)
     if text is None:
         return None
     image: Optional[str] = None

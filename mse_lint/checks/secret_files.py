@@ -26,6 +26,7 @@ from ..project import Fate, ManifestEntry
 from ..redact import redact
 from ..requirements import logical_lines as _logical_lines
 from ..requirements import tokens as _tokens
+from ..safeio import read_head
 from . import ProjectContext
 
 if TYPE_CHECKING:
@@ -116,9 +117,8 @@ class SecretFilesCheck:
     # -- MSE205 --------------------------------------------------------------------------------
     def _requirements(self, ctx: ProjectContext, code: Path, rel: str) -> Iterator[Diagnostic]:
         path = code / rel
-        try:
-            data = path.read_bytes()
-        except OSError:
+        data = ctx.project.read(path, "requirements")
+        if data is None:
             return
         # columns as the reporters count them: a BOM is a character of line 1 (read as blank)
         text = data.decode("utf-8", "replace")
@@ -265,7 +265,7 @@ class SecretFilesCheck:
         self, ctx: ProjectContext, code: Path, shipped: Sequence[ManifestEntry]
     ) -> Iterator[Diagnostic]:
         configured = self._configured_rel(ctx, code)
-        hints = _MseignoreHints(code)
+        hints = _MseignoreHints(code, ctx.project.read(code / ".mseignore", ".mseignore"))
         for entry in shipped:
             if entry.is_dir:
                 continue
@@ -320,8 +320,7 @@ class SecretFilesCheck:
         if not p.public_if:
             return False
         try:
-            with open(path, "rb") as fh:
-                head = fh.read(1 << 20).decode("utf-8", "ignore")
+            head = read_head(path, 1 << 20).decode("utf-8", "ignore")
         except OSError:
             return False
         return p.public_if in head and not (p.secret_marker and p.secret_marker in head)
@@ -371,13 +370,12 @@ class SecretFilesCheck:
 class _MseignoreHints:
     """For a shipped file, the .mseignore line a gitignore reader would take to exclude it."""
 
-    def __init__(self, code: Path) -> None:
+    def __init__(self, code: Path, data: Optional[bytes]) -> None:
         self.lines: list[tuple[int, str]] = []
         self._specs: dict[str, Optional[pathspec.GitIgnoreSpec]] = {}
-        try:
-            text = (code / ".mseignore").read_bytes().decode("utf-8", "surrogateescape")
-        except OSError:
+        if data is None:
             return
+        text = data.decode("utf-8", "surrogateescape")
         for number, line in enumerate(text.splitlines(), start=1):
             if line.strip() and not line.strip().startswith("#"):
                 self.lines.append((number, line))
