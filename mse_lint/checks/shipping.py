@@ -204,10 +204,14 @@ class ShippingCheck:
     ) -> Iterator[Diagnostic]:
         for e in entries:
             why = _COPY_FAILS.get(e.fate)
-            if why is None and e.fate is not Fate.EXCLUDED and not e.is_dir:
-                # a listed file copytree cannot open (one access() call per listed file)
-                if not os.access(code / e.rel, os.R_OK):
-                    why = "a file that cannot be read (permission denied)"
+            # a listed file copytree cannot open (one access() call per listed file)
+            if (
+                why is None
+                and e.fate is not Fate.EXCLUDED
+                and not e.is_dir
+                and not os.access(code / e.rel, os.R_OK)
+            ):
+                why = "a file that cannot be read (permission denied)"
             if why is None:
                 continue
             if e.fate in (Fate.BROKEN_LINK, Fate.LINK_LOOP, Fate.SPECIAL) and e.link is not None:
