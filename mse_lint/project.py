@@ -731,7 +731,7 @@ class Project(Mutable):
 
     def read_notices(self) -> list[tuple[str, str]]:
         """(absolute path, message) of what the run could not read or list in the project."""
-        out = list(self.refused.items())
+        out = sorted(self.refused.items())
         if self._manifest is not None and self.code_dir is not None:
             code = os.path.abspath(self.code_dir)
             out.extend(

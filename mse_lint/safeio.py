@@ -171,7 +171,7 @@ def refusal(kind: str, exc: OSError) -> str:
         found, todo = exc.found, exc.todo
     elif isinstance(exc, PermissionError):
         found = "permission denied"
-        todo = "make it readable to the user running mse-lint (mse-cli cannot read it either)"
+        todo = "make it readable to the user running mse-lint"
     else:
         found = exc.strerror or type(exc).__name__
         todo = "check the file"
