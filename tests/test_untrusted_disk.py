@@ -92,7 +92,7 @@ def test_symlink_to_the_root_folder_is_a_loop_not_a_walk_of_the_filesystem(tmp_p
         ("src/root", "MSE508"),
         ("src/up", "MSE508"),
     ]
-    loop = [f for f in json.loads(proc.stdout) if f["path"] == "src/root"][0]
+    loop = next(f for f in json.loads(proc.stdout) if f["path"] == "src/root")
     assert loop["message"].startswith("a symlink loop (via a symlink to /): mse-cli copies")
     manifest = run("manifest", ".", cwd=root, timeout=30)
     assert "root          0 B  symlink loop via / (copying the code dir fails)\n" in (
