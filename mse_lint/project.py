@@ -22,7 +22,7 @@ import stat
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from .record import Frozen, Mutable, replace
 from .record import set_field as _set
@@ -164,46 +164,69 @@ def _can_match_a_name(pattern: str) -> bool:
     return True
 
 
-_MAGIC = re.compile(r"[*?\[]")
+# characters fnmatch gives a meaning (a "]" only closes a "[", but treating it as one is safe:
+# the text before the first of them and after the last one is literal either way)
+_SPECIAL = re.compile(r"[*?\[\]]")
 
 
 class _Matcher:
-    """``shutil.ignore_patterns(*patterns)`` on one name, compiled once: the first pattern (in
-    file order) that ``fnmatch.filter`` would match the name with. Patterns without a wildcard
-    are one dict lookup; the others one alternation of their ``fnmatch.translate`` forms, whose
-    first matching branch is the first matching pattern. fnmatch itself recompiles every
-    pattern past its cache of 32,768 (a 33,000-line .mseignore took over 300 s)."""
+    """``shutil.ignore_patterns(*patterns)`` on one name: the first pattern (in file order)
+    that ``fnmatch.filter`` would match the name with, each pattern compiled once. fnmatch
+    itself recompiles every pattern past its cache of 32,768: a 33,000-line .mseignore took
+    over 300 s.
+
+    A pattern only matches names that begin with its literal head (the text before its first
+    special character) and end with its literal tail (after its last one). Patterns are
+    indexed by head, then tail, so a name is tested against the few whose head and tail it
+    has: one dict lookup per distinct head and tail length, not one match per pattern."""
 
     def __init__(self, patterns: Sequence[str]) -> None:
+        self.patterns = tuple(patterns)
+        # head -> tail -> indexes of the patterns (ascending); None for a literal pattern
+        self.index: dict[str, dict[str, list[int]]] = {}
+        self.tails: dict[str, list[int]] = {}  # head -> distinct tail lengths
         self.literal: dict[str, int] = {}
-        wild: list[tuple[int, str]] = []
+        self.compiled: dict[int, Callable[[str], Optional[re.Match[str]]]] = {}
         for i, p in enumerate(patterns):
             if not _can_match_a_name(p):
                 continue
             key = os.path.normcase(p)  # what fnmatch.filter does (nothing on POSIX)
-            if _MAGIC.search(key) is None:
+            specials = [m.start() for m in _SPECIAL.finditer(key)]
+            if not specials:
                 self.literal.setdefault(key, i)
-            else:
-                wild.append((i, key))
-        self.patterns = tuple(patterns)
-        self.order = [i for i, _ in wild]
-        self.regex: Optional[re.Pattern[str]] = None
-        if wild:
-            # one named group per pattern: lastgroup names the branch that matched (fnmatch's
-            # own groups sit inside it, and close before it)
-            self.regex = re.compile(
-                "|".join(f"(?P<p{k}>{fnmatch.translate(p)})" for k, (_, p) in enumerate(wild))
-            )
+                continue
+            head, tail = key[: specials[0]], key[specials[-1] + 1 :]
+            self.index.setdefault(head, {}).setdefault(tail, []).append(i)
+        for head, by_tail in self.index.items():
+            self.tails[head] = sorted({len(t) for t in by_tail})
+        self.heads = sorted({len(h) for h in self.index})
+
+    def _matches(self, i: int, name: str) -> bool:
+        match = self.compiled.get(i)
+        if match is None:
+            pattern = os.path.normcase(self.patterns[i])
+            match = self.compiled[i] = re.compile(fnmatch.translate(pattern)).match
+        return match(name) is not None
 
     def first(self, name: str) -> Optional[str]:
         key = os.path.normcase(name)
         best = self.literal.get(key)
-        if self.regex is not None:
-            m = self.regex.match(key)
-            if m is not None and m.lastgroup is not None:
-                i = self.order[int(m.lastgroup[1:])]
-                if best is None or i < best:
-                    best = i
+        n = len(key)
+        for h in self.heads:
+            if h > n:
+                break
+            by_tail = self.index.get(key[:h])
+            if by_tail is None:
+                continue
+            for t in self.tails[key[:h]]:
+                if h + t > n:  # head and tail are disjoint parts of a match
+                    break
+                for i in by_tail.get(key[n - t :] if t else "", ()):
+                    if best is not None and i >= best:
+                        break
+                    if self._matches(i, key):
+                        best = i
+                        break
         return None if best is None else self.patterns[best]
 
 

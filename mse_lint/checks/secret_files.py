@@ -24,6 +24,7 @@ from ..config import Settings
 from ..diagnostics import FILE_SPAN, Diagnostic
 from ..project import Fate, ManifestEntry
 from ..redact import redact
+from ..requirements import URL_SCHEME, egg_name
 from ..requirements import logical_lines as _logical_lines
 from ..requirements import tokens as _tokens
 from ..safeio import read_head
@@ -31,9 +32,6 @@ from . import ProjectContext
 
 if TYPE_CHECKING:
     import pathspec
-
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
-_EGG = re.compile(r"#.*\begg=([A-Za-z0-9_.\-]+)")
 
 
 @dataclass(frozen=True)
@@ -171,9 +169,9 @@ class SecretFilesCheck:
             for start, end, token in tokens:
                 if start >= cut:
                     break
-                if _SCHEME.search(token):
-                    egg = _EGG.search(token)
-                    label = egg.group(1) if egg else token.rstrip("/").rsplit("/", 1)[-1]
+                if URL_SCHEME.search(token):
+                    egg = egg_name(token)
+                    label = egg if egg else token.rstrip("/").rsplit("/", 1)[-1]
                     label = label.split("#", 1)[0] or token
                     yield f"requirement `{label}`", start, end
         if cut < len(text):
@@ -207,12 +205,12 @@ class SecretFilesCheck:
                 value = (start + skip, end)
             if label is None or value is None:
                 continue
-            if _SCHEME.search(text[value[0] : value[1]]):
+            if URL_SCHEME.search(text[value[0] : value[1]]):
                 yield f"`{label}`", value[0], value[1]
 
     def _credential(self, url: str) -> Optional[tuple[int, int]]:
         """(start, end) in ``url`` of the credential its user info carries, if any."""
-        m = _SCHEME.search(url)
+        m = URL_SCHEME.search(url)
         if m is None:
             return None
         begin = m.end()
