@@ -368,3 +368,95 @@ def test_unreadable_shipped_python_file_fails_a_project_run(tmp_path: Path) -> N
         "encrypting it, and the copy fails here, so the deploy fails"
     )
     assert proc.returncode == 1
+
+
+# -- settings and signals that hurt the machine ---------------------------------------------------
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+def _many_files(root: Path, n: int, body: str = APP) -> None:
+    for i in range(n):
+        (root / "src" / f"module_{i:04d}.py").write_text(body)
+
+
+def test_jobs_are_capped_at_the_cpu_count(tmp_path: Path) -> None:
+    cpus = _cpus()
+    if cpus >= 64:
+        pytest.skip("64 or more CPUs: 64 jobs are not capped")
+    root = project(tmp_path, {})
+    _many_files(root, 60)
+    (root / "mse-lint.toml").write_text("jobs = 64\n")
+    proc = run(*LINT, cwd=root)
+    assert len(findings(proc)) == 60
+    assert notices(proc) == [
+        f"mse-lint: 64 jobs asked for (--jobs or the `jobs` setting), but this process may use "
+        f"{cpus} CPU{'s' if cpus != 1 else ''}: running {cpus} worker processes"
+    ]
+    # below the threshold of a parallel run (48 files) nothing is started, nothing said
+    small = project(tmp_path / "small", {"src/app.py": APP})
+    (small / "mse-lint.toml").write_text("jobs = 64\n")
+    assert notices(run(*LINT, cwd=small)) == []
+
+
+def _children(pid: int) -> set[int]:
+    out = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.add(int(entry))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            state = fh.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def test_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
+    if _cpus() < 2:
+        pytest.skip("one CPU: no worker processes")
+    body = "import subprocess\n\n" + "".join(
+        f"def handler_{i}(x):\n    return subprocess.run([x], check=True)\n\n" for i in range(40)
+    )
+    root = project(tmp_path, {})
+    _many_files(root, 2500, body)
+    proc = subprocess.Popen(
+        [*mse_lint_command(), ".", "--format", "json", "--jobs", "2", "--no-cache"],
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        workers: set[int] = set()
+        while time.monotonic() < deadline and len(workers) < 2 and proc.poll() is None:
+            time.sleep(0.1)
+            workers = _children(proc.pid)
+        if len(workers) < 2:
+            pytest.skip("the run ended before its workers could be seen")
+        time.sleep(0.5)  # checking files
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and any(_alive(w) for w in workers):
+            time.sleep(0.1)
+        left = [w for w in workers if _alive(w)]
+        assert left == [], "workers outlived their killed parent"
+    finally:
+        for w in _children(proc.pid) | workers:
+            try:
+                os.kill(w, 9)
+            except OSError:
+                pass
