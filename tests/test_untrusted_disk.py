@@ -7,6 +7,7 @@ delivers (a read of ``/dev/stdin`` would hang until the timeout)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -456,7 +457,5 @@ def test_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
         assert left == [], "workers outlived their killed parent"
     finally:
         for w in _children(proc.pid) | workers:
-            try:
+            with contextlib.suppress(OSError):
                 os.kill(w, 9)
-            except OSError:
-                pass
