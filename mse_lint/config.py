@@ -10,7 +10,7 @@ import stat
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from .catalog import Catalog
 from .diagnostics import Severity
@@ -18,6 +18,9 @@ from .project import DEFAULT_MAX_DEPTH, DEFAULT_MAX_FILES
 from .record import Frozen, replace
 from .record import set_field as _set
 from .safeio import read_regular
+
+if TYPE_CHECKING:
+    from .userregex import UserRegex
 
 
 class ConfigError(Exception):
@@ -69,14 +72,20 @@ class SecretSettings(Frozen):
 
     def allows(self, value: str) -> bool:
         """The value is allowlisted: equal to a listed literal, or found by a listed regex."""
-        return value in self.allowlist or any(
-            r.search(value) for r in _compiled(self.allowlist_regex)
+        if value in self.allowlist:
+            return True
+        return bool(self.allowlist_regex) and any(
+            r.search(value) is not None for r in _compiled(self.allowlist_regex)
         )
 
 
 @functools.lru_cache(maxsize=16)
-def _compiled(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
-    return tuple(re.compile(p) for p in patterns)
+def _compiled(patterns: tuple[str, ...]) -> tuple[UserRegex, ...]:
+    # the user's patterns run with a time budget (mse_lint.userregex): a repository's settings
+    # must not be able to stall the run with a backtracking pattern
+    from .userregex import UserRegex
+
+    return tuple(UserRegex(p, "secrets.allowlist-regex") for p in patterns)
 
 
 class Settings(Frozen):
@@ -246,6 +255,12 @@ def _regex(value: Any, key: str, where: str) -> str:
     except re.error as exc:
         msg = f"{where}: `{key}` has an invalid regular expression {value!r}: {exc}"
         raise ConfigError(msg) from None
+    from .userregex import compile_check
+
+    problem = compile_check(value)  # what runs it (the `regex` module, for its timeout)
+    if problem is not None:
+        msg = f"{where}: `{key}` has an invalid regular expression {value!r}: {problem}"
+        raise ConfigError(msg)
     return value
 
 

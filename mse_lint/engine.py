@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Callable, Optional, TypeVar
 
-from . import suppress
+from . import suppress, userregex
 from .cache import ResultCache, encode, file_key
 from .catalog import Catalog
 from .checks import (
@@ -260,11 +260,17 @@ class Engine:
         """The file's results, and (when ``keyed``) its cache key. A bug met on the way is
         reported with the file's name (CheckCrash), not as a bare traceback."""
         try:
-            return self._check_job_unguarded(job, keyed)
+            key, result = self._check_job_unguarded(job, keyed)
         except (KeyboardInterrupt, MemoryError):
             raise
         except Exception as exc:
             raise CheckCrash(job.display, exc) from exc
+        if userregex.pending():
+            # a pattern of the settings ran out of time on this file: say so, and keep the
+            # result (made without that pattern) out of the cache
+            result.notices.extend(Notice(m, job.display) for m in userregex.take_notices())
+            key = None
+        return key, result
 
     def _check_job_unguarded(self, job: FileJob, keyed: bool) -> tuple[Optional[str], FileResult]:
         """The cache key is made from the bytes checked: a file changed while the run reads it
@@ -490,6 +496,7 @@ class Engine:
             diags.extend(result.diagnostics)
             suppressed.extend(result.suppressed)
             notices.extend(result.notices)
+        notices.extend(Notice(m) for m in userregex.take_notices())
         diags.sort(key=Diagnostic.sort_key)
         return RunResult(diags, suppressed, notices, 0, 0)
 

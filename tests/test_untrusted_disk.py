@@ -459,3 +459,39 @@ def test_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
         for w in _children(proc.pid) | workers:
             with contextlib.suppress(OSError):
                 os.kill(w, 9)
+
+
+def test_backtracking_user_regexes_are_dropped_with_a_notice(tmp_path: Path) -> None:
+    """`(a|aa)+$` on 40 characters takes hours with `re`; the settings' patterns run with a time
+    budget instead, and the notice names the pattern and what to do."""
+    value = "a" * 40 + "b"
+    root = project(
+        tmp_path,
+        {
+            "src/app.py": f'TOKEN = "{value}"\nAPI_KEY = "acme_{"q7w3e9r1t5y8u2i6o4p0" * 2}-"\n',
+            "src/other.py": f'KEY = "{value}"\n',
+        },
+    )
+    (root / "mse-lint.toml").write_text(
+        "[secrets]\n"
+        'extra-patterns = [{ id = "bad", regex = "(a|aa)+$" }, '
+        '{ id = "acme", regex = "acme_[a-z0-9]{40}-" }]\n'
+        'allowlist-regex = ["(\\\\w|\\\\w\\\\w)+$"]\n'
+    )
+    started = time.monotonic()
+    proc = run(".", "--format", "json", "--select", "MSE202", cwd=root, timeout=60)
+    assert time.monotonic() - started < 20
+    advice = (
+        "not used for the rest of this run; a pattern with nested or overlapping repetition "
+        "(like `(a|aa)+`) backtracks exponentially: rewrite it"
+    )
+    assert notices(proc) == [
+        f"mse-lint: src/app.py: secrets.extra-patterns `bad` '(a|aa)+$' took more than 0.25 s "
+        f"on one text: {advice}",
+        f"mse-lint: src/app.py: secrets.allowlist-regex '(\\\\w|\\\\w\\\\w)+$' took more than 0.25 s on "
+        f"one text: {advice}",
+    ]
+    # the well-behaved pattern still finds its format (and the allowlist no longer hides it)
+    assert findings(proc) == [("src/app.py", "MSE202")]
+    assert "acme (custom format)" in json.loads(proc.stdout)[0]["message"]
+    assert proc.returncode == 1

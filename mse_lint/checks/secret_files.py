@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from ..catalog import Catalog
 from ..config import Settings
@@ -28,6 +28,7 @@ from ..requirements import URL_SCHEME, egg_name
 from ..requirements import logical_lines as _logical_lines
 from ..requirements import tokens as _tokens
 from ..safeio import read_head
+from ..userregex import UserRegex
 from . import ProjectContext
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ class SecretFilesCheck:
         self.token_users = frozenset(req.get("known_token_users", ()))
         self.token_passwords = frozenset(req.get("known_token_passwords", ()))
         self.placeholder = re.compile(req.get("placeholder_regex", r"^\$\{[^}]*\}$"))
-        formats: list[re.Pattern[str]] = []
+        formats: list[Union[re.Pattern[str], UserRegex]] = []
         for f in data.get("formats", []):
             regex = f.get("regex") if isinstance(f, Mapping) else None
             if isinstance(regex, str):
@@ -89,7 +90,10 @@ class SecretFilesCheck:
                     formats.append(re.compile(regex))
                 except re.error:  # another family's data: never let it break this rule
                     continue
-        formats.extend(re.compile(regex) for _, regex in settings.secrets.extra_patterns)
+        formats.extend(
+            UserRegex(regex, f"secrets.extra-patterns `{fid}`")
+            for fid, regex in settings.secrets.extra_patterns
+        )
         self.formats = formats
 
     def wants(self, text: str) -> bool:
@@ -256,7 +260,7 @@ class SecretFilesCheck:
             any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
         ):
             return True
-        return any(f.search(value) for f in self.formats)
+        return any(f.search(value) is not None for f in self.formats)
 
     # -- MSE206 --------------------------------------------------------------------------------
     def _secret_files(
