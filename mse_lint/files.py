@@ -131,6 +131,7 @@ class _Walk:
         self.max_depth = max_depth
         self.visited: set[tuple[int, int]] = set()
         self.count = 0
+        self.full = False  # a file was left out for max_files
         self.too_deep: list[str] = []
 
     def note(self, path: str, message: str) -> None:
@@ -138,7 +139,7 @@ class _Walk:
             self.notes.append((path, message))
 
     def finish(self, folder: str) -> None:
-        if self.count >= self.max_files:
+        if self.full:
             self.note(
                 folder,
                 f"more than {self.max_files} Python files: checked the first {self.max_files}; "
@@ -181,12 +182,11 @@ class _Walk:
                 is_dir = False
             if not is_dir and not name.endswith(".py"):
                 continue
-            if self.count >= self.max_files:
+            if self.full:
                 return
             if not is_dir and not e.is_symlink():
                 if e.is_file(follow_symlinks=False):  # the type scandir read: no system call
-                    self.count += 1
-                    yield Path(e.path)
+                    yield from self._file(e.path)
                 continue
             if is_dir and name in _SKIPPED:
                 continue
@@ -201,8 +201,7 @@ class _Walk:
                 except OSError:  # a link to itself
                     regular = False
                 if regular:
-                    self.count += 1
-                    yield Path(e.path)
+                    yield from self._file(e.path)
                 continue
             try:
                 st = e.stat()
@@ -225,6 +224,13 @@ class _Walk:
             folders.append(e.path)
         for sub in folders:
             yield from self.walk(sub, depth + 1)
+
+    def _file(self, path: str) -> Iterator[Path]:
+        if self.count >= self.max_files:
+            self.full = True  # one file more than the bound: the notice is true
+            return
+        self.count += 1
+        yield Path(path)
 
 
 def _within(child: Path, parent: Path) -> bool:

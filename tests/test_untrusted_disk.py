@@ -188,6 +188,9 @@ def test_walk_without_mse_toml_is_bounded_too(tmp_path: Path) -> None:
         "mse-lint: src: more than 3 Python files: checked the first 3; raise `max-files` in "
         "the mse-lint settings to check all",
     ]
+    (root / "mse-lint.toml").write_text("max-files = 6\n")  # exactly as many: nothing left out
+    proc = run("src", "--format", "json", "--select", "MSE1", cwd=root)
+    assert len(findings(proc)) == 6 and notices(proc)[1:] == []
     (root / "mse-lint.toml").write_text("max-depth = 1\n")
     proc = run("src", "--format", "json", "--select", "MSE1", cwd=root)
     assert findings(proc) == [(f"src/m{i}.py", "MSE103") for i in range(5)]
