@@ -262,19 +262,24 @@ def manifest_command(
     path: Path = typer.Argument(Path("."), help="The project folder (holding mse.toml)."),
 ) -> None:
     """List every file of the code dir and what mse-cli does with it when deploying."""
+    import os
+
+    from .config import ConfigError, load_settings
     from .files import display
     from .project import Fate, ProjectError, discover
 
     if not path.exists():
         raise _fail(f"{path}: no such file or folder")
     try:
+        settings = load_settings(path)
         project = discover(path)
+        project.max_files, project.max_depth = settings.max_files, settings.max_depth
         if project.code_dir_error is not None:
             raise _fail(project.code_dir_error)
         if project.mse_toml is None or project.code_dir is None:
             raise _fail(f"no mse.toml found in {path} or above: nothing to deploy, no manifest")
         manifest = project.manifest(expand=True)
-    except ProjectError as exc:
+    except (ProjectError, ConfigError) as exc:
         raise _fail(str(exc)) from None
     except typer.Exit:
         raise
@@ -282,6 +287,10 @@ def manifest_command(
         raise _fail(internal_error(exc)) from None
     assert manifest is not None
     cwd = Path.cwd().resolve()
+    code = os.path.abspath(project.code_dir)
+    for rel, message in manifest.notices:
+        shown = display(Path(os.path.join(code, rel) if rel else code), cwd) or "."
+        sys.stderr.write(f"mse-lint: {shown}: {message}\n")
     code_shown = display(project.code_dir.resolve(), cwd) or "."
     sys.stdout.write(
         f"code dir: {code_shown} (from {project.code_dir_origin})\n"
@@ -297,6 +306,12 @@ def manifest_command(
             fate = f"broken symlink to {e.link} (copying the code dir fails)"
         elif e.fate is Fate.LINK_LOOP:
             fate = f"symlink loop via {e.link} (copying the code dir fails)"
+        elif e.fate is Fate.UNREADABLE:
+            fate = "unreadable folder (copying the code dir fails)"
+        elif e.fate is Fate.SPECIAL:
+            fate = "FIFO, socket or device (copying the code dir fails)"
+        if e.note is not None:
+            fate = f"{fate} folder, {e.note}"
         via = f"  [via symlink to {e.link}]" if e.link and e.fate.ships else ""
         sys.stdout.write(f"{e.rel:<{width}}  {_size(e.size):>9}  {fate}{via}\n")
     totals = manifest.totals()

@@ -4,16 +4,23 @@ linted path), overridden by command-line flags."""
 from __future__ import annotations
 
 import functools
+import os
 import re
+import stat
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from .catalog import Catalog
 from .diagnostics import Severity
+from .project import DEFAULT_MAX_DEPTH, DEFAULT_MAX_FILES
 from .record import Frozen, replace
 from .record import set_field as _set
+from .safeio import read_regular
+
+if TYPE_CHECKING:
+    from .userregex import UserRegex
 
 
 class ConfigError(Exception):
@@ -39,6 +46,8 @@ KEYS = frozenset(
         "jobs",
         "secrets",
         "cache",
+        "max-files",
+        "max-depth",
     }
 )
 SECRETS_KEYS = frozenset({"extra-patterns", "allowlist", "allowlist-regex"})
@@ -63,14 +72,20 @@ class SecretSettings(Frozen):
 
     def allows(self, value: str) -> bool:
         """The value is allowlisted: equal to a listed literal, or found by a listed regex."""
-        return value in self.allowlist or any(
-            r.search(value) for r in _compiled(self.allowlist_regex)
+        if value in self.allowlist:
+            return True
+        return bool(self.allowlist_regex) and any(
+            r.search(value) is not None for r in _compiled(self.allowlist_regex)
         )
 
 
 @functools.lru_cache(maxsize=16)
-def _compiled(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
-    return tuple(re.compile(p) for p in patterns)
+def _compiled(patterns: tuple[str, ...]) -> tuple[UserRegex, ...]:
+    # the user's patterns run with a time budget (mse_lint.userregex): a repository's settings
+    # must not be able to stall the run with a backtracking pattern
+    from .userregex import UserRegex
+
+    return tuple(UserRegex(p, "secrets.allowlist-regex") for p in patterns)
 
 
 class Settings(Frozen):
@@ -86,6 +101,9 @@ class Settings(Frozen):
     cache: bool = True  # the results cache (.mse_lint_cache/); `cache = false` or --no-cache
     secrets: SecretSettings
     source: Optional[Path] = None  # the config file these came from
+    # the bounds of the walk over a code dir or a folder (mse_lint.project)
+    max_files: int = DEFAULT_MAX_FILES
+    max_depth: int = DEFAULT_MAX_DEPTH
 
     def __init__(
         self,
@@ -100,6 +118,8 @@ class Settings(Frozen):
         cache: bool = True,
         secrets: Optional[SecretSettings] = None,
         source: Optional[Path] = None,
+        max_files: int = DEFAULT_MAX_FILES,
+        max_depth: int = DEFAULT_MAX_DEPTH,
     ) -> None:
         _set(self, "select", select)
         _set(self, "extend_select", extend_select)
@@ -110,6 +130,8 @@ class Settings(Frozen):
         _set(self, "exclude", exclude)
         _set(self, "jobs", jobs)
         _set(self, "cache", cache)
+        _set(self, "max_files", max_files)
+        _set(self, "max_depth", max_depth)
         _set(self, "secrets", SecretSettings() if secrets is None else secrets)
         _set(self, "source", source)
 
@@ -210,6 +232,12 @@ def settings_from_mapping(raw: Mapping[str, Any], where: str, base: Settings) ->
         s = replace(s, exclude=tuple(ex))
     if "jobs" in raw:
         s = replace(s, jobs=_jobs(raw["jobs"], where))
+    for key, field in (("max-files", "max_files"), ("max-depth", "max_depth")):
+        if key in raw:
+            value = raw[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{where}: `{key}` must be a whole number >= 1")
+            s = replace(s, **{field: value})
     if "secrets" in raw:
         s = replace(s, secrets=_secrets(raw["secrets"], where))
     if "cache" in raw:
@@ -227,6 +255,12 @@ def _regex(value: Any, key: str, where: str) -> str:
     except re.error as exc:
         msg = f"{where}: `{key}` has an invalid regular expression {value!r}: {exc}"
         raise ConfigError(msg) from None
+    from .userregex import compile_check
+
+    problem = compile_check(value)  # what runs it (the `regex` module, for its timeout)
+    if problem is not None:
+        msg = f"{where}: `{key}` has an invalid regular expression {value!r}: {problem}"
+        raise ConfigError(msg)
     return value
 
 
@@ -266,7 +300,8 @@ def _secrets(raw: Any, where: str) -> SecretSettings:
 
 def _key_line(path: Path, key: str) -> str:
     try:
-        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        text = read_regular(path, "settings").decode("utf-8")
+        for i, line in enumerate(text.splitlines(), start=1):
             if re.match(rf"\s*[\"']?{re.escape(key)}[\"']?\s*=", line) or re.match(
                 rf"\s*\[\s*(tool\.mse-lint\.)?{re.escape(key)}\s*\]", line
             ):
@@ -282,10 +317,10 @@ def find_config(start: Path) -> Optional[tuple[Path, Mapping[str, Any]]]:
     here = here if here.is_dir() else here.parent
     for folder in (here, *here.parents):
         dedicated = folder / "mse-lint.toml"
-        if dedicated.is_file():
+        if _present(dedicated):
             return dedicated, _read(dedicated)
         pyproject = folder / "pyproject.toml"
-        if pyproject.is_file():
+        if _present(pyproject):
             doc = _read(pyproject)
             tool = doc.get("tool", {})
             if isinstance(tool, dict) and "mse-lint" in tool:
@@ -298,6 +333,15 @@ def find_config(start: Path) -> Optional[tuple[Path, Mapping[str, Any]]]:
     return None
 
 
+def _present(path: Path) -> bool:
+    """Something that is not a folder is at ``path``: a settings file, or a FIFO or device
+    under its name, which ``_read`` then refuses with a message (never skipped silently)."""
+    try:
+        return not stat.S_ISDIR(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
 def _read(path: Path) -> dict[str, Any]:
     if sys.version_info >= (3, 11):
         import tomllib  # here, not at the top: a run without TOML to read never imports it
@@ -306,14 +350,15 @@ def _read(path: Path) -> dict[str, Any]:
     from .nesting import TOML_TOO_DEEP, toml_too_deep
 
     try:
-        with path.open("rb") as fh:
-            text = fh.read().decode("utf-8")
+        data = read_regular(path, "settings")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    try:
+        text = data.decode("utf-8")
         deep = toml_too_deep(text)
         if deep is not None:
             raise ConfigError(f"{path}:{deep[0]}:{deep[1]}: {TOML_TOO_DEEP}")
         return tomllib.loads(text)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     except RecursionError:  # not expected within the depth limit: still never a crash
@@ -323,7 +368,7 @@ def _read(path: Path) -> dict[str, Any]:
 def load_settings(start: Path, explicit: Optional[Path] = None, use_files: bool = True) -> Settings:
     base = Settings()
     if explicit is not None:
-        if not explicit.is_file():
+        if not _present(explicit):
             raise ConfigError(f"{explicit}: config file not found")
         doc = _read(explicit)
         tool = doc.get("tool", {})

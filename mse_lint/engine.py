@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Callable, Optional, TypeVar
 
-from . import suppress
+from . import suppress, userregex
 from .cache import ResultCache, encode, file_key
 from .catalog import Catalog
 from .checks import (
@@ -395,11 +395,17 @@ class Engine:
         """The file's results, and (when ``keyed``) its cache key. A bug met on the way is
         reported with the file's name (CheckCrash), not as a bare traceback."""
         try:
-            return self._check_job_unguarded(job, keyed)
+            key, result = self._check_job_unguarded(job, keyed)
         except (KeyboardInterrupt, MemoryError):
             raise
         except Exception as exc:
             raise CheckCrash(job.display, exc) from exc
+        if userregex.pending():
+            # a pattern of the settings ran out of time on this file: say so, and keep the
+            # result (made without that pattern) out of the cache
+            result.notices.extend(Notice(m, job.display) for m in userregex.take_notices())
+            key = None
+        return key, result
 
     def _check_job_unguarded(self, job: FileJob, keyed: bool) -> tuple[Optional[str], FileResult]:
         """The cache key is made from the bytes checked: a file changed while the run reads it
@@ -677,8 +683,13 @@ class Engine:
             result = FileResult()
             text: Optional[str] = None
             try:
-                with open(os.path.join(cwd or os.getcwd(), path), "rb") as fh:
-                    text = fh.read(4 << 20).decode("utf-8", "replace")
+                # the file a finding is about, for its suppression comments: a regular file
+                # only (a finding may be about a link to a FIFO or a device)
+                from .safeio import read_head
+
+                text = read_head(os.path.join(cwd or os.getcwd(), path), 4 << 20).decode(
+                    "utf-8", "replace"
+                )
             except OSError:
                 text = None
             self._finish(
@@ -687,6 +698,7 @@ class Engine:
             diags.extend(result.diagnostics)
             suppressed.extend(result.suppressed)
             notices.extend(result.notices)
+        notices.extend(Notice(m) for m in userregex.take_notices())
         diags.sort(key=Diagnostic.sort_key)
         return RunResult(diags, suppressed, notices, 0, 0)
 
@@ -718,10 +730,23 @@ class Engine:
                     if on_file is not None:
                         on_file()
         todo = [jobs[i] for i in pending]
-        workers = workers or self.settings.jobs or _cpu_count()
+        cpus = _cpu_count()
+        asked = workers or self.settings.jobs
+        # more workers than CPUs never checks faster (the work is CPU-bound), and `jobs = 2000`
+        # in a cloned repository's settings would fork 2000 processes
+        workers = min(asked, cpus) if asked else cpus
         computed: Iterable[tuple[Optional[str], FileResult]]
         keyed = cache is not None
+        capped: list[Notice] = []
         if workers > 1 and len(todo) >= _PARALLEL_MIN_FILES:
+            if asked > cpus:
+                capped.append(
+                    Notice(
+                        f"{asked} jobs asked for (--jobs or the `jobs` setting), but this "
+                        f"process may use {cpus} CPU{'s' if cpus != 1 else ''}: running "
+                        f"{workers} worker processes"
+                    )
+                )
             computed = self._parallel(todo, workers, keyed, on_file)
         else:
             done: list[tuple[Optional[str], FileResult]] = []
@@ -739,7 +764,7 @@ class Engine:
             cache.save()
         diags: list[Diagnostic] = []
         suppressed: list[Diagnostic] = []
-        notices: list[Notice] = []
+        notices: list[Notice] = capped
         checked = unreadable = 0
         for maybe in results:
             assert maybe is not None
@@ -777,7 +802,7 @@ class Engine:
         else:
             shipped = (self.catalog, self.settings, self.local_modules, self.info)
         pool = ProcessPoolExecutor(
-            workers, mp_context=ctx, initializer=_init_worker, initargs=(shipped,)
+            workers, mp_context=ctx, initializer=_init_worker, initargs=(shipped, os.getpid())
         )
         try:
             out: list[Optional[tuple[Optional[str], FileResult]]] = [None] * len(jobs)
@@ -835,19 +860,53 @@ def _gc_tuned() -> Iterator[None]:
         gc.unfreeze()
 
 
-def _init_worker(shipped: Optional[tuple[Catalog, Settings, frozenset[str], ProjectInfo]]) -> None:
-    """``shipped``: what a spawned worker builds its engine from (None: forked, inherited)."""
+def _init_worker(
+    shipped: Optional[tuple[Catalog, Settings, frozenset[str], ProjectInfo]], parent: int
+) -> None:
+    """``shipped``: what a spawned worker builds its engine from (None: forked, inherited);
+    ``parent``: the process id of the run."""
     import gc
     import signal
 
     # Ctrl-C reaches the whole process group: the parent stops the pool and reports it once;
     # workers that took it too would each print a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with(parent)
     if shipped is not None:
         _WORKER[:] = [Engine(*shipped)]
     # what the worker starts with is never freed: keep the collector off it
     gc.freeze()
     gc.set_threshold(*_GC_THRESHOLD)
+
+
+def _die_with(parent: int) -> None:
+    """End this worker when the run's process ends, however it ends: a parent killed with
+    SIGKILL (an OOM kill, a CI timeout) runs no clean-up, and its workers, waiting on the pool's
+    queue, would wait for ever. On Linux the kernel sends SIGKILL to the worker when the parent
+    dies (prctl PR_SET_PDEATHSIG); elsewhere a thread polls the parent's id."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            pr_set_pdeathsig = 1  # <linux/prctl.h>
+            armed = libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+        if os.getppid() != parent:  # died before the signal was armed
+            os._exit(1)
+        if armed:
+            return
+
+    def watch() -> None:
+        import time
+
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="mse-lint-parent-watch", daemon=True).start()
 
 
 def _work(job: FileJob, keyed: bool) -> tuple[Optional[str], FileResult]:

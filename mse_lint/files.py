@@ -18,7 +18,14 @@ from typing import Optional
 
 from .diagnostics import Notice
 from .engine import FileJob
-from .project import Project, discover, fate_of, read_mseignore
+from .project import (
+    DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_FILES,
+    Project,
+    discover,
+    fate_of,
+    read_mseignore,
+)
 from .record import Mutable
 
 
@@ -78,74 +85,152 @@ def _inside(real: str, roots: Sequence[str]) -> bool:
     return any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
 
 
-def python_files(folder: Path, escaped: Optional[list[str]] = None) -> Iterator[Path]:
+def python_files(
+    folder: Path,
+    escaped: Optional[list[str]] = None,
+    notes: Optional[list[tuple[str, str]]] = None,
+    max_files: int = DEFAULT_MAX_FILES,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+) -> Iterator[Path]:
     """Every ``.py`` file under ``folder``, not in hidden folders or virtualenvs, sorted
     (top-down: a folder's files, then its subfolders in name order). Symlinked folders inside
     ``folder`` are followed once: a folder reached again (a loop, or another link to it) is
     skipped. Symlinks that lead out of ``folder`` are not followed: their paths go to
-    ``escaped``."""
+    ``escaped``. Only regular files are listed (a FIFO named ``x.py`` would block the read); a
+    folder on another filesystem, one that cannot be listed, and the bounds reached (files
+    listed, folders deep) go to ``notes`` as (path, message)."""
     try:
         st = os.stat(folder)
     except OSError:
         return
     root = os.path.realpath(folder)
-    yield from _walk(str(folder), {(st.st_dev, st.st_ino)}, root, escaped, top=True)
+    walk = _Walk(root, st.st_dev, escaped, notes, max_files, max_depth)
+    walk.visited.add((st.st_dev, st.st_ino))
+    yield from walk.walk(str(folder), 0, top=True)
+    walk.finish(str(folder))
 
 
 _SKIPPED = frozenset(("__pycache__", "site-packages", "node_modules"))
 
 
-def _walk(
-    folder: str,
-    visited: set[tuple[int, int]],
-    root: str,
-    escaped: Optional[list[str]],
-    top: bool = False,
-) -> Iterator[Path]:
-    # scandir: one system call per folder and one stat per subfolder (os.walk with realpath
-    # made one per path component of every folder: most of a cached run's time)
-    try:
-        with os.scandir(folder) as it:
-            entries = sorted(it, key=lambda e: e.name)
-    except OSError:
-        return
-    if not top and any(e.name == "pyvenv.cfg" for e in entries) and _is_venv(folder):
-        return  # a virtualenv below the given folder
-    folders = []
-    for e in entries:
-        name = e.name
-        if name.startswith("."):
-            continue
+class _Walk:
+    def __init__(
+        self,
+        root: str,
+        device: int,
+        escaped: Optional[list[str]],
+        notes: Optional[list[tuple[str, str]]],
+        max_files: int,
+        max_depth: int,
+    ) -> None:
+        self.root = root
+        self.device = device
+        self.escaped = escaped
+        self.notes = notes
+        self.max_files = max_files
+        self.max_depth = max_depth
+        self.visited: set[tuple[int, int]] = set()
+        self.count = 0
+        self.full = False  # a file was left out for max_files
+        self.too_deep: list[str] = []
+
+    def note(self, path: str, message: str) -> None:
+        if self.notes is not None:
+            self.notes.append((path, message))
+
+    def finish(self, folder: str) -> None:
+        if self.full:
+            self.note(
+                folder,
+                f"more than {self.max_files} Python files: checked the first {self.max_files}; "
+                "raise `max-files` in the mse-lint settings to check all",
+            )
+        if self.too_deep:
+            n = len(self.too_deep)
+            self.note(
+                self.too_deep[0],
+                f"{n} folder{'s' if n != 1 else ''} deeper than {self.max_depth} folders (this "
+                "one first): not checked; raise `max-depth` in the mse-lint settings to check "
+                "them",
+            )
+
+    def walk(self, folder: str, depth: int, top: bool = False) -> Iterator[Path]:
+        # scandir: one system call per folder and one stat per subfolder (os.walk with realpath
+        # made one per path component of every folder: most of a cached run's time)
         try:
-            is_dir = e.is_dir()
-        except OSError:
-            is_dir = False
-        if not is_dir and not name.endswith(".py"):
-            continue
-        if not is_dir and not e.is_symlink():
-            yield Path(e.path)
-            continue
-        if is_dir and name in _SKIPPED:
-            continue
-        # only a symlink can lead out of the folder: its target is never read
-        if e.is_symlink() and not _inside(os.path.realpath(e.path), [root]):
-            if escaped is not None:
-                escaped.append(e.path)
-            continue
-        if not is_dir:
-            yield Path(e.path)
-            continue
-        try:
-            st = e.stat()
-        except OSError:
-            continue
-        ident = (st.st_dev, st.st_ino)
-        if ident in visited:
-            continue  # a symlink loop, or a folder already seen through another link
-        visited.add(ident)
-        folders.append(e.path)
-    for sub in folders:
-        yield from _walk(sub, visited, root, escaped)
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            if not top:
+                reason = (
+                    "permission denied"
+                    if isinstance(exc, PermissionError)
+                    else (exc.strerror or type(exc).__name__)
+                )
+                self.note(folder, f"cannot list this folder: {reason}; its files are not checked")
+            return
+        if not top and any(e.name == "pyvenv.cfg" for e in entries) and _is_venv(folder):
+            return  # a virtualenv below the given folder
+        folders = []
+        for e in entries:
+            name = e.name
+            if name.startswith("."):
+                continue
+            try:
+                is_dir = e.is_dir()
+            except OSError:
+                is_dir = False
+            if not is_dir and not name.endswith(".py"):
+                continue
+            if self.full:
+                return
+            if not is_dir and not e.is_symlink():
+                if e.is_file(follow_symlinks=False):  # the type scandir read: no system call
+                    yield from self._file(e.path)
+                continue
+            if is_dir and name in _SKIPPED:
+                continue
+            # only a symlink can lead out of the folder: its target is never read
+            if e.is_symlink() and not _inside(os.path.realpath(e.path), [self.root]):
+                if self.escaped is not None:
+                    self.escaped.append(e.path)
+                continue
+            if not is_dir:
+                try:
+                    regular = e.is_file()
+                except OSError:  # a link to itself
+                    regular = False
+                if regular:
+                    yield from self._file(e.path)
+                continue
+            try:
+                st = e.stat()
+            except OSError:
+                continue
+            if st.st_dev != self.device:
+                self.note(
+                    e.path,
+                    "a folder on another filesystem than the one given: not checked; name it "
+                    "to check it",
+                )
+                continue
+            ident = (st.st_dev, st.st_ino)
+            if ident in self.visited:
+                continue  # a symlink loop, or a folder already seen through another link
+            if depth + 1 > self.max_depth:
+                self.too_deep.append(e.path)
+                continue
+            self.visited.add(ident)
+            folders.append(e.path)
+        for sub in folders:
+            yield from self.walk(sub, depth + 1)
+
+    def _file(self, path: str) -> Iterator[Path]:
+        if self.count >= self.max_files:
+            self.full = True  # one file more than the bound: the notice is true
+            return
+        self.count += 1
+        yield Path(path)
 
 
 def _within(child: Path, parent: Path) -> bool:
@@ -157,9 +242,17 @@ def _within(child: Path, parent: Path) -> bool:
 
 
 def collect(
-    paths: Sequence[Path], cwd: Optional[Path] = None, exclude: Sequence[str] = ()
+    paths: Sequence[Path],
+    cwd: Optional[Path] = None,
+    exclude: Sequence[str] = (),
+    max_files: int = DEFAULT_MAX_FILES,
+    max_depth: int = DEFAULT_MAX_DEPTH,
 ) -> Collected:
+    """The projects' files to check. Notices of what the project walk could not read or list
+    are the projects' own (``Project.read_notices``: the run reports them once per project)."""
     cwd = (cwd or Path.cwd()).resolve()
+    notes: list[tuple[str, str]] = []  # (path, message) of the walks without a manifest
+    ignore_lines: dict[str, tuple[str, ...]] = {}  # code dir -> its .mseignore patterns
     groups: dict[str, Group] = {}
     notices: list[Notice] = []
     said_no_toml = said_no_code = False
@@ -187,6 +280,7 @@ def collect(
         project = discover(absolute)
         key = str(project.mse_toml.path) if project.mse_toml else f"none:{absolute}"
         group = groups.get(key)
+        project.max_files, project.max_depth = max_files, max_depth
         if group is None:
             group = groups[key] = Group(project)
             notices.extend(Notice(n) for n in project.notices)
@@ -218,10 +312,12 @@ def collect(
             said_no_toml = True
         if project.mse_toml is None or project.code_dir is None:
             if absolute.is_dir():
-                for f in python_files(absolute, escaped):
+                for f in python_files(absolute, escaped, notes, max_files, max_depth):
                     add(group, f)
-            else:
+            elif absolute.is_file():
                 add(group, absolute)
+            else:
+                notes.append((str(absolute), "not a regular file: not checked"))
             continue
         code = project.code_dir.resolve()
         target = absolute.resolve()
@@ -230,7 +326,10 @@ def collect(
                 skipped += 1
                 continue
             rel = target.relative_to(code).as_posix()
-            fate, _ = fate_of(rel, read_mseignore(code))
+            patterns = ignore_lines.get(str(code))
+            if patterns is None:
+                patterns = ignore_lines[str(code)] = read_mseignore(code)
+            fate, _ = fate_of(rel, patterns)
             if fate.ships and target.suffix == ".py":
                 add(group, absolute)
             else:
@@ -265,8 +364,10 @@ def collect(
                     f"({display(code, cwd)}): nothing there ships; checked because it was named"
                 )
             )
-            for f in python_files(absolute, escaped):
+            for f in python_files(absolute, escaped, notes, max_files, max_depth):
                 add(group, f)
+    for path, message in notes:
+        notices.append(Notice(message, display(Path(path), cwd) or "."))
     for path in sorted(set(escaped)):
         notices.append(
             Notice(

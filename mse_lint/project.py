@@ -16,16 +16,17 @@ from __future__ import annotations
 
 import enum
 import fnmatch
-import functools
 import os
 import re
+import stat
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from .record import Frozen, Mutable, replace
 from .record import set_field as _set
+from .safeio import read_regular, refusal
 
 
 class ProjectError(Exception):
@@ -39,6 +40,8 @@ class Fate(enum.Enum):
     HIDDEN = "hidden"
     BROKEN_LINK = "broken symlink"
     LINK_LOOP = "symlink loop"
+    UNREADABLE = "unreadable"
+    SPECIAL = "special file"
 
     @property
     def ships(self) -> bool:
@@ -52,6 +55,9 @@ class ManifestEntry(Frozen):
     pattern: Optional[str] = None  # the .mseignore line that excluded it (or an ancestor)
     link: Optional[str] = None  # symlink target (resolved), when the path goes through a link
     is_dir: bool = False
+    # a folder that ships but is not listed file by file, and why: "a copy of pkg: listed
+    # there", "on another filesystem: not listed", "deeper than 100 folders: not listed"
+    note: Optional[str] = None
 
     def __init__(
         self,
@@ -61,6 +67,7 @@ class ManifestEntry(Frozen):
         pattern: Optional[str] = None,
         link: Optional[str] = None,
         is_dir: bool = False,
+        note: Optional[str] = None,
     ) -> None:
         _set(self, "rel", rel)
         _set(self, "fate", fate)
@@ -68,19 +75,27 @@ class ManifestEntry(Frozen):
         _set(self, "pattern", pattern)
         _set(self, "link", link)
         _set(self, "is_dir", is_dir)
+        _set(self, "note", note)
 
 
 class Manifest(Frozen):
     code_dir: Path
     patterns: tuple[str, ...]
     entries: tuple[ManifestEntry, ...]
+    # what the walk could not list, and why: (path relative to the code dir, message)
+    notices: tuple[tuple[str, str], ...]
 
     def __init__(
-        self, code_dir: Path, patterns: tuple[str, ...], entries: tuple[ManifestEntry, ...]
+        self,
+        code_dir: Path,
+        patterns: tuple[str, ...],
+        entries: tuple[ManifestEntry, ...],
+        notices: tuple[tuple[str, str], ...] = (),
     ) -> None:
         _set(self, "code_dir", code_dir)
         _set(self, "patterns", patterns)
         _set(self, "entries", entries)
+        _set(self, "notices", notices)
 
     def shipped(self) -> Iterator[ManifestEntry]:
         return (e for e in self.entries if e.fate.ships)
@@ -96,14 +111,16 @@ class Manifest(Frozen):
 
 
 def read_mseignore(code_dir: Path) -> tuple[str, ...]:
-    """The patterns mse-cli keeps, verbatim, in file order without duplicates."""
+    """The patterns mse-cli keeps, verbatim, in file order without duplicates. A
+    ``.mseignore`` that is not a regular file, or is larger than any real one, is refused
+    (ProjectError: what ships cannot be known without it)."""
     path = code_dir / ".mseignore"
     try:
-        text = path.read_bytes().decode("utf-8", "surrogateescape")
+        text = read_regular(path, ".mseignore").decode("utf-8", "surrogateescape")
     except FileNotFoundError:
         return ()
     except OSError as exc:
-        raise ProjectError(f"{path}: cannot read .mseignore: {exc.strerror}") from exc
+        raise ProjectError(f"{path}: {refusal('.mseignore', exc)}") from exc
     seen: dict[str, None] = {}
     for line in text.splitlines():
         if line.strip() and not line.strip().startswith("#"):
@@ -147,25 +164,101 @@ def _can_match_a_name(pattern: str) -> bool:
     return True
 
 
-@functools.lru_cache(maxsize=4096)
-def _usable(pattern: str) -> bool:
-    return _can_match_a_name(pattern)
+# characters fnmatch gives a meaning (a "]" only closes a "[", but treating it as one is safe:
+# the text before the first of them and after the last one is literal either way)
+_SPECIAL = re.compile(r"[*?\[\]]")
+
+
+class _Matcher:
+    """``shutil.ignore_patterns(*patterns)`` on one name: the first pattern (in file order)
+    that ``fnmatch.filter`` would match the name with, each pattern compiled once. fnmatch
+    itself recompiles every pattern past its cache of 32,768: a 33,000-line .mseignore took
+    over 300 s.
+
+    A pattern only matches names that begin with its literal head (the text before its first
+    special character) and end with its literal tail (after its last one). Patterns are
+    indexed by head, then tail, so a name is tested against the few whose head and tail it
+    has: one dict lookup per distinct head and tail length, not one match per pattern."""
+
+    def __init__(self, patterns: Sequence[str]) -> None:
+        self.patterns = tuple(patterns)
+        # head -> tail -> indexes of the patterns (ascending); None for a literal pattern
+        self.index: dict[str, dict[str, list[int]]] = {}
+        self.tails: dict[str, list[int]] = {}  # head -> distinct tail lengths
+        self.literal: dict[str, int] = {}
+        self.compiled: dict[int, Callable[[str], Optional[re.Match[str]]]] = {}
+        for i, p in enumerate(patterns):
+            if not _can_match_a_name(p):
+                continue
+            key = os.path.normcase(p)  # what fnmatch.filter does (nothing on POSIX)
+            specials = [m.start() for m in _SPECIAL.finditer(key)]
+            if not specials:
+                self.literal.setdefault(key, i)
+                continue
+            head, tail = key[: specials[0]], key[specials[-1] + 1 :]
+            self.index.setdefault(head, {}).setdefault(tail, []).append(i)
+        for head, by_tail in self.index.items():
+            self.tails[head] = sorted({len(t) for t in by_tail})
+        self.heads = sorted({len(h) for h in self.index})
+
+    def _matches(self, i: int, name: str) -> bool:
+        match = self.compiled.get(i)
+        if match is None:
+            pattern = os.path.normcase(self.patterns[i])
+            match = self.compiled[i] = re.compile(fnmatch.translate(pattern)).match
+        return match(name) is not None
+
+    def first(self, name: str) -> Optional[str]:
+        key = os.path.normcase(name)
+        best = self.literal.get(key)
+        n = len(key)
+        for h in self.heads:
+            if h > n:
+                break
+            by_tail = self.index.get(key[:h])
+            if by_tail is None:
+                continue
+            for t in self.tails[key[:h]]:
+                if h + t > n:  # head and tail are disjoint parts of a match
+                    break
+                for i in by_tail.get(key[n - t :] if t else "", ()):
+                    if best is not None and i >= best:
+                        break
+                    if self._matches(i, key):
+                        best = i
+                        break
+        return None if best is None else self.patterns[best]
+
+
+# the matcher of the patterns last asked for, by identity: a manifest's tuple is passed around,
+# and hashing a 33,000-pattern tuple for every name would cost as much as matching it
+_MATCHERS: dict[int, tuple[Sequence[str], _Matcher]] = {}
+
+
+def _matcher(patterns: Sequence[str]) -> _Matcher:
+    known = _MATCHERS.get(id(patterns))
+    if known is not None and known[0] is patterns:
+        return known[1]
+    matcher = _Matcher(patterns)
+    if len(_MATCHERS) >= 8:
+        _MATCHERS.clear()
+    _MATCHERS[id(patterns)] = (patterns, matcher)
+    return matcher
 
 
 def matching_pattern(name: str, patterns: Sequence[str]) -> Optional[str]:
-    for p in patterns:
-        if _usable(p) and fnmatch.fnmatch(name, p):
-            return p
-    return None
+    return _matcher(patterns).first(name) if patterns else None
 
 
 def fate_of(rel: str, patterns: Sequence[str]) -> tuple[Fate, Optional[str]]:
     """The fate of a path relative to the code dir, judged on its components (no symlinks)."""
     parts = rel.split("/")
-    for part in parts:
-        p = matching_pattern(part, patterns)
-        if p is not None:
-            return Fate.EXCLUDED, p
+    if patterns:
+        matcher = _matcher(patterns)
+        for part in parts:
+            p = matcher.first(part)
+            if p is not None:
+                return Fate.EXCLUDED, p
     if any(part.startswith(".") for part in parts):
         return Fate.HIDDEN, None
     if parts[-1] == "requirements.txt":
@@ -173,30 +266,161 @@ def fate_of(rel: str, patterns: Sequence[str]) -> tuple[Fate, Optional[str]]:
     return Fate.ENCRYPTED, None
 
 
-def build_manifest(code_dir: Path, expand: bool = True) -> Manifest:
+# The walk's bounds (settings `max-files` and `max-depth`, docs/configuration.md): a code dir of
+# an enclave app holds hundreds of files, a big one tens of thousands, and nothing real is 100
+# folders deep (mse-cli's copytree recursion gives out near 300).
+DEFAULT_MAX_FILES = 100_000
+DEFAULT_MAX_DEPTH = 100
+
+
+class _Deferred(Frozen):
+    """A symlink to a folder met by the walk, followed once every real folder is listed (so a
+    folder is listed under its own path, not under a link that sorts before it)."""
+
+    path: str
+    rel: str
+    target: str  # real path
+    active: tuple[str, ...]  # real paths of the folders holding it, outermost first
+    fate: Optional[tuple[Fate, Optional[str]]]
+    depth: int
+
+    def __init__(
+        self,
+        path: str,
+        rel: str,
+        target: str,
+        active: tuple[str, ...],
+        fate: Optional[tuple[Fate, Optional[str]]],
+        depth: int,
+    ) -> None:
+        _set(self, "path", path)
+        _set(self, "rel", rel)
+        _set(self, "target", target)
+        _set(self, "active", active)
+        _set(self, "fate", fate)
+        _set(self, "depth", depth)
+
+
+def _holds(folder: str, paths: Sequence[str]) -> bool:
+    """``folder`` is one of ``paths`` or an ancestor of one."""
+    prefix = folder.rstrip("/") + "/"
+    return any(p == folder or p.startswith(prefix) for p in paths)
+
+
+def build_manifest(
+    code_dir: Path,
+    expand: bool = True,
+    max_files: int = DEFAULT_MAX_FILES,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+) -> Manifest:
     """Every file under the code dir with its fate. With ``expand=False``, excluded and hidden
-    folders are listed as one entry each instead of file by file (faster for linting)."""
+    folders are listed as one entry each instead of file by file (faster for linting).
+
+    Symlinks are followed as copytree follows them, but every real folder is listed once (a
+    folder reached again is one entry, "a copy of" where it was listed), a folder on another
+    filesystem than the code dir's is not entered, and the walk stops at ``max_files`` entries
+    and ``max_depth`` folders deep; each of these is said in ``Manifest.notices``."""
     patterns = read_mseignore(code_dir)
+    matcher = _matcher(patterns)
     entries: list[ManifestEntry] = []
+    notes: list[tuple[str, str]] = []
     root_real = os.path.realpath(code_dir)
+    try:
+        top = os.stat(code_dir)
+    except OSError:
+        return Manifest(code_dir, patterns, ())
+    device = top.st_dev
+    # real folder (device, inode) and whether its content ships there -> where it was listed:
+    # a folder listed as excluded or hidden is listed again where it ships
+    listed: dict[tuple[int, int, bool], str] = {(device, top.st_ino, True): ""}
+    deferred: list[_Deferred] = []
+    copies: list[tuple[str, str]] = []
+    too_deep: list[str] = []
+    full = [False]
+
+    def folder_entry(
+        rel: str,
+        fate: Optional[tuple[Fate, Optional[str]]],
+        link: Optional[str],
+        note: Optional[str],
+    ) -> None:
+        f = fate or (Fate.ENCRYPTED, None)
+        entries.append(ManifestEntry(rel, f[0], 0, f[1], link, is_dir=True, note=note))
+
+    def enter(
+        path: str,
+        rel: str,
+        real: str,
+        active: tuple[str, ...],
+        fate: Optional[tuple[Fate, Optional[str]]],
+        link: Optional[str],
+        depth: int,
+        st: os.stat_result,
+    ) -> None:
+        """List the folder at ``path`` (already stat'ed) unless it was listed, is elsewhere or
+        is too deep."""
+        if st.st_dev != device:
+            folder_entry(rel, fate, link, "on another filesystem: not listed")
+            notes.append(
+                (
+                    rel,
+                    f"a folder on another filesystem than the code dir's"
+                    f"{f' (a symlink to {link})' if link else ''}: not listed, its files are "
+                    "not checked; mse-cli would copy all of it",
+                )
+            )
+            return
+        key = (st.st_dev, st.st_ino, fate is None)
+        first = listed.get(key)
+        if first is not None:
+            folder_entry(rel, fate, link, f"a copy of {first or '.'}: listed there")
+            copies.append((rel, first or "."))
+            return
+        if depth > max_depth:
+            folder_entry(rel, fate, link, f"deeper than {max_depth} folders: not listed")
+            too_deep.append(rel)
+            return
+        listed[key] = rel
+        problem = walk(path, rel, real, active, fate, link, depth)
+        if problem is not None and fate is not None and fate[0] is Fate.EXCLUDED:
+            folder_entry(rel, fate, link, "cannot be listed")  # never opened by copytree
+        elif problem is not None:
+            entries.append(ManifestEntry(rel, Fate.UNREADABLE, 0, None, link, is_dir=True))
+            reason = (
+                "permission denied"
+                if isinstance(problem, PermissionError)
+                else (problem.strerror or type(problem).__name__)
+            )
+            notes.append(
+                (
+                    rel,
+                    f"cannot list this folder: {reason}; its files are not checked, and "
+                    "mse-cli cannot copy it either (the deploy fails); make it readable",
+                )
+            )
 
     def walk(
         directory: str,
         rel: str,
-        active: frozenset[str],
+        real: str,
+        active: tuple[str, ...],
         inherited: Optional[tuple[Fate, Optional[str]]],
         link: Optional[str],
-    ) -> None:
+        depth: int,
+    ) -> Optional[OSError]:
         try:
             with os.scandir(directory) as it:
                 items = sorted(it, key=lambda e: e.name)
-        except OSError:
-            return
+        except OSError as exc:
+            return exc
         for item in items:
+            if len(entries) >= max_files:
+                full[0] = True
+                return None
             child_rel = f"{rel}/{item.name}" if rel else item.name
             fate: Optional[tuple[Fate, Optional[str]]] = inherited
             if fate is None:
-                p = matching_pattern(item.name, patterns)
+                p = matcher.first(item.name) if patterns else None
                 if p is not None:
                     fate = (Fate.EXCLUDED, p)
                 elif item.name.startswith("."):
@@ -214,6 +438,8 @@ def build_manifest(code_dir: Path, expand: bool = True) -> Manifest:
             # a dangling link or a loop there is harmless. In a hidden folder it is still copied
             # (only the tar leaves hidden paths out), so there it makes the copy fail.
             ignored = fate is not None and fate[0] is Fate.EXCLUDED
+            if is_link and not is_dir and not is_file and os.path.exists(item.path):
+                is_link = False  # a link to a FIFO or a device: listed as the special file
             if is_link and not is_dir and not is_file:
                 if ignored:
                     assert fate is not None
@@ -222,8 +448,11 @@ def build_manifest(code_dir: Path, expand: bool = True) -> Manifest:
                     entries.append(ManifestEntry(child_rel, Fate.BROKEN_LINK, 0, None, child_link))
                 continue
             if is_dir:
-                real = os.path.realpath(item.path)
-                if real in active:
+                child_real = child_link if is_link else f"{real.rstrip('/')}/{item.name}"
+                assert child_real is not None
+                # a link to a folder being walked or to one holding it: copytree would come
+                # back here through it for ever
+                if is_link and _holds(child_real, (*active, real)):
                     if ignored:
                         assert fate is not None
                         entries.append(
@@ -234,12 +463,31 @@ def build_manifest(code_dir: Path, expand: bool = True) -> Manifest:
                             ManifestEntry(child_rel, Fate.LINK_LOOP, 0, None, child_link)
                         )
                     continue
-                if fate is not None and not expand:
+                # an excluded link is never opened by copytree: nothing below it is listed
+                if fate is not None and (not expand or (is_link and ignored)):
                     entries.append(
                         ManifestEntry(child_rel, fate[0], 0, fate[1], child_link, is_dir=True)
                     )
                     continue
-                walk(item.path, child_rel, active | {real}, fate, child_link)
+                if is_link:
+                    deferred.append(
+                        _Deferred(item.path, child_rel, child_real, (*active, real), fate, depth)
+                    )
+                    continue
+                try:
+                    st = item.stat()
+                except OSError:
+                    continue
+                enter(
+                    item.path,
+                    child_rel,
+                    child_real,
+                    (*active, real),
+                    fate,
+                    child_link,
+                    depth + 1,
+                    st,
+                )
             elif is_file:
                 try:
                     size = item.stat().st_size
@@ -252,9 +500,58 @@ def build_manifest(code_dir: Path, expand: bool = True) -> Manifest:
                         else (Fate.ENCRYPTED, None)
                     )
                 entries.append(ManifestEntry(child_rel, fate[0], size, fate[1], child_link))
+            elif ignored:
+                assert fate is not None
+                entries.append(ManifestEntry(child_rel, fate[0], 0, fate[1], child_link))
+            else:
+                # a FIFO, a socket, a device: never opened here, and copytree fails on it
+                entries.append(ManifestEntry(child_rel, Fate.SPECIAL, 0, None, child_link))
+        return None
 
-    walk(str(code_dir), "", frozenset({root_real}), None, None)
-    return Manifest(code_dir, patterns, tuple(entries))
+    problem = walk(str(code_dir), "", root_real, (), None, None, 0)
+    if problem is not None:
+        raise ProjectError(f"{code_dir}: cannot list the code dir: {problem.strerror}")
+    # the links, in the order met; following one may meet more
+    i = 0
+    while i < len(deferred) and not full[0]:
+        d = deferred[i]
+        i += 1
+        try:
+            st = os.stat(d.path)
+        except OSError:
+            entries.append(ManifestEntry(d.rel, Fate.BROKEN_LINK, 0, None, d.target))
+            continue
+        enter(d.path, d.rel, d.target, d.active, d.fate, d.target, d.depth + 1, st)
+    if deferred:
+        entries.sort(key=lambda e: e.rel.split("/"))
+    if full[0]:
+        notes.append(
+            (
+                "",
+                f"more than {max_files} files and folders: listed the first {max_files}, the "
+                "rest is not checked; raise `max-files` in the mse-lint settings to check all",
+            )
+        )
+    if too_deep:
+        notes.append(
+            (
+                too_deep[0],
+                f"{len(too_deep)} folder{'s' if len(too_deep) != 1 else ''} deeper than "
+                f"{max_depth} folders (this one first): not listed, their files are not "
+                "checked; raise `max-depth` in the mse-lint settings to check them",
+            )
+        )
+    if copies:
+        rel, first = copies[0]
+        notes.append(
+            (
+                rel,
+                f"{len(copies)} symlinked folder{'s' if len(copies) != 1 else ''} reach a "
+                f"folder listed elsewhere (this one: {first}): each real folder is checked "
+                "once, but mse-cli copies it once per path",
+            )
+        )
+    return Manifest(code_dir, patterns, tuple(entries), tuple(notes))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -339,7 +636,7 @@ def load_mse_toml(path: Path) -> MseToml:
     else:  # pragma: no cover
         import tomli as tomllib
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path, "mse.toml")
     except OSError as exc:
         raise ProjectError(f"{path}: cannot read mse.toml: {exc.strerror}") from exc
     try:
@@ -392,7 +689,13 @@ def find_upward(start: Path, names: Sequence[str]) -> Optional[Path]:
     for folder in (here, *here.parents):
         for name in names:
             candidate = folder / name
-            if candidate.is_file():
+            try:
+                mode = os.stat(candidate).st_mode
+            except (OSError, ValueError):
+                continue
+            # a FIFO or a device under the name is found too, and refused when read with a
+            # message, rather than skipped for an mse.toml further up
+            if not stat.S_ISDIR(mode):
                 return candidate
         if (folder / ".git").exists():
             return None
@@ -429,15 +732,43 @@ class Project(Mutable):
         self.notices = [] if notices is None else notices
         self.code_dir_error = code_dir_error
         self._manifest = _manifest
+        # the walk's bounds (settings `max-files`, `max-depth`), set by the run
+        self.max_files: int = DEFAULT_MAX_FILES
+        self.max_depth: int = DEFAULT_MAX_DEPTH
+        # files of the project that could not be read, or were refused (absolute path ->
+        # notice): one notice each however often the run reads them
+        self.refused: dict[str, str] = {}
+
+    def read(self, path: Path, kind: str) -> Optional[bytes]:
+        """A fixed-name file of the project (a ``safeio.KINDS`` kind), or None when it is not
+        there or cannot be read; the latter is noted once (``refused``)."""
+        try:
+            return read_regular(path, kind)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            self.refused.setdefault(os.path.abspath(path), refusal(kind, exc))
+            return None
 
     def manifest(self, expand: bool = False) -> Optional[Manifest]:
         if self.code_dir is None:
             return None
         if expand:
-            return build_manifest(self.code_dir, expand=True)
+            return build_manifest(self.code_dir, True, self.max_files, self.max_depth)
         if self._manifest is None:
-            self._manifest = build_manifest(self.code_dir, expand=False)
+            self._manifest = build_manifest(self.code_dir, False, self.max_files, self.max_depth)
         return self._manifest
+
+    def read_notices(self) -> list[tuple[str, str]]:
+        """(absolute path, message) of what the run could not read or list in the project."""
+        out = sorted(self.refused.items())
+        if self._manifest is not None and self.code_dir is not None:
+            code = os.path.abspath(self.code_dir)
+            out.extend(
+                (os.path.join(code, rel) if rel else code, message)
+                for rel, message in self._manifest.notices
+            )
+        return out
 
     def local_modules(self) -> frozenset[str]:
         if self.code_dir is None:

@@ -29,7 +29,13 @@ def lint(
 
     ``progress(done, total)`` is called with 0 before the first file and after each file."""
     cwd = (cwd or Path.cwd()).resolve()
-    collected = collect(paths, cwd=cwd, exclude=settings.exclude)
+    collected = collect(
+        paths,
+        cwd=cwd,
+        exclude=settings.exclude,
+        max_files=settings.max_files,
+        max_depth=settings.max_depth,
+    )
     on_file: Optional[Callable[[], None]] = None
     if progress is not None:
         total = sum(len(g.jobs) for g in collected.groups)
@@ -94,6 +100,9 @@ def lint(
             diagnostics.extend(whole.diagnostics)
             suppressed.extend(whole.suppressed)
             notices.extend(whole.notices)
+        # what the project's walk and its fixed-name reads could not read: one notice each
+        for path, message in group.project.read_notices():
+            notices.append(Notice(message, display(Path(path), cwd) or "."))
     diagnostics.sort(key=Diagnostic.sort_key)
     suppressed.sort(key=Diagnostic.sort_key)
     if collected.skipped_unshipped:

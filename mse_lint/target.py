@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from .catalog import Catalog
 from .config import DEFAULT_TARGET_PYTHON, Settings
@@ -70,12 +70,15 @@ def python_for_image(image: str, data: Mapping[str, Any]) -> Optional[tuple[tupl
     return None
 
 
-def dockerfile_image(folder: Path) -> Optional[str]:
+def dockerfile_image(
+    folder: Path, reader: Optional[Callable[[Path, str], Optional[bytes]]] = None
+) -> Optional[str]:
     """The base image of the final stage of ``folder/Dockerfile`` (``mse home`` projects name
     their image there), or None when there is no such file or the image is computed (``$ARG``)."""
-    try:
-        text = (folder / "Dockerfile").read_text(encoding="utf-8", errors="replace")
-    except OSError:
+    from .requirements import read_text
+
+    text = read_text(folder / "Dockerfile", "Dockerfile", reader)
+    if text is None:
         return None
     stages: dict[str, str] = {}
     last: Optional[str] = None
@@ -110,7 +113,7 @@ def effective_target(
     if docker and docker.strip():
         candidates.append((docker.strip(), "the docker image in mse.toml"))
     if project.mse_toml is not None:
-        image = dockerfile_image(project.mse_toml.folder)
+        image = dockerfile_image(project.mse_toml.folder, project.read)
         if image:
             candidates.append((image, "the FROM line of the project Dockerfile"))
     for image, where in candidates:

@@ -207,7 +207,7 @@ def test_default_factories_give_fresh_objects() -> None:
         "Settings(select=('MSE',), extend_select=(), ignore=(), severity={}, "
         "fail_on=<Severity.INFO: 1>, target_python=None, exclude=(), jobs=0, cache=True, "
         "secrets=SecretSettings(extra_patterns=(), allowlist=(), allowlist_regex=()), "
-        "source=None)"
+        "source=None, max_files=100000, max_depth=100)"
     )
 
 

@@ -446,8 +446,9 @@ def project_info(project: Project) -> ProjectInfo:
             if isinstance(name, str) and name.strip():
                 path = toml.folder / name
                 secrets_file = str(path)
+                raw = project.read(path, "secrets")
                 try:
-                    data = loads_json(path.read_text(encoding="utf-8"))
+                    data = loads_json(raw.decode("utf-8")) if raw is not None else None
                     if isinstance(data, dict):
                         keys = frozenset(str(k) for k in data)
                 except OSError:
@@ -482,11 +483,11 @@ def project_info(project: Project) -> ProjectInfo:
         from ..requirements import entries
 
         top = manifest.code_dir / "requirements.txt"
-        requirements = tuple(e.text for e in entries(top, manifest.code_dir))
+        requirements = tuple(e.text for e in entries(top, manifest.code_dir, reader=project.read))
     if toml is not None:
         from ..requirements import read_dockerfile
 
-        dockerfile = read_dockerfile(toml.folder / "Dockerfile")
+        dockerfile = read_dockerfile(toml.folder / "Dockerfile", project.read)
         if dockerfile is not None:
             dockerfile_image, dockerfile_installs = dockerfile.image, dockerfile.installs
     return ProjectInfo(

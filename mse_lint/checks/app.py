@@ -26,6 +26,7 @@ from ..diagnostics import FILE_SPAN, Diagnostic, Severity, Span
 from ..project import Fate, Manifest, MseToml, fate_of, path_is
 from ..record import Frozen, Mutable, replace
 from ..record import set_field as _set
+from ..safeio import read_regular
 from ..scope import ModuleIndex, Ref, Scope, is_main_guard
 from ..stdlib import stdlib_modules
 from . import FileContext, ProjectContext, word_set
@@ -212,7 +213,7 @@ class _Modules:
             return None
         path = self.code / rel
         try:
-            source = path.read_bytes().decode("utf-8")
+            source = read_regular(path, "source").decode("utf-8")
             tree = ast.parse(source, str(path))
             index = ModuleIndex(tree)
         except (OSError, UnicodeDecodeError, SyntaxError, ValueError, RecursionError):

@@ -19,22 +19,22 @@ import stat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from ..catalog import Catalog
 from ..config import Settings
 from ..diagnostics import FILE_SPAN, Diagnostic
 from ..project import Fate, ManifestEntry
 from ..redact import redact
+from ..requirements import URL_SCHEME, egg_name
 from ..requirements import logical_lines as _logical_lines
 from ..requirements import tokens as _tokens
+from ..safeio import read_head
+from ..userregex import UserRegex
 from . import ProjectContext
 
 if TYPE_CHECKING:
     import pathspec
-
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
-_EGG = re.compile(r"#.*\begg=([A-Za-z0-9_.\-]+)")
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ class SecretFilesCheck:
         self.token_users = frozenset(req.get("known_token_users", ()))
         self.token_passwords = frozenset(req.get("known_token_passwords", ()))
         self.placeholder = re.compile(req.get("placeholder_regex", r"^\$\{[^}]*\}$"))
-        formats: list[re.Pattern[str]] = []
+        formats: list[Union[re.Pattern[str], UserRegex]] = []
         for f in data.get("formats", []):
             regex = f.get("regex") if isinstance(f, Mapping) else None
             if isinstance(regex, str):
@@ -102,7 +102,10 @@ class SecretFilesCheck:
                     formats.append(re.compile(regex))
                 except re.error:  # another family's data: never let it break this rule
                     continue
-        formats.extend(re.compile(regex) for _, regex in settings.secrets.extra_patterns)
+        formats.extend(
+            UserRegex(regex, f"secrets.extra-patterns `{fid}`")
+            for fid, regex in settings.secrets.extra_patterns
+        )
         self.formats = formats
 
     def wants(self, text: str) -> bool:
@@ -128,9 +131,8 @@ class SecretFilesCheck:
     # -- MSE205 --------------------------------------------------------------------------------
     def _requirements(self, ctx: ProjectContext, code: Path, rel: str) -> Iterator[Diagnostic]:
         path = code / rel
-        try:
-            data = path.read_bytes()
-        except OSError:
+        data = ctx.project.read(path, "requirements")
+        if data is None:
             return
         # columns as the reporters count them: a BOM is a character of line 1 (read as blank)
         text = data.decode("utf-8", "replace")
@@ -183,9 +185,9 @@ class SecretFilesCheck:
             for start, end, token in tokens:
                 if start >= cut:
                     break
-                if _SCHEME.search(token):
-                    egg = _EGG.search(token)
-                    label = egg.group(1) if egg else token.rstrip("/").rsplit("/", 1)[-1]
+                if URL_SCHEME.search(token):
+                    egg = egg_name(token)
+                    label = egg if egg else token.rstrip("/").rsplit("/", 1)[-1]
                     label = label.split("#", 1)[0] or token
                     yield f"requirement `{label}`", start, end
         if cut < len(text):
@@ -219,12 +221,12 @@ class SecretFilesCheck:
                 value = (start + skip, end)
             if label is None or value is None:
                 continue
-            if _SCHEME.search(text[value[0] : value[1]]):
+            if URL_SCHEME.search(text[value[0] : value[1]]):
                 yield f"`{label}`", value[0], value[1]
 
     def _credential(self, url: str) -> Optional[tuple[int, int]]:
         """(start, end) in ``url`` of the credential its user info carries, if any."""
-        m = _SCHEME.search(url)
+        m = URL_SCHEME.search(url)
         if m is None:
             return None
         begin = m.end()
@@ -270,14 +272,14 @@ class SecretFilesCheck:
             any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
         ):
             return True
-        return any(f.search(value) for f in self.formats)
+        return any(f.search(value) is not None for f in self.formats)
 
     # -- MSE206 --------------------------------------------------------------------------------
     def _secret_files(
         self, ctx: ProjectContext, code: Path, shipped: Sequence[ManifestEntry]
     ) -> Iterator[Diagnostic]:
         configured = self._configured_rel(ctx, code)
-        hints = _MseignoreHints(code)
+        hints = _MseignoreHints(code, ctx.project.read(code / ".mseignore", ".mseignore"))
         for entry in shipped:
             if entry.is_dir:
                 continue
@@ -333,8 +335,7 @@ class SecretFilesCheck:
         if not p.public_if:
             return False
         try:
-            with open(path, "rb") as fh:
-                head = fh.read(1 << 20).decode("utf-8", "ignore")
+            head = read_head(path, 1 << 20).decode("utf-8", "ignore")
         except OSError:
             return False
         return p.public_if in head and not (p.secret_marker and p.secret_marker in head)
@@ -402,13 +403,12 @@ class SecretFilesCheck:
 class _MseignoreHints:
     """For a shipped file, the .mseignore line a gitignore reader would take to exclude it."""
 
-    def __init__(self, code: Path) -> None:
+    def __init__(self, code: Path, data: Optional[bytes]) -> None:
         self.lines: list[tuple[int, str]] = []
         self._specs: dict[str, Optional[pathspec.GitIgnoreSpec]] = {}
-        try:
-            text = (code / ".mseignore").read_bytes().decode("utf-8", "surrogateescape")
-        except OSError:
+        if data is None:
             return
+        text = data.decode("utf-8", "surrogateescape")
         for number, line in enumerate(text.splitlines(), start=1):
             if line.strip() and not line.strip().startswith("#"):
                 self.lines.append((number, line))

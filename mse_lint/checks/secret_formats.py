@@ -54,6 +54,7 @@ from ..diagnostics import Diagnostic, Span
 from ..record import Frozen
 from ..record import set_field as _set
 from ..redact import redact
+from ..userregex import UserRegex
 from . import FileContext
 from . import words as file_words
 
@@ -83,6 +84,7 @@ class Format(Frozen):
     keywords: tuple[str, ...] = ()
     precheck: Optional[re.Pattern[str]] = None
     allow: frozenset[str] = frozenset()
+    user: bool = False  # from the settings: run with a time budget (mse_lint.userregex)
 
     def __init__(
         self,
@@ -93,6 +95,7 @@ class Format(Frozen):
         keywords: tuple[str, ...] = (),
         precheck: Optional[re.Pattern[str]] = None,
         allow: frozenset[str] = frozenset(),
+        user: bool = False,
     ) -> None:
         _set(self, "id", id)
         _set(self, "name", name)
@@ -101,11 +104,14 @@ class Format(Frozen):
         _set(self, "keywords", keywords)
         _set(self, "precheck", precheck)
         _set(self, "allow", allow)
+        _set(self, "user", user)
 
     @functools.cached_property
-    def regex(self) -> re.Pattern[str]:
+    def regex(self) -> Union[re.Pattern[str], UserRegex]:
         # compiled when a file first passes the format's keywords or precheck: compiling the
         # whole catalogue up front took longer than checking a small file
+        if self.user:
+            return UserRegex(self.pattern, f"secrets.extra-patterns `{self.id}`")
         return re.compile(self.pattern)
 
     def can_match(self, text: str) -> bool:
@@ -140,7 +146,9 @@ def extra_formats(patterns: Iterable[tuple[str, str]]) -> list[Format]:
     for fid, pattern in patterns:
         rx = re.compile(pattern)
         group: Union[int, str] = "secret" if "secret" in rx.groupindex else 0
-        out.append(Format(id=fid, name=f"{fid} (custom format)", pattern=pattern, group=group))
+        out.append(
+            Format(id=fid, name=f"{fid} (custom format)", pattern=pattern, group=group, user=True)
+        )
     return out
 
 
@@ -262,9 +270,10 @@ class SecretFormatsCheck:
         needles = [word_needle(k) for k in keywords]
         self._word_tests = None if None in needles else keyword_tests(map(str, needles))
         self._prechecks = [f.precheck for f in self.formats if f.precheck is not None]
-        self._unfiltered = _combined(
-            [f.regex for f in self.formats if not f.keywords and f.precheck is None]
-        )
+        plain = [f for f in self.formats if not f.keywords and f.precheck is None]
+        self._unfiltered = _combined([f.regex for f in plain if isinstance(f.regex, re.Pattern)])
+        # the user's formats run alone, each with its time budget, never joined into one re
+        self._user = [f.regex for f in plain if not isinstance(f.regex, re.Pattern)]
 
     # -- prefilter --------------------------------------------------------------------------------
     def wants(self, text: str) -> bool:
@@ -275,7 +284,9 @@ class SecretFormatsCheck:
             return True
         if any(rx.search(text) for rx in self._prechecks):
             return True
-        return any(rx.search(text) for rx in self._unfiltered)
+        return any(rx.search(text) for rx in self._unfiltered) or any(
+            rx.search(text) is not None for rx in self._user
+        )
 
     # -- the scan ---------------------------------------------------------------------------------
     def run(self, ctx: FileContext) -> Iterable[Diagnostic]:

@@ -32,6 +32,7 @@ from ..diagnostics import Diagnostic, Span
 from ..record import Frozen, Mutable
 from ..record import set_field as _set
 from ..redact import redact
+from ..userregex import UserRegex
 from . import FileContext, LazyPattern
 from . import words as file_words
 
@@ -269,7 +270,8 @@ class SecretValuesCheck:
             fmt["regex"]
             for fmt in (raw_formats if isinstance(raw_formats, list) else [])
             if isinstance(fmt, dict) and isinstance(fmt.get("regex"), str)
-        ] + [regex for _id, regex in settings.secrets.extra_patterns]
+        ]
+        self._user_formats = settings.secrets.extra_patterns
 
         # names worth judging: a secret word or a bigram in them
         words = sorted(self.strong | self.weak | set(self.compound), key=len, reverse=True)
@@ -313,16 +315,19 @@ class SecretValuesCheck:
 
     # == prefilter ===============================================================================
     @functools.cached_property
-    def formats(self) -> list[re.Pattern[str]]:
+    def formats(self) -> list[Union[re.Pattern[str], UserRegex]]:
         """MSE202's credential formats, which MSE204 leaves to MSE202. Compiled when a literal
         first gets that far: most files never need them, and compiling them all was most of
         the start-up of a one-file run."""
-        out = []
+        out: list[Union[re.Pattern[str], UserRegex]] = []
         for regex in self._format_sources:
             try:
                 out.append(re.compile(regex))
             except re.error:
                 continue
+        # the user's, with a time budget each (mse_lint.userregex)
+        for fid, regex in self._user_formats:
+            out.append(UserRegex(regex, f"secrets.extra-patterns `{fid}`"))
         return out
 
     def wants(self, text: str) -> bool:
@@ -702,7 +707,7 @@ class SecretValuesCheck:
                 lead = self.words(value[max(0, start - 24) : start])[-2:]
                 if any(w in self.context_words for w in lead):
                     continue
-                if any(f.search(value) for f in self.formats):
+                if any(f.search(value) is not None for f in self.formats):
                     return None  # MSE202 reports it
                 return Entropic(start, end, found[0], found[1])
         return None

@@ -26,6 +26,7 @@ from ..project import Fate, ManifestEntry
 from ..record import Frozen
 from ..record import set_field as _set
 from ..requirements import canonical, requirement_names
+from ..safeio import read_regular
 from . import ProjectContext, ProjectInfo, project_info
 
 if TYPE_CHECKING:
@@ -229,7 +230,7 @@ class _Junk:
 
 
 class ShippingCheck:
-    codes = frozenset({"MSE501", "MSE502", "MSE503", "MSE505", "MSE507"})
+    codes = frozenset({"MSE501", "MSE502", "MSE503", "MSE505", "MSE507", "MSE508"})
 
     def __init__(self, catalog: Catalog, settings: Settings) -> None:
         self.catalog = catalog
@@ -273,19 +274,42 @@ class ShippingCheck:
                 out.extend(self._junk(ctx, code, shipped))
             if "MSE505" in enabled and any(e.rel == "requirements.txt" for e in shipped):
                 out.extend(self._unpinned(ctx, code))
+            if "MSE508" in enabled:
+                out.extend(self._copy_fails(ctx, code, manifest.entries))
         if "MSE507" in enabled:
             out.extend(self._memory(ctx))
         return out
+
+    # -- MSE508 --------------------------------------------------------------------------------
+    def _copy_fails(
+        self, ctx: ProjectContext, code: Path, entries: Sequence[ManifestEntry]
+    ) -> Iterator[Diagnostic]:
+        for e in entries:
+            why = _COPY_FAILS.get(e.fate)
+            # a listed file copytree cannot open (one access() call per listed file)
+            if (
+                why is None
+                and e.fate is not Fate.EXCLUDED
+                and not e.is_dir
+                and not os.access(code / e.rel, os.R_OK)
+            ):
+                why = "a file that cannot be read (permission denied)"
+            if why is None:
+                continue
+            if e.fate in (Fate.BROKEN_LINK, Fate.LINK_LOOP, Fate.SPECIAL) and e.link is not None:
+                why = f"{why} (via a symlink to {ctx.display(Path(e.link))})"
+            shown = _shown(ctx, code, e.rel)
+            yield ctx.diagnostic("MSE508", shown, FILE_SPAN, why=why)
 
     # -- MSE501 --------------------------------------------------------------------------------
     def _mseignore(
         self, ctx: ProjectContext, code: Path, entries: Sequence[ManifestEntry]
     ) -> Iterator[Diagnostic]:
         path = code / ".mseignore"
-        try:
-            text = path.read_bytes().decode("utf-8", "surrogateescape")
-        except OSError:
+        data = ctx.project.read(path, ".mseignore")
+        if data is None:
             return
+        text = data.decode("utf-8", "surrogateescape")
         import pathspec
 
         shown = _shown(ctx, code, ".mseignore")
@@ -393,9 +417,9 @@ class ShippingCheck:
                     continue
                 seen.add(real)
                 try:
-                    text = found.read_bytes().decode("utf-8", "replace")
-                except OSError:  # a folder named .mseignore, or unreadable: never read either
-                    text = ""
+                    text = read_regular(found, ".mseignore").decode("utf-8", "replace")
+                except OSError:  # a folder or FIFO named .mseignore, unreadable: mse-cli never
+                    text = ""  # reads it either
                 count = sum(
                     1 for s in text.splitlines() if s.strip() and not s.strip().startswith("#")
                 )
@@ -496,7 +520,7 @@ class ShippingCheck:
     def _unpinned(self, ctx: ProjectContext, code: Path) -> Iterator[Diagnostic]:
         from ..requirements import entries, marker_holds, parse
 
-        for entry in entries(code / "requirements.txt", code):
+        for entry in entries(code / "requirements.txt", code, reader=ctx.project.read):
             req = parse(entry.text)
             if req is None or req.pinned or not marker_holds(req.marker, ctx.target_python):
                 continue
@@ -639,6 +663,14 @@ def _shown(ctx: ProjectContext, code: Path, rel: str) -> str:
     return rel if base in ("", ".") else f"{base.rstrip('/')}/{rel}"
 
 
+_COPY_FAILS = {
+    Fate.BROKEN_LINK: "a symlink to nothing",
+    Fate.LINK_LOOP: "a symlink loop",
+    Fate.UNREADABLE: "a folder that cannot be listed (permission denied)",
+    Fate.SPECIAL: "a FIFO, socket or device, not a regular file",
+}
+
+
 def _short(text: str, limit: int = 80) -> str:
     """A requirement for a message: URL credentials left out (MSE205 reports those, redacted),
     long text cut."""
@@ -667,7 +699,7 @@ def _find_mseignore(root: Path) -> Iterator[Path]:
 def _toml_value_span(path: Path, key: str, value: str) -> Span:
     """Where ``key = "value"`` sits in mse.toml (the value's quotes included)."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = read_regular(path, "mse.toml").decode("utf-8").splitlines()
     except (OSError, UnicodeDecodeError):
         return FILE_SPAN
     pattern = re.compile(rf"^\s*{re.escape(key)}\s*=\s*")
