@@ -32,7 +32,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Optional
 
@@ -185,29 +185,40 @@ def encode(
     suppressed: list[Diagnostic],
     notices: list[Notice],
     checked: bool,
+    secret_spans: Sequence[tuple[int, int, int, int]] = (),
 ) -> list[Any]:
     """An entry: a file's final results (suppressions, MSE003 and severity overrides applied:
-    the settings that decide them are part of the bundle's key)."""
+    the settings that decide them are part of the bundle's key), and where the secret
+    detectors judged its text secret: positions only, never the text (mse_lint.redact)."""
     return [
         [_diag_out(d) for d in diagnostics],
         [_diag_out(d) for d in suppressed],
         [_notice_out(n) for n in notices],
         checked,
+        [list(s) for s in secret_spans],
     ]
 
 
-Entry = tuple[list[Diagnostic], list[Diagnostic], list[Notice], bool]
+Entry = tuple[
+    list[Diagnostic], list[Diagnostic], list[Notice], bool, list[tuple[int, int, int, int]]
+]
 
 
 def decode(raw: Any) -> Entry:
     """Raises ValueError / TypeError on an entry of the wrong shape."""
-    diagnostics, suppressed, notices, checked = raw
+    diagnostics, suppressed, notices, checked, spans = raw
     return (
         [_diag_in(d) for d in diagnostics],
         [_diag_in(d) for d in suppressed],
         [_notice_in(n) for n in notices],
         bool(checked),
+        [_span_in(s) for s in spans],
     )
+
+
+def _span_in(raw: Any) -> tuple[int, int, int, int]:
+    line, col, end_line, end_col = raw
+    return (int(line), int(col), int(end_line), int(end_col))
 
 
 # -- a bundle on disk --------------------------------------------------------------------------

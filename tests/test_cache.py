@@ -220,7 +220,7 @@ def test_concurrent_writers_leave_a_whole_bundle(tmp_path: Path, catalog: Catalo
     a.save()
     b.save()  # the last writer wins; nothing is half-written
     c = cache_mod.ResultCache(tmp_path / "c", "k")
-    assert c.get("two") == ([], [], [], True)
+    assert c.get("two") == ([], [], [], True, [])
     assert c.get("one") is None
     assert [p.name for p in (tmp_path / "c" / "v1").iterdir()] == ["k.json"]
 
