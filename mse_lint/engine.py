@@ -31,7 +31,6 @@ from .redact import (
     Redactor,
     TextJudge,
     judging_settings,
-    may_hold_secret,
     offsets_to_spans,
     span_values,
 )
@@ -384,8 +383,8 @@ class Engine:
         texts = [d.message for d in (*result.diagnostics, *result.suppressed)]
         texts += [n.message for n in result.notices]
         learned: set[str] = set()
-        judge = self.text_judge if any(may_hold_secret(t) for t in texts) else None
-        if judge is not None:
+        if texts:
+            judge = self.text_judge
             for t in texts:
                 learned.update(t[s:e] for s, e in judge.spans(t))
         offsets: list[tuple[int, int]] = []

@@ -23,6 +23,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Optional, Union
 
+# The patterns below are strings, compiled on first use (re keeps them compiled): compiling
+# them all on import cost a run served by the cache about 4 ms.
 MASK = "*"
 ELLIPSIS = "…"
 # Values this long are masked wherever they occur; shorter ones only where they stand as a
@@ -40,7 +42,7 @@ _CUT = 5
 _PART = 5
 # what separates the parts of a path, a URL or a key=value list (not `-`, `_`, `.`, `+`,
 # which tokens are made of)
-_SEPARATORS = re.compile(r"[/\\:@=&?#;,\s]+")
+_SEPARATORS = r"[/\\:@=&?#;,\s]+"
 
 Interval = tuple[int, int, int]  # start, end (exclusive), characters left visible at the start
 
@@ -98,11 +100,9 @@ def mask_intervals(text: str, intervals: Iterable[Interval]) -> str:
 # controls (U+009B is CSI on some terminals), the bidirectional controls that reorder what a
 # viewer shows (CVE-2021-42574), the Unicode line and paragraph separators, and lone
 # surrogates (what Python makes of file names that are not UTF-8)
-_INVISIBLE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff\ud800-\udfff]"
-)
+_INVISIBLE = "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff\ud800-\udfff]"
 _SHORT = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
-_SURROGATES = re.compile("[\ud800-\udfff]")
+_SURROGATES = "[\ud800-\udfff]"
 
 
 def _escape(m: re.Match[str]) -> str:
@@ -124,7 +124,7 @@ def visible(text: str) -> str:
     byte of a file name). Printable text, backslashes included, is unchanged."""
     if text.isascii() and text.isprintable():
         return text
-    return _INVISIBLE.sub(_escape, text)
+    return re.sub(_INVISIBLE, _escape, text)
 
 
 def encodable(text: str) -> str:
@@ -132,18 +132,18 @@ def encodable(text: str) -> str:
     what every output needs, as no encoder writes them. The JSON formats escape the rest."""
     if text.isascii():
         return text
-    return _SURROGATES.sub(_escape, text)
+    return re.sub(_SURROGATES, _escape, text)
 
 
 # Characters a path may start a line with: anything else (`::error`, `##vso[`, `#`, `-`, `+`)
 # might mean something to whatever reads the log line by line
-_SAFE_START = re.compile(r"[A-Za-z0-9_./~]")
+_SAFE_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./~")
 
 
 def line_safe(path: str) -> str:
     """A relative path that is to start an output line, as ``./path`` when its first character
     could make the line a command of a CI log (``::error::...`` for GitHub Actions)."""
-    if path and not _SAFE_START.match(path):
+    if path and path[0] not in _SAFE_START:
         return "./" + path
     return path
 
@@ -151,16 +151,14 @@ def line_safe(path: str) -> str:
 # -- judging text that is not parsed Python -------------------------------------------------
 
 # `name = value`, `"name": "value"`, `name: value`, `name => value`, `--name=value`
-_ASSIGNED = re.compile(
+_ASSIGNED = (
     r"""(?P<name>[A-Za-z_][\w.-]{0,79})["']?[ \t]*(?:=>|:=|=|:)[ \t]*(?P<quote>["'`]?)"""
     r"""(?P<value>[^\s"'`,;]+)"""
 )
 # `--password VALUE`: an option and the word after it
-_OPTION = re.compile(
-    r"(?<![\w-])--?(?P<name>[A-Za-z][\w-]{1,79})[ \t]+(?P<value>[^\s\"'`-][^\s\"'`]*)"
-)
-_TOKEN = re.compile(r"""[^\s"'`]+""")
-_LONG_RUN = re.compile(r"[A-Za-z0-9+/_=-]{16,}")
+_OPTION = r"(?<![\w-])--?(?P<name>[A-Za-z][\w-]{1,79})[ \t]+(?P<value>[^\s\"'`-][^\s\"'`]*)"
+_TOKEN = r"""[^\s"'`]+"""
+_LONG_RUN = r"[A-Za-z0-9+/_=-]{16,}"
 
 
 class TextJudge:
@@ -203,18 +201,18 @@ class TextJudge:
     def _line(self, line: str, at: int, out: list[tuple[int, int]]) -> None:
         values = self.values
         if ("=" in line or ":" in line or "-" in line) and values._hint.search(line):
-            for rx in (_ASSIGNED, _OPTION):
-                for m in rx.finditer(line):
+            for pattern in (_ASSIGNED, _OPTION):
+                for m in re.finditer(pattern, line):
                     value = m.group("value")
-                    if rx is _ASSIGNED and not m.group("quote"):
+                    if pattern is _ASSIGNED and not m.group("quote"):
                         value = value.rstrip(")]}>")
                     where = values.secret_part(m.group("name"), value)
                     if where is not None:
                         start = m.start("value")
                         out.append((at + start + where[0], at + start + where[1]))
-        if _LONG_RUN.search(line) is None:
+        if re.search(_LONG_RUN, line) is None:
             return  # no token long enough for MSE204's runs
-        for m in _TOKEN.finditer(line):
+        for m in re.finditer(_TOKEN, line):
             token = m.group()
             if len(token) < values.min_run:
                 continue
@@ -290,17 +288,19 @@ def split_lines(text: str) -> list[str]:
 # -- the run's redactor ---------------------------------------------------------------------
 
 
-# What text must hold for TextJudge to find anything in it: a URL, a key block, a secret-like
-# name, or a run of token characters as long as the shortest credential. It spares a run whose
-# results all come from the cache the import of the secret families to judge its notices.
-_MAY_HOLD = re.compile(
-    r"://|BEGIN|[A-Za-z0-9+/_=-]{16,}|"
+# What a notice or debug line of the run (our words and paths) must hold for TextJudge to be
+# asked about it: a URL, a key block, a secret-like word, or a run of 16 token characters
+# with a digit (not across `/`: a long path is not one). It spares a run whose results all
+# come from the cache the import of the secret families. Findings' messages and the notices
+# about one file are judged without it, in the engine.
+_MAY_HOLD = (
+    r"://|BEGIN|(?=[A-Za-z0-9+_=-]{16})[A-Za-z+_=-]*[0-9]|"
     r"(?i:pass|pwd|secret|token|key|auth|cred|private|signature|session|cookie|bearer)"
 )
 
 
 def may_hold_secret(text: str) -> bool:
-    return _MAY_HOLD.search(text) is not None
+    return re.search(_MAY_HOLD, text) is not None
 
 
 class Redactor:
@@ -429,7 +429,7 @@ def _parts_of(values: Sequence[str]) -> list[str]:
     longest first; plain words (``services``, ``EXAMPLE``) are not parts to mask."""
     parts: set[str] = set()
     for v in values:
-        pieces = _SEPARATORS.split(v)
+        pieces = re.split(_SEPARATORS, v)
         if len(pieces) > 1:
             parts.update(p for p in pieces if len(p) >= _PART and _generated(p))
     return sorted(parts, key=len, reverse=True)
