@@ -158,6 +158,9 @@ _ASSIGNED = (
 # `--password VALUE`: an option and the word after it
 _OPTION = r"(?<![\w-])--?(?P<name>[A-Za-z][\w-]{1,79})[ \t]+(?P<value>[^\s\"'`-][^\s\"'`]*)"
 _TOKEN = r"""[^\s"'`]+"""
+# MSE204 judges runs of at most 1000 characters; a longer token (a minified line, a megabyte
+# .mseignore line) is left to the formats, which find a credential inside any text
+_LONGEST_TOKEN = 4096
 _LONG_RUN = r"[A-Za-z0-9+/_=-]{16,}"
 
 
@@ -200,7 +203,7 @@ class TextJudge:
 
     def _line(self, line: str, at: int, out: list[tuple[int, int]]) -> None:
         values = self.values
-        if ("=" in line or ":" in line or "-" in line) and values._hint.search(line):
+        if "=" in line or ":" in line or "-" in line:  # the names are judged one by one
             for pattern in (_ASSIGNED, _OPTION):
                 for m in re.finditer(pattern, line):
                     value = m.group("value")
@@ -214,7 +217,7 @@ class TextJudge:
             return  # no token long enough for MSE204's runs
         for m in re.finditer(_TOKEN, line):
             token = m.group()
-            if len(token) < values.min_run:
+            if not values.min_run <= len(token) <= _LONGEST_TOKEN:
                 continue
             before = line[max(0, m.start() - 40) : m.start()]
             context = (before,) if before.strip() else ()
@@ -294,13 +297,17 @@ def split_lines(text: str) -> list[str]:
 # come from the cache the import of the secret families. Findings' messages and the notices
 # about one file are judged without it, in the engine.
 _MAY_HOLD = (
-    r"://|BEGIN|(?=[A-Za-z0-9+_=-]{16})[A-Za-z+_=-]*[0-9]|"
-    r"(?i:pass|pwd|secret|token|key|auth|cred|private|signature|session|cookie|bearer)"
+    r"://|BEGIN|(?i:pass|pwd|secret|token|key|auth|cred|private|signature|session|cookie|bearer)"
 )
+_RUN = r"[A-Za-z0-9+_=-]{16,}"
 
 
 def may_hold_secret(text: str) -> bool:
-    return re.search(_MAY_HOLD, text) is not None
+    if re.search(_MAY_HOLD, text) is not None:
+        return True
+    # maximal runs, then a digit in one: linear in the text (a lookahead for "16 characters
+    # and a digit" at every position was quadratic on a megabyte .mseignore line)
+    return any(re.search("[0-9]", m.group()) for m in re.finditer(_RUN, text))
 
 
 class Redactor:
