@@ -257,6 +257,9 @@ def offsets_to_spans(
     """Offsets in ``text`` as (line, col, end_line, end_col), 1-based, end exclusive."""
     import bisect
 
+    found = list(found)
+    if not found:
+        return []
     starts = line_starts(text)
     out = []
     for start, end in found:
