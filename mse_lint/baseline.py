@@ -23,7 +23,8 @@ from typing import Any, Optional
 
 from .atomic import write_atomic
 from .diagnostics import Diagnostic
-from .report.source import Sources, line_hash
+from .redact import Redactor
+from .report.source import Sources, line_hash, shown_path
 
 FORMAT_VERSION = 1
 _HASH_CHARS = 16  # 64 bits: collisions among one file's lines are not a practical concern
@@ -141,10 +142,13 @@ def _entry(item: Any, where: str) -> Entry:
 # -- files ---------------------------------------------------------------------------------
 
 
-def source_lines(diagnostics: Sequence[Diagnostic], cwd: Path) -> Callable[[str, int], str]:
-    """Lines as the reporters read them, secrets masked (so no hash is taken of a secret)."""
-    sources = Sources(diagnostics, str(cwd))
-    return lambda path, number: sources.line(path, number) or ""
+def source_lines(
+    diagnostics: Sequence[Diagnostic], cwd: Path, redactor: Optional[Redactor] = None
+) -> Callable[[str, int], str]:
+    """Lines as fingerprints hash them: the secrets of their file masked (so no hash is taken
+    of a secret, and the hash depends on the file alone)."""
+    sources = Sources(diagnostics, str(cwd), redactor)
+    return lambda path, number: sources.hashed_line(path, number) or ""
 
 
 def relative_to(baseline_file: Path, cwd: Path) -> Callable[[str], str]:
@@ -153,11 +157,13 @@ def relative_to(baseline_file: Path, cwd: Path) -> Callable[[str], str]:
     folder = baseline_file.absolute().parent.resolve()
 
     def rel(path: str) -> str:
+        # a file name that is not UTF-8 is recorded with its bytes as \xff, as every
+        # output writes it
         full = os.path.normpath(os.path.join(cwd, path))
         try:
-            return Path(os.path.relpath(full, folder)).as_posix()
+            return shown_path(Path(os.path.relpath(full, folder)).as_posix())
         except ValueError:  # another drive on Windows
-            return Path(full).as_posix()
+            return shown_path(Path(full).as_posix())
 
     return rel
 

@@ -51,7 +51,7 @@ import os
 import stat
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -206,18 +206,23 @@ def encode(
     suppressed: list[Diagnostic],
     notices: list[Notice],
     checked: bool,
+    secret_spans: Sequence[tuple[int, int, int, int]] = (),
 ) -> list[Any]:
     """An entry: a file's final results (suppressions, MSE003 and severity overrides applied:
-    the settings that decide them are part of the bundle's key)."""
+    the settings that decide them are part of the bundle's key), and where the secret
+    detectors judged its text secret: positions only, never the text (mse_lint.redact)."""
     return [
         [_diag_out(d) for d in diagnostics],
         [_diag_out(d) for d in suppressed],
         [_notice_out(n) for n in notices],
         checked,
+        [list(s) for s in secret_spans],
     ]
 
 
-Entry = tuple[list[Diagnostic], list[Diagnostic], list[Notice], bool]
+Entry = tuple[
+    list[Diagnostic], list[Diagnostic], list[Notice], bool, list[tuple[int, int, int, int]]
+]
 
 
 class Invalid(ValueError):
@@ -237,35 +242,71 @@ class EntryRules:
         self.rules: Mapping[str, Any] = catalog.rules
         self.enabled = enabled
         self.severity_of = severity_of
-        self._pieces: dict[str, list[str]] = {}
+        self._pieces: dict[str, list[list[str]]] = {}
+        self._variants: Optional[dict[str, list[dict[str, Any]]]] = None
+        self._families: Mapping[str, Mapping[str, Any]] = catalog.families
+
+    def variants(self, rule_id: str) -> list[dict[str, Any]]:
+        """The catalogue's entries that report ``rule_id`` with a message or fix of their own
+        (process.toml's joblib entries, say): any table entry of a family's data that names its
+        ``rule``. Found once, on the first entry that needs them."""
+        if self._variants is None:
+            found: dict[str, list[dict[str, Any]]] = {}
+            for data in self._families.values():
+                for value in data.values():
+                    for item in value if isinstance(value, list) else ():
+                        if (
+                            isinstance(item, dict)
+                            and isinstance(item.get("rule"), str)
+                            and any(k in item for k in ("message", "fix"))
+                        ):
+                            found.setdefault(item["rule"], []).append(item)
+            self._variants = found
+        return self._variants.get(rule_id, [])
+
+    def fix_fits(self, rule_id: str, fix: Optional[str]) -> bool:
+        if fix is None or fix == self.rules[rule_id].fix:
+            return True
+        return any(v.get("fix") == fix for v in self.variants(rule_id))
 
     def message_fits(self, rule_id: str, message: str) -> bool:
-        """``message`` is the rule's template with something in each ``{field}``. The fixed
-        parts are matched in order with ``str.find`` (no regex: no backtracking on a long
-        message)."""
-        pieces = self._pieces.get(rule_id)
-        if pieces is None:
+        """``message`` is the rule's template (or one of its variants') with something in each
+        ``{field}``. The fixed parts are matched in order with ``str.find`` (no regex: no
+        backtracking on a long message)."""
+        templates = self._pieces.get(rule_id)
+        if templates is None:
             import string
 
-            pieces = [""]
-            for literal, field, _, _ in string.Formatter().parse(self.rules[rule_id].message):
-                pieces[-1] += literal
-                if field is not None:
-                    pieces.append("")
-            self._pieces[rule_id] = pieces
-        if len(pieces) == 1:
-            return message == pieces[0]
-        first, last = pieces[0], pieces[-1]
-        end = len(message) - len(last)
-        if end < len(first) or not message.startswith(first) or not message.endswith(last):
+            texts = [self.rules[rule_id].message]
+            texts += [
+                v["message"] for v in self.variants(rule_id) if isinstance(v.get("message"), str)
+            ]
+            templates = []
+            for text in texts:
+                pieces = [""]
+                for literal, field, _, _ in string.Formatter().parse(text):
+                    pieces[-1] += literal
+                    if field is not None:
+                        pieces.append("")
+                templates.append(pieces)
+            self._pieces[rule_id] = templates
+        return any(_fits(pieces, message) for pieces in templates)
+
+
+def _fits(pieces: list[str], message: str) -> bool:
+    if len(pieces) == 1:
+        return message == pieces[0]
+    first, last = pieces[0], pieces[-1]
+    end = len(message) - len(last)
+    if end < len(first) or not message.startswith(first) or not message.endswith(last):
+        return False
+    at = len(first)
+    for piece in pieces[1:-1]:
+        found = message.find(piece, at, end)
+        if found < 0:
             return False
-        at = len(first)
-        for piece in pieces[1:-1]:
-            found = message.find(piece, at, end)
-            if found < 0:
-                return False
-            at = found + len(piece)
-        return True
+        at = found + len(piece)
+    return True
 
 
 class _File:
@@ -309,13 +350,14 @@ def _diag_in(raw: Any, f: _File, rules: EntryRules) -> Diagnostic:
         raise Invalid("path")
     if type(rule_id) is not str or rule_id not in rules.enabled:
         raise Invalid("rule")
-    rule = rules.rules[rule_id]
     severity = Severity(_int(sev, min(Severity), max(Severity)))
-    if rules.severity_of(rule_id, severity) != severity:
+    # a check may lower a rule's severity itself (MSE413 with a default, joblib's MSE107):
+    # any severity the settings' overrides can give the rule
+    if not any(rules.severity_of(rule_id, base) == severity for base in Severity):
         raise Invalid("severity")
     if not rules.message_fits(rule_id, _text(message)):
         raise Invalid("message")
-    if fix is not None and fix != rule.fix:
+    if not rules.fix_fits(rule_id, fix):
         raise Invalid("fix")
     if type(secret) is not bool:
         raise Invalid("secret")
@@ -344,18 +386,30 @@ def _notice_in(raw: Any, f: _File) -> Notice:
 def decode(raw: Any, display: str, data: bytes, rules: EntryRules) -> Entry:
     """The entry for the file shown as ``display`` whose content is ``data``. Raises Invalid
     (or ValueError / TypeError) on anything that checking that file could not have given."""
-    diagnostics, suppressed, notices, checked = _items(raw)
+    diagnostics, suppressed, notices, checked, spans = _items(raw)
     if type(checked) is not bool:
         raise Invalid("checked")
-    if diagnostics == [] and suppressed == [] and notices == []:  # most files: nothing to check
-        return [], [], [], checked
+    if diagnostics == [] and suppressed == [] and notices == [] and spans == []:
+        return [], [], [], checked, []  # most files: nothing to check
     f = _File(display, data)
     return (
         [_diag_in(d, f, rules) for d in _items(diagnostics)],
         [_diag_in(d, f, rules) for d in _items(suppressed)],
         [_notice_in(n, f) for n in _items(notices)],
         checked,
+        [_span_in(s, f) for s in _items(spans)],
     )
+
+
+def _span_in(raw: Any, f: _File) -> tuple[int, int, int, int]:
+    """A secret's position in the file: what the outputs mask there on a cached run."""
+    line, col, end_line, end_col = _items(raw)
+    width = len(f.data) + 2
+    line = _int(line, 1, f.lines)
+    return (line, _int(col, 1, width), _int(end_line, line, f.lines), _int(end_col, 1, width))
+
+
+# -- a bundle on disk --------------------------------------------------------------------------
 
 
 def file_key(path: str, display: str, data: bytes) -> str:

@@ -6,7 +6,9 @@ not reported and do not count; --write-baseline exits 0 after recording."""
 
 from __future__ import annotations
 
+import functools
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
@@ -28,6 +30,9 @@ from .command import (
     _write,
     internal_error,
     interrupted,
+    say,
+    silence_broken_pipe,
+    tolerant_streams,
 )
 
 __all__ = [
@@ -65,8 +70,25 @@ app = typer.Typer(
 
 
 def _fail(message: str) -> typer.Exit:
-    sys.stderr.write(f"mse-lint: error: {message}\n")
+    from .redact import visible
+
+    say(f"mse-lint: error: {visible(message)}\n")
     return typer.Exit(EXIT_ERROR)
+
+
+def _pipe_safe(command: Callable[..., None]) -> Callable[..., None]:
+    """A command whose output may go to a reader that stops early (``mse-lint rules | head
+    -1``): it ends quietly with exit code 0, as ruff does (click alone exits 1)."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        try:
+            command(*args, **kwargs)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            silence_broken_pipe()
+
+    return run
 
 
 def _version(value: bool) -> None:
@@ -193,6 +215,7 @@ def check(
 
 
 @app.command("rules")
+@_pipe_safe
 def rules_command(
     output_format: str = typer.Option("console", "--format", help="console or json."),
 ) -> None:
@@ -240,6 +263,7 @@ def rules_command(
 
 
 @app.command("explain")
+@_pipe_safe
 def explain_command(
     rule_id: str = typer.Argument(..., help="A rule ID such as MSE101, or its name."),
 ) -> None:
@@ -258,6 +282,7 @@ def explain_command(
 
 
 @app.command("manifest")
+@_pipe_safe
 def manifest_command(
     path: Path = typer.Argument(Path("."), help="The project folder (holding mse.toml)."),
 ) -> None:
@@ -267,6 +292,7 @@ def manifest_command(
     from .config import ConfigError, load_settings
     from .files import display
     from .project import Fate, ProjectError, discover
+    from .redact import line_safe, visible
 
     if not path.exists():
         raise _fail(f"{path}: no such file or folder")
@@ -286,34 +312,42 @@ def manifest_command(
     except Exception as exc:  # a bug of mse-lint: one line, as the check command says it
         raise _fail(internal_error(exc)) from None
     assert manifest is not None
+    redactor = _manifest_redactor(manifest.patterns)
+
+    def shown(text: str) -> str:  # user text: secrets masked, control characters escaped
+        return visible(redactor.text(text))
+
     cwd = Path.cwd().resolve()
     code = os.path.abspath(project.code_dir)
     for rel, message in manifest.notices:
-        shown = display(Path(os.path.join(code, rel) if rel else code), cwd) or "."
-        sys.stderr.write(f"mse-lint: {shown}: {message}\n")
+        where = display(Path(os.path.join(code, rel) if rel else code), cwd) or "."
+        sys.stderr.write(f"mse-lint: {visible(where)}: {shown(message)}\n")
     code_shown = display(project.code_dir.resolve(), cwd) or "."
-    sys.stdout.write(
-        f"code dir: {code_shown} (from {project.code_dir_origin})\n"
+    out = [
+        f"code dir: {visible(code_shown)} (from {visible(str(project.code_dir_origin))})\n"
         f".mseignore patterns, as mse-cli applies them: "
-        f"{', '.join(repr(p) for p in manifest.patterns) or 'none'}\n\n"
-    )
-    width = max((len(e.rel) for e in manifest.entries), default=10)
-    for e in manifest.entries:
+        f"{', '.join(repr(shown(p)) for p in manifest.patterns) or 'none'}\n\n"
+    ]
+    rows = [(line_safe(visible(e.rel)), e) for e in manifest.entries]
+    width = max((len(rel) for rel, _ in rows), default=10)
+    for rel, e in rows:
         fate = e.fate.value
+        link = visible(str(e.link))
         if e.fate is Fate.EXCLUDED:
-            fate = f"excluded by pattern {e.pattern!r}"
+            fate = f"excluded by pattern {shown(str(e.pattern))!r}"
         elif e.fate is Fate.BROKEN_LINK:
-            fate = f"broken symlink to {e.link} (copying the code dir fails)"
+            fate = f"broken symlink to {link} (copying the code dir fails)"
         elif e.fate is Fate.LINK_LOOP:
-            fate = f"symlink loop via {e.link} (copying the code dir fails)"
+            fate = f"symlink loop via {link} (copying the code dir fails)"
         elif e.fate is Fate.UNREADABLE:
             fate = "unreadable folder (copying the code dir fails)"
         elif e.fate is Fate.SPECIAL:
             fate = "FIFO, socket or device (copying the code dir fails)"
         if e.note is not None:
-            fate = f"{fate} folder, {e.note}"
-        via = f"  [via symlink to {e.link}]" if e.link and e.fate.ships else ""
-        sys.stdout.write(f"{e.rel:<{width}}  {_size(e.size):>9}  {fate}{via}\n")
+            fate = f"{fate} folder, {visible(str(e.note))}"
+        via = f"  [via symlink to {link}]" if e.link and e.fate.ships else ""
+        out.append(f"{rel:<{width}}  {_size(e.size):>9}  {fate}{via}\n")
+    sys.stdout.write("".join(out))
     totals = manifest.totals()
     shipped_n = sum(totals.get(f, (0, 0))[0] for f in (Fate.ENCRYPTED, Fate.CLEAR))
     shipped_b = sum(totals.get(f, (0, 0))[1] for f in (Fate.ENCRYPTED, Fate.CLEAR))
@@ -327,6 +361,18 @@ def manifest_command(
     )
 
 
+def _manifest_redactor(patterns: tuple[str, ...]) -> Any:
+    """What masks the secrets of the .mseignore lines the manifest quotes (the file may be a
+    link to anything: ``~/.aws/credentials``), as a check run masks them."""
+    from .catalog import load_catalog
+    from .config import Settings
+    from .redact import Redactor, TextJudge
+
+    redactor = Redactor(judge=TextJudge.build(load_catalog(), Settings()) if patterns else None)
+    redactor.learn("\n".join(patterns))
+    return redactor
+
+
 def _size(n: int) -> str:
     size = float(n)
     for unit in ("B", "KiB", "MiB", "GiB"):
@@ -337,7 +383,10 @@ def _size(n: int) -> str:
 
 
 def main() -> None:
+    tolerant_streams()
     try:
         app()
     except KeyboardInterrupt:
         interrupted()
+    except BrokenPipeError:
+        silence_broken_pipe()

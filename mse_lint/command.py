@@ -43,6 +43,26 @@ def interrupted() -> NoReturn:
     os._exit(EXIT_INTERRUPTED)
 
 
+def tolerant_streams() -> None:
+    """Standard output and error that degrade instead of failing: a character the stream's
+    encoding lacks (PYTHONIOENCODING=ascii, a latin-1 terminal) is written as a backslash
+    escape (``\\u2026``) rather than ending the run with UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and getattr(stream, "errors", None) == "strict":
+            import contextlib
+
+            with contextlib.suppress(ValueError, OSError):  # a closed or odd stream
+                reconfigure(errors="backslashreplace")
+
+
+def silence_broken_pipe() -> None:
+    """The reader of standard output went away (``mse-lint manifest | head -1``): end quietly
+    with exit code 0, as ruff does, without Python's complaint when it flushes at exit."""
+    _silence(sys.stdout)
+    sys.exit(EXIT_CLEAN)
+
+
 def _split(values: Optional[list[str]]) -> Optional[list[str]]:
     if values is None:
         return None
@@ -81,7 +101,8 @@ def _check(
     )
     from .project import ProjectError
     from .record import replace
-    from .report import Report
+    from .redact import Redactor, visible
+    from .report import Report, learn_all
     from .run import lint
 
     started = time.perf_counter()
@@ -144,25 +165,31 @@ def _check(
                 progress.close()
     except (ConfigError, ProjectError, CatalogError) as exc:
         raise UserError(str(exc)) from None
+    # the one redaction step (mse_lint.redact): from here on, only masked text
+    redactor = outcome.redactor or Redactor()
+    learn_all(redactor, outcome.notices, outcome.debug)
+    diagnostics = redactor.diagnostics(outcome.diagnostics)
+    suppressed = redactor.diagnostics(outcome.suppressed)
+    notices = redactor.notices(outcome.notices)
     if debug:
         for line in outcome.debug:
-            sys.stderr.write(f"mse-lint: debug: {line}\n")
-    diagnostics = outcome.diagnostics
+            say(f"mse-lint: debug: {visible(redactor.text(line))}\n")
     if write_baseline is not None:
         if not quiet:
-            for n in outcome.notices:
-                sys.stderr.write(f"mse-lint: {n.render()}\n")
-        _write_baseline(write_baseline, diagnostics, quiet)
+            for n in notices:
+                say(f"mse-lint: {visible(n.render())}\n")
+        _write_baseline(write_baseline, diagnostics, quiet, redactor)
         return EXIT_CLEAN
     if baseline is not None and known is not None:
-        diagnostics = _filter_baseline(baseline, known, diagnostics, quiet)
+        diagnostics = _filter_baseline(baseline, known, diagnostics, quiet, redactor)
     report = Report(
         diagnostics,
-        outcome.suppressed,
-        outcome.notices,
+        suppressed,
+        notices,
         outcome.files_checked,
         time.perf_counter() - started,
         catalog,
+        redactor,
     )
     _emit(
         report, output_format, output, quiet, color, _where(paths, sarif_root, include_suppressed)
@@ -190,37 +217,70 @@ def _read_baseline(path: Path) -> frozenset[Any]:
         raise UserError(str(exc)) from None
 
 
-def _write_baseline(path: Path, diagnostics: list[Any], quiet: bool) -> None:
+def _write_baseline(path: Path, diagnostics: list[Any], quiet: bool, redactor: Any) -> None:
     """Findings recorded are accepted: later runs with --baseline do not report them."""
     from . import baseline as bl
 
     cwd = Path.cwd().resolve()
-    recorded = bl.entries(diagnostics, bl.source_lines(diagnostics, cwd), bl.relative_to(path, cwd))
+    recorded = bl.entries(
+        diagnostics, bl.source_lines(diagnostics, cwd, redactor), bl.relative_to(path, cwd)
+    )
     try:
         bl.write(path, bl.dumps(recorded))
     except bl.BaselineError as exc:
         raise UserError(str(exc)) from None
     if not quiet:
         n = len(recorded)
-        sys.stderr.write(f"mse-lint: recorded {n} finding{'s' if n != 1 else ''} in {path}\n")
+        say(f"mse-lint: recorded {n} finding{'s' if n != 1 else ''} in {_shown(path)}\n")
 
 
 def _filter_baseline(
-    path: Path, known: frozenset[Any], diagnostics: list[Any], quiet: bool
+    path: Path, known: frozenset[Any], diagnostics: list[Any], quiet: bool, redactor: Any
 ) -> list[Any]:
     """Only findings not in the baseline are reported, and only they decide the exit code."""
     from . import baseline as bl
 
     cwd = Path.cwd().resolve()
-    current = bl.entries(diagnostics, bl.source_lines(diagnostics, cwd), bl.relative_to(path, cwd))
+    current = bl.entries(
+        diagnostics, bl.source_lines(diagnostics, cwd, redactor), bl.relative_to(path, cwd)
+    )
     new, old = bl.split(diagnostics, current, known)
     if old and not quiet:
         n = len(old)
-        sys.stderr.write(
-            f"mse-lint: {n} finding{'s' if n != 1 else ''} recorded in the baseline {path} "
-            "not shown\n"
+        say(
+            f"mse-lint: {n} finding{'s' if n != 1 else ''} recorded in the baseline "
+            f"{_shown(path)} not shown\n"
         )
     return new
+
+
+def _shown(path: Path) -> str:
+    from .redact import visible
+
+    return visible(str(path))
+
+
+def say(text: str) -> None:
+    """A line for standard error (notices, debug lines): a reader that went away (``2>&1 |
+    head``) ends nothing."""
+    try:
+        sys.stderr.write(text)
+    except BrokenPipeError:
+        _silence(sys.stderr)
+
+
+def _silence(stream: Any) -> None:
+    """Point a stream whose reader went away at /dev/null, so that writing or flushing it
+    again (Python flushes stdout at exit) raises nothing."""
+    import os
+
+    try:
+        fd = stream.fileno()
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, fd)
+        os.close(null)
+    except (OSError, ValueError):
+        pass
 
 
 def _where(paths: list[Path], sarif_root: Optional[Path], include_suppressed: bool) -> Any:
@@ -257,9 +317,11 @@ def _emit(
     color: Optional[bool],
     where: Any,
 ) -> None:
+    from .redact import visible
+
     if not quiet:
         for n in report.notices:
-            sys.stderr.write(f"mse-lint: {n.render()}\n")
+            say(f"mse-lint: {visible(n.render())}\n")
     to_stdout = output is None or str(output) == "-"
     text: str
     # each reporter is imported only when used: start-up time matters for pre-commit
@@ -271,7 +333,13 @@ def _emit(
 
             tty = sys.stdout.isatty() and os.environ.get("TERM", "") != "dumb"
             docs = where.docs if tty else ""
-            console.render(report, sys.stdout, quiet, console.use_color(sys.stdout, color), docs)
+            try:
+                console.render(
+                    report, sys.stdout, quiet, console.use_color(sys.stdout, color), docs
+                )
+                sys.stdout.flush()
+            except BrokenPipeError:
+                _silence(sys.stdout)
             return
         import io
 
@@ -299,7 +367,13 @@ def _emit(
 
         text = junit.render(report)
     if to_stdout:
-        sys.stdout.write(text)
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # `mse-lint . | head`: the reader has what it wanted; the exit code still tells
+            # whether the run found something (docs/output.md)
+            _silence(sys.stdout)
     else:
         assert output is not None
         _write(output, text)

@@ -27,6 +27,13 @@ from .config import DEFAULT_TARGET_PYTHON, Settings
 from .diagnostics import Diagnostic, Notice, Span
 from .record import Frozen, Mutable, replace
 from .record import set_field as _set
+from .redact import (
+    Redactor,
+    TextJudge,
+    judging_settings,
+    offsets_to_spans,
+    span_values,
+)
 
 T = TypeVar("T")
 
@@ -66,6 +73,11 @@ class FileResult(Mutable):
     suppressed: list[Diagnostic]
     notices: list[Notice]
     checked: bool
+    # Where the secret detectors judged the file's text secret, whatever rules are enabled
+    # (line, col, end_line, end_col): what the cache keeps. ``secret_values``: the text there,
+    # for the run's masking (mse_lint.redact), never written anywhere.
+    secret_spans: list[tuple[int, int, int, int]]
+    secret_values: list[str]
 
     def __init__(
         self,
@@ -73,11 +85,15 @@ class FileResult(Mutable):
         suppressed: Optional[list[Diagnostic]] = None,
         notices: Optional[list[Notice]] = None,
         checked: bool = True,
+        secret_spans: Optional[list[tuple[int, int, int, int]]] = None,
+        secret_values: Optional[list[str]] = None,
     ) -> None:
         self.diagnostics = [] if diagnostics is None else diagnostics
         self.suppressed = [] if suppressed is None else suppressed
         self.notices = [] if notices is None else notices
         self.checked = checked
+        self.secret_spans = [] if secret_spans is None else secret_spans
+        self.secret_values = [] if secret_values is None else secret_values
 
 
 class RunResult(Mutable):
@@ -88,6 +104,10 @@ class RunResult(Mutable):
     files_unreadable: int
     # lines for --debug (how the run decided things, e.g. the target Python of each project)
     debug: list[str]
+    # the values the secret detectors judged secret, by reported path (see mse_lint.redact)
+    secrets: dict[str, list[str]]
+    # what masks them in every output of the run (set by run.lint)
+    redactor: Optional[Redactor]
 
     def __init__(
         self,
@@ -97,6 +117,8 @@ class RunResult(Mutable):
         files_checked: int,
         files_unreadable: int,
         debug: Optional[list[str]] = None,
+        secrets: Optional[dict[str, list[str]]] = None,
+        redactor: Optional[Redactor] = None,
     ) -> None:
         self.diagnostics = diagnostics
         self.suppressed = suppressed
@@ -104,6 +126,8 @@ class RunResult(Mutable):
         self.files_checked = files_checked
         self.files_unreadable = files_unreadable
         self.debug = [] if debug is None else debug
+        self.secrets = {} if secrets is None else secrets
+        self.redactor = redactor
 
 
 class _NotDecoded(Exception):
@@ -359,6 +383,8 @@ class Engine:
         # the effective enclave Python: run.lint puts the project's inferred one in settings
         self.target_python = settings.target_python or DEFAULT_TARGET_PYTHON
         self._checks: Optional[list[Check]] = None
+        self._judges: Optional[list[Check]] = None
+        self._text_judge: Optional[TextJudge] = None
         self.local_modules = local_modules
         self.info = info or ProjectInfo(local_modules=local_modules)
         self.cache = cache
@@ -372,6 +398,45 @@ class Engine:
         if self._checks is None:
             self._checks = build_checks(self.catalog, self.enabled, self.settings)
         return self._checks
+
+    @property
+    def judges(self) -> list[Check]:
+        """The secret families as they judge what every output masks: all their rules, whatever
+        the selection, and without the allowlist (see redact.judging_settings). The reporting
+        instance when it judges alike (no allowlist): no family runs twice."""
+        if self._judges is None:
+            from .checks import SECRET_JUDGES, build_families
+
+            judging = judging_settings(self.settings)
+            by_class = {type(c).__name__: c for c in self.checks}
+            out: list[Check] = []
+            missing = []
+            for module, name in SECRET_JUDGES:
+                mine = by_class.get(name)
+                if mine is not None and judging is self.settings:
+                    out.append(mine)
+                else:
+                    missing.append((module, name))
+            out.extend(build_families(tuple(missing), self.catalog, judging))
+            self._judges = out
+        return self._judges
+
+    @property
+    def judges_built(self) -> bool:
+        return self._judges is not None
+
+    @property
+    def text_judge(self) -> TextJudge:
+        if self._text_judge is None:
+            by_class = {type(c).__name__: c for c in self.judges}
+            self._text_judge = TextJudge(
+                by_class["SecretValuesCheck"], by_class["SecretFormatsCheck"]
+            )
+        return self._text_judge
+
+    def judge_text(self, text: str) -> list[tuple[int, int, int, int]]:
+        """The secret spans of text that is not analysed as Python (see redact.TextJudge)."""
+        return offsets_to_spans(text, self.text_judge.spans(text))
 
     # -- one file ------------------------------------------------------------------------------
     def _core(
@@ -455,6 +520,7 @@ class Engine:
         except _NotDecoded as exc:
             return self._not_checked(job, str(exc), result)
         found: list[Diagnostic] = []
+        judged: Optional[list[tuple[int, int, int, int]]] = None
         if text is None:
             assert problem is not None
             found.append(self._core(job, "MSE002", *problem))
@@ -465,25 +531,79 @@ class Engine:
                 # the file, in every format
                 warnings.simplefilter("ignore", SyntaxWarning)
                 warnings.simplefilter("ignore", DeprecationWarning)
-                found.extend(self._check_text(job, text, result))
+                judged = self._check_text(job, text, result, found)
+        shown = text if text is not None else display_text(data)
+        if judged is None:  # the secret families did not see the file: judge it as text
+            judged = self.judge_text(shown)
         self._finish(job, text, found, result)
+        self._seal(job.display, shown, judged, result)
         return result
 
-    def _check_text(self, job: FileJob, text: str, result: FileResult) -> list[Diagnostic]:
-        wanted = [
-            c for c in self.checks if c.wants(text) or getattr(c, "wants_file", _no)(job.display)
+    def _seal(
+        self,
+        display: str,
+        text: str,
+        spans: list[tuple[int, int, int, int]],
+        result: FileResult,
+    ) -> None:
+        """Record the file's secrets and mask them in its results, so that neither the results
+        nor the cache hold one: what the detectors judged (``spans``), and what the text judge
+        finds in the messages and notices (a value quoted there is looked for in the file, for
+        its position to be cached with the others)."""
+        texts = [d.message for d in (*result.diagnostics, *result.suppressed)]
+        texts += [n.message for n in result.notices]
+        learned: set[str] = set()
+        if texts:
+            judge = self.text_judge
+            for t in texts:
+                learned.update(t[s:e] for s, e in judge.spans(t))
+        offsets: list[tuple[int, int]] = []
+        for value in learned:
+            at = text.find(value)
+            while at >= 0:
+                offsets.append((at, at + len(value)))
+                at = text.find(value, at + 1)
+        positions = sorted({*spans, *offsets_to_spans(text, offsets)})
+        if not positions and not learned:
+            return
+        values = span_values(_lines(text), positions)
+        result.secret_spans = positions
+        result.secret_values = sorted({*values, *learned})
+        redactor = Redactor({display: result.secret_values})
+        result.diagnostics = redactor.diagnostics(result.diagnostics)
+        result.suppressed = redactor.diagnostics(result.suppressed)
+        result.notices = redactor.notices(result.notices)
+
+    def secret_values(self, data: bytes, spans: list[tuple[int, int, int, int]]) -> list[str]:
+        """The values at a cached entry's secret spans, from the file's bytes."""
+        if not spans:
+            return []
+        text, _ = _decode(data)
+        return span_values(_lines(text if text is not None else display_text(data)), spans)
+
+    def _check_text(
+        self, job: FileJob, text: str, result: FileResult, found: list[Diagnostic]
+    ) -> Optional[list[tuple[int, int, int, int]]]:
+        """Adds the file's findings to ``found``; returns the secret spans the secret families
+        judged, or None when they could not look at the file (it does not parse)."""
+        checks = self.checks
+        wanted = [c for c in checks if c.wants(text) or getattr(c, "wants_file", _no)(job.display)]
+        # the judges that are not reporting checks too: they only tell what to mask
+        judging = [
+            j for j in self.judges if j not in checks and getattr(j, "may_judge", j.wants)(text)
         ]
-        if not wanted and "MSE001" not in self.enabled:
+        if not wanted and not judging and "MSE001" not in self.enabled:
             return []
         nul = text.find("\0")
         if nul >= 0:
             # Python refuses the file (ValueError before 3.12, SyntaxError after): one wording
             line = text.count("\n", 0, nul) + 1
             col = nul - (text.rfind("\n", 0, nul) + 1) + 1
-            return [
+            found.append(
                 self._core(job, "MSE001", line, col, f"a NUL byte at line {line}, column {col}")
-            ]
-        if not wanted and _compiles(text, job.display):
+            )
+            return None
+        if not wanted and not judging and _compiles(text, job.display):
             return []  # only MSE001 looks at this file, and it parses
         try:
             if sys.version_info < (3, 11) and len(text) > _UNGUARDED_PARSE_MAX:
@@ -498,23 +618,29 @@ class Engine:
                     # deeper stack
                     tree = _with_deep_stack(lambda: ast.parse(text, job.display))
         except SyntaxError as exc:
-            return self._syntax_error(job, text, exc, result)
+            found.extend(self._syntax_error(job, text, exc, result))
+            return None
         except ValueError as exc:
-            return [self._core(job, "MSE001", 1, 1, str(exc))]
+            found.append(self._core(job, "MSE001", 1, 1, str(exc)))
+            return None
         except MemoryError:
             # CPython's parser gives up on nesting past its stack ("too complex to parse"):
             # every Python refuses the file, the enclave's import raises MemoryError
             line, col = _parser_overflow(text, job.display)
             detail = f"too deeply nested for Python's parser at line {line}, column {col}"
-            return [self._core(job, "MSE001", line, col, detail, error="MemoryError")]
+            found.append(self._core(job, "MSE001", line, col, detail, error="MemoryError"))
+            return None
         except RecursionError:
             here = f"{sys.version_info[0]}.{sys.version_info[1]}"
-            return self._unchecked(
-                job,
-                f"its expressions nest too deeply for mse-lint to analyse on this Python "
-                f"({here}: RecursionError even on a large stack)",
-                result,
+            found.extend(
+                self._unchecked(
+                    job,
+                    f"its expressions nest too deeply for mse-lint to analyse on this Python "
+                    f"({here}: RecursionError even on a large stack)",
+                    result,
+                )
             )
+            return None
         ctx = FileContext(
             job.display,
             text,
@@ -525,17 +651,27 @@ class Engine:
             self.info,
             file=job.path,
         )
-        out: list[Diagnostic] = []
-        skipped = False
+        judges = self.judges
+        secrets: list[tuple[int, int, int, int]] = []
+        skipped = judge_skipped = False
         try:
-            for check in wanted:
+            for check in [*wanted, *judging]:
                 try:
-                    out.extend(check.run(ctx))
+                    got = list(check.run(ctx))
                 except RecursionError:
                     try:
-                        out.extend(_with_deep_stack(lambda c=check: list(c.run(ctx))))  # type: ignore[misc]
+                        got = _with_deep_stack(lambda c=check: list(c.run(ctx)))  # type: ignore[misc]
                     except RecursionError:
                         skipped = True  # nested deeper than Python itself compiles
+                        judge_skipped = judge_skipped or check in judges
+                        continue
+                if check in judges:
+                    for d in got:
+                        if d.secret:
+                            sp = d.span
+                            secrets.append((sp.line, sp.col, sp.end_line, sp.end_col))
+                if check in checks:
+                    found.extend(got)
         finally:
             ctx.release()
         if skipped:
@@ -545,7 +681,9 @@ class Engine:
                     job.display,
                 )
             )
-        return out
+        if judge_skipped:
+            secrets.extend(self.judge_text(text))
+        return secrets
 
     def _syntax_error(
         self, job: FileJob, text: str, exc: SyntaxError, result: FileResult
@@ -679,6 +817,7 @@ class Engine:
         diags: list[Diagnostic] = []
         suppressed: list[Diagnostic] = []
         notices: list[Notice] = []
+        secrets: dict[str, list[str]] = {}
         for path, items in sorted(found.items()):
             result = FileResult()
             text: Optional[str] = None
@@ -692,15 +831,27 @@ class Engine:
                 )
             except OSError:
                 text = None
+            # what a window of these files can show: their secrets as the detectors judge
+            # text, and what the project checks marked secret
+            spans = [
+                (d.span.line, d.span.col, d.span.end_line, d.span.end_col)
+                for d in items
+                if d.secret and not d.whole_file
+            ]
+            if text is not None:
+                spans.extend(self.judge_text(text))
             self._finish(
                 FileJob(path, path), text, items, result, path.endswith(".py"), report_unused=False
             )
+            self._seal(path, text or "", spans, result)
+            if result.secret_values:
+                secrets[path] = result.secret_values
             diags.extend(result.diagnostics)
             suppressed.extend(result.suppressed)
             notices.extend(result.notices)
         notices.extend(Notice(m) for m in userregex.take_notices())
         diags.sort(key=Diagnostic.sort_key)
-        return RunResult(diags, suppressed, notices, 0, 0)
+        return RunResult(diags, suppressed, notices, 0, 0, secrets=secrets)
 
     # -- many files ----------------------------------------------------------------------------
     def run(
@@ -717,6 +868,7 @@ class Engine:
             pending = []
             for i, job in enumerate(jobs):
                 hit = None
+                data = b""
                 try:
                     with open(job.path, "rb") as fh:
                         data = fh.read()
@@ -726,7 +878,7 @@ class Engine:
                 if hit is None:
                     pending.append(i)
                 else:
-                    results[i] = FileResult(*hit)
+                    results[i] = FileResult(*hit, secret_values=self.secret_values(data, hit[4]))
                     if on_file is not None:
                         on_file()
         todo = [jobs[i] for i in pending]
@@ -759,16 +911,21 @@ class Engine:
         for i, (key, r) in zip(pending, computed):
             results[i] = r
             if cache is not None and key is not None:
-                cache.put(key, encode(r.diagnostics, r.suppressed, r.notices, r.checked))
+                cache.put(
+                    key, encode(r.diagnostics, r.suppressed, r.notices, r.checked, r.secret_spans)
+                )
         if cache is not None:
             cache.save()
         diags: list[Diagnostic] = []
         suppressed: list[Diagnostic] = []
         notices: list[Notice] = capped
+        secrets: dict[str, list[str]] = {}
         checked = unreadable = 0
-        for maybe in results:
+        for job, maybe in zip(jobs, results):
             assert maybe is not None
             r = maybe
+            if r.secret_values:
+                secrets[job.display] = r.secret_values
             diags.extend(r.diagnostics)
             suppressed.extend(r.suppressed)
             notices.extend(r.notices)
@@ -776,7 +933,7 @@ class Engine:
             unreadable += not r.checked
         diags.sort(key=Diagnostic.sort_key)
         suppressed.sort(key=Diagnostic.sort_key)
-        return RunResult(diags, suppressed, notices, checked, unreadable)
+        return RunResult(diags, suppressed, notices, checked, unreadable, secrets=secrets)
 
     def _parallel(
         self,
@@ -827,6 +984,15 @@ class Engine:
 
 def _no(_: str) -> bool:
     return False
+
+
+def display_text(data: bytes) -> str:
+    """A file that does not decode, as reporters show it (every bad byte one U+FFFD)."""
+    return data.decode("utf-8", "replace")
+
+
+def _lines(text: str) -> list[str]:
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
 def _size(path: str) -> int:

@@ -136,7 +136,10 @@ def run(values: dict[str, Any]) -> int:
         if debug:
             raise
         message = internal_error(exc)
-    sys.stderr.write(f"mse-lint: error: {message}\n")
+    from .command import say
+    from .redact import visible
+
+    say(f"mse-lint: error: {visible(message)}\n")
     return EXIT_ERROR
 
 
@@ -147,11 +150,16 @@ def main() -> None:
 
         typer_main()
         return
+    from .command import silence_broken_pipe, tolerant_streams
+
+    tolerant_streams()
     try:
         code = run(values)
+        sys.stdout.flush()
     except KeyboardInterrupt:
         from .command import interrupted
 
         interrupted()
-    sys.stdout.flush()
+    except BrokenPipeError:
+        silence_broken_pipe()
     sys.exit(code)

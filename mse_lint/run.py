@@ -15,6 +15,7 @@ from .diagnostics import Diagnostic, Notice
 from .engine import Engine, RunResult
 from .files import collect, display
 from .record import replace
+from .redact import Redactor, TextJudge
 from .target import effective_target
 
 
@@ -51,6 +52,8 @@ def lint(
     notices = list(collected.notices)
     checked = unreadable = 0
     debug: list[str] = []
+    secrets: dict[str, list[str]] = {}
+    judge: Optional[TextJudge] = None
     for group in collected.groups:
         info = project_info(group.project)
         target = effective_target(settings, group.project, info.docker, catalog)
@@ -78,6 +81,7 @@ def lint(
             notice = Notice(refusal_message(refused.found), display(refused.where, cwd))
             if notice not in notices:  # several groups can share one cache folder
                 notices.append(notice)
+        _merge(secrets, result.secrets)
         diagnostics.extend(result.diagnostics)
         suppressed.extend(result.suppressed)
         notices.extend(result.notices)
@@ -100,9 +104,12 @@ def lint(
             diagnostics.extend(whole.diagnostics)
             suppressed.extend(whole.suppressed)
             notices.extend(whole.notices)
+            _merge(secrets, whole.secrets)
         # what the project's walk and its fixed-name reads could not read: one notice each
         for path, message in group.project.read_notices():
             notices.append(Notice(message, display(Path(path), cwd) or "."))
+        if judge is None and engine.judges_built:
+            judge = engine.text_judge  # no second copy of the secret families
     diagnostics.sort(key=Diagnostic.sort_key)
     suppressed.sort(key=Diagnostic.sort_key)
     if collected.skipped_unshipped:
@@ -110,4 +117,13 @@ def lint(
         notices.append(
             Notice(f"{n} named file{'s' if n != 1 else ''} not checked: not shipped to the enclave")
         )
-    return RunResult(diagnostics, suppressed, notices, checked, unreadable, debug)
+    # the notices and debug lines still to judge (mse_lint.command) make one if they need it
+    redactor = Redactor(secrets, judge or (lambda: TextJudge.build(catalog, settings)))
+    return RunResult(
+        diagnostics, suppressed, notices, checked, unreadable, debug, secrets, redactor
+    )
+
+
+def _merge(into: dict[str, list[str]], more: dict[str, list[str]]) -> None:
+    for path, values in more.items():
+        into.setdefault(path, []).extend(values)

@@ -229,7 +229,7 @@ def test_concurrent_writers_leave_a_whole_bundle(tmp_path: Path, catalog: Catalo
     a.save()
     b.save()  # the last writer wins; nothing is half-written
     c = cache_mod.ResultCache(tmp_path / "c", KEY, rules)
-    assert c.get("two", "x.py", b"") == ([], [], [], True)
+    assert c.get("two", "x.py", b"") == ([], [], [], True, [])
     assert c.get("one", "x.py", b"") is None
     assert [p.name for p in (tmp_path / "c" / "v1").iterdir()] == [f"{KEY}.json"]
 

@@ -74,7 +74,9 @@ def test_github_escaping(catalog: Catalog) -> None:
     assert text == (
         "::error file=odd dir/we%2Cird%3Aname.py,line=2,endLine=3,col=3,endColumn=1,"
         "title=MSE101 subprocess-call::"
-        '`subprocess.run` <in> "a & b" 100%25 sure,%0D%0Asecond: line \x07 été\n'
+        # the line break and the bell of the message are user text: shown as escapes, so
+        # that no user text can start a line (a workflow command of its own)
+        '`subprocess.run` <in> "a & b" 100%25 sure,\\r\\nsecond: line \\x07 été\n'
     )
 
 
@@ -142,10 +144,10 @@ def test_junit_is_valid_xml_with_one_testcase_per_finding(catalog: Catalog) -> N
     odd = next(c for c in cases if c.get("file") == ODD.path)
     failure = odd.find("failure")
     assert failure is not None
-    # markup survives the round trip; the control character becomes visible, never raw
+    # markup survives the round trip; the control characters become visible, never raw
     assert (
         failure.get("message")
-        == '`subprocess.run` <in> "a & b" 100% sure,\r\nsecond: line \\x07 été'
+        == '`subprocess.run` <in> "a & b" 100% sure,\\r\\nsecond: line \\x07 été'
     )
     assert {s.get("name") for s in suites.iter("testsuite")} == {
         "app.py",

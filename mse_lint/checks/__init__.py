@@ -339,6 +339,12 @@ FILE_CHECKS: tuple[tuple[str, str], ...] = (
     ("compat", "CompatCheck"),
     ("runtime", "RuntimeCheck"),
 )
+# The families whose judgement of what is secret decides what every output masks
+# (mse_lint.redact): they run on every file, whatever rules are selected.
+SECRET_JUDGES: tuple[tuple[str, str], ...] = (
+    ("secret_values", "SecretValuesCheck"),
+    ("secret_formats", "SecretFormatsCheck"),
+)
 PROJECT_CHECKS: tuple[tuple[str, str], ...] = (
     ("secret_files", "SecretFilesCheck"),
     ("config", "ConfigCheck"),
@@ -362,6 +368,18 @@ def _instantiate(
         if cls.codes & enabled:
             out.append(cls(catalog, settings))
     return out
+
+
+def build_families(
+    families: tuple[tuple[str, str], ...], catalog: Catalog, settings: Settings
+) -> list[Any]:
+    """One instance of each of ``families``, whatever rules are enabled."""
+    import importlib
+
+    return [
+        getattr(importlib.import_module(f"{__name__}.{module}", __name__), name)(catalog, settings)
+        for module, name in families
+    ]
 
 
 def build_checks(

@@ -337,6 +337,29 @@ class SecretValuesCheck:
         normalised identifiers to be sure. A comment can hold a URL with a password (MSE203)."""
         return "'" in text or '"' in text or "://" in text
 
+    def may_judge(self, text: str) -> bool:
+        """The source-text gate of a run that only asks what to mask (none of this family's
+        rules selected, see mse_lint.redact): what ``may_report`` needs, looked for in the
+        source instead of the literals' values, so that most files are not parsed for it. A
+        URL with a user part, a run of MSE204's characters with a digit, a secret word or a
+        bigram of the names, or a callee taking a password. Literals that hold one of these
+        only through escapes (``"\\x3a//"``) are not judged then."""
+        if not self.wants(text):
+            return False
+        if "://" in text and "@" in text:
+            return True
+        if self._long_run is not None:
+            digit = self._needs_digit
+            for m in self._long_run.finditer(text):
+                if digit is None or digit(m.group()):
+                    return True
+        low = text.lower()
+        if any(w in low for w in self._min_needles):
+            return True
+        if self._bigram_tail is not None and self._bigram_tail.search(low[::-1]):
+            return True
+        return not self._password_callees.isdisjoint(file_words(text))
+
     def may_report(self, ctx: FileContext) -> Optional[bool]:
         """Whether one of the file's str / bytes literals could be reported, from the
         conditions of each rule that depend neither on the name nor on the call a literal is

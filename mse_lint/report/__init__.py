@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Optional
+
 from ..catalog import Catalog
 from ..diagnostics import Diagnostic, Notice
 from ..record import Frozen
 from ..record import set_field as _set
+from ..redact import Redactor
 
 
 class Report(Frozen):
@@ -15,6 +19,8 @@ class Report(Frozen):
     files_checked: int
     elapsed: float
     catalog: Catalog
+    # the run's secrets: what source windows and fingerprints mask (see mse_lint.redact)
+    redactor: Optional[Redactor] = None
 
     def __init__(
         self,
@@ -24,6 +30,7 @@ class Report(Frozen):
         files_checked: int,
         elapsed: float,
         catalog: Catalog,
+        redactor: Optional[Redactor] = None,
     ) -> None:
         _set(self, "diagnostics", diagnostics)
         _set(self, "suppressed", suppressed)
@@ -31,6 +38,17 @@ class Report(Frozen):
         _set(self, "files_checked", files_checked)
         _set(self, "elapsed", elapsed)
         _set(self, "catalog", catalog)
+        _set(self, "redactor", redactor)
+
+
+def learn_all(redactor: Redactor, notices: Sequence[Notice], debug: Sequence[str] = ()) -> None:
+    """Let the run's redactor judge the run's notices and debug lines before anything is
+    written (the engine has judged every finding's message and masked it): a secret one of
+    them quotes is then masked in all of them, and in every window."""
+    for n in notices:
+        redactor.learn(n.message)
+    for line in debug:
+        redactor.learn(line)
 
 
 class Where(Frozen):

@@ -5,7 +5,6 @@ styles on a terminal. rich is only imported for the latter, which keeps small ru
 
 from __future__ import annotations
 
-import re
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from typing import Optional, TextIO
 
 from ..diagnostics import Diagnostic, Severity
 from ..links import rule_url
+from ..redact import line_safe, visible
 from . import Report
 from .source import Sources
 
@@ -22,9 +22,6 @@ Line = list[Segment]
 _SEV_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
 
-# Control characters of a source line (a NUL byte, an escape sequence) are shown, not sent to the
-# terminal; positions stay the same (one character for one)
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _WIDTH = 160  # the part of a long line shown around the finding (minified or generated code)
 
 
@@ -43,6 +40,22 @@ def _window(line: str, start: int, end: int) -> tuple[str, int, int]:
     return part, start - first, max(min(end, last) - first, start - first + 1)
 
 
+def _visible_columns(text: str, start: int, end: int) -> tuple[str, int, int]:
+    """``text`` with its control characters shown as escapes (``\\x1b``: never sent to the
+    terminal), and the columns ``start:end`` moved to where those characters are now."""
+    shown = visible(text)
+    if shown == text:
+        return text, start, end
+    where = [0]
+    for ch in text:
+        where.append(where[-1] + len(visible(ch)))
+
+    def at(i: int) -> int:
+        return where[max(0, min(i, len(text)))] + max(0, i - len(text))
+
+    return shown, at(start), at(end)
+
+
 def _finding(d: Diagnostic, name: str, sources: Sources, link: str) -> Iterator[Line]:
     sev = d.severity
     yield [
@@ -54,14 +67,16 @@ def _finding(d: Diagnostic, name: str, sources: Sources, link: str) -> Iterator[
         (" ", ""),
         (name, "magenta"),
         (": ", ""),
-        (d.message, ""),
+        (visible(d.message), ""),
     ]
     text = None if d.whole_file else sources.line(d.path, d.span.line)
     if text is not None and text.strip():
         shown = text.expandtabs(4) if "\t" not in text[: d.span.col] else text
-        shown = _CONTROL.sub("\N{REPLACEMENT CHARACTER}", shown.rstrip())
+        shown = shown.rstrip()
         start = max(d.span.col - 1, 0)
         end = d.span.end_col - 1 if d.span.end_line == d.span.line else len(shown)
+        end = max(end, start + 1)
+        shown, start, end = _visible_columns(shown, start, end)
         end = max(end, start + 1)
         shown, start, end = _window(shown, start, end)
         width = len(str(d.span.line))
@@ -71,7 +86,7 @@ def _finding(d: Diagnostic, name: str, sources: Sources, link: str) -> Iterator[
             (" " * start + "^" * (end - start), _SEV_STYLE[sev]),
         ]
     if d.fix:
-        yield [("    fix: ", "green"), (d.fix, "")]
+        yield [("    fix: ", "green"), (visible(d.fix), "")]
 
 
 def _summary(report: Report, docs: str) -> Iterator[Line]:
@@ -109,13 +124,14 @@ def _summary(report: Report, docs: str) -> Iterator[Line]:
 
 def lines(report: Report, quiet: bool, docs: str = "") -> Iterator[Line]:
     """``docs``: the base URL of the rule pages, to link rule IDs to (empty: no links)."""
-    sources = Sources([*report.diagnostics, *report.suppressed])
+    sources = Sources([*report.diagnostics, *report.suppressed], redactor=report.redactor)
     current = None
     for d in report.diagnostics:
         if d.path != current:
             if current is not None:
                 yield []
-            yield [(d.path, "bold underline")]
+            # a path starts the line: never as a command a CI log reads (``::error::``)
+            yield [(line_safe(visible(d.path)), "bold underline")]
             current = d.path
         rule = report.catalog.rules.get(d.rule)
         link = rule_url(docs, d.rule) if docs and rule else ""

@@ -7,6 +7,7 @@ workspace GitHub checks out), not to wherever mse-lint ran."""
 from __future__ import annotations
 
 from ..diagnostics import Diagnostic, Severity
+from ..redact import visible
 from . import Report, Where
 from .source import relative_to_root
 
@@ -14,7 +15,8 @@ _COMMAND = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO:
 
 
 def escape_data(text: str) -> str:
-    """The message part: GitHub decodes %25, %0D and %0A."""
+    """The message part: GitHub decodes %25, %0D and %0A (the user text in it has no line
+    break left: ``visible`` shows those as ``\\n``; only our own separators remain)."""
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
@@ -26,7 +28,7 @@ def escape_property(text: str) -> str:
 def annotation(d: Diagnostic, name: str, path: str) -> str:
     sp = d.span
     props = [
-        ("file", path),
+        ("file", visible(path)),
         ("line", str(sp.line)),
         ("endLine", str(sp.end_line)),
         ("col", str(sp.col)),
@@ -34,7 +36,7 @@ def annotation(d: Diagnostic, name: str, path: str) -> str:
         ("title", f"{d.rule} {name}"),
     ]
     head = ",".join(f"{key}={escape_property(value)}" for key, value in props)
-    message = d.message + (f"\nFix: {d.fix}" if d.fix else "")
+    message = visible(d.message) + (f"\nFix: {visible(d.fix)}" if d.fix else "")
     return f"::{_COMMAND[d.severity]} {head}::{escape_data(message)}\n"
 
 

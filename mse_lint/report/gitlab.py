@@ -11,8 +11,9 @@ import json
 from typing import Any
 
 from ..diagnostics import Severity
+from ..redact import encodable
 from . import Report, Where
-from .source import Sources, fingerprints, relative_to_root
+from .source import Sources, fingerprints, relative_to_root, shown_path
 
 # GitLab's scale: info, minor, major, critical, blocker. An error breaks or leaks in the
 # enclave: critical; a warning may: minor (major is left for nothing so the two stay apart).
@@ -20,19 +21,19 @@ SEVERITY = {Severity.ERROR: "critical", Severity.WARNING: "minor", Severity.INFO
 
 
 def render(report: Report, where: Where) -> str:
-    sources = Sources([*report.diagnostics, *report.suppressed], where.cwd)
+    sources = Sources([*report.diagnostics, *report.suppressed], where.cwd, report.redactor)
     hashes = fingerprints(report.diagnostics, sources)
     items: list[dict[str, Any]] = []
     for d, line_hash in zip(report.diagnostics, hashes):
         rule = report.catalog.rules.get(d.rule)
-        path = relative_to_root(d.path, where.root, where.cwd) or d.path
+        path = shown_path(relative_to_root(d.path, where.root, where.cwd) or d.path)
         key = "\0".join((d.rule, path, line_hash))
         security = rule is not None and rule.security_severity is not None
         items.append(
             {
                 "type": "issue",
                 "check_name": f"{d.rule} {rule.name}" if rule else d.rule,
-                "description": f"{d.rule}: {d.message}",
+                "description": f"{d.rule}: {encodable(d.message)}",
                 "categories": ["Security" if security else "Bug Risk"],
                 "severity": SEVERITY[d.severity],
                 "fingerprint": hashlib.sha256(key.encode("utf-8")).hexdigest()[:32],

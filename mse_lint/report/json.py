@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..redact import encodable
 from . import Report
 
 SCHEMA_VERSION = 1
@@ -18,13 +19,13 @@ def finding(d: Any, catalog: Any) -> dict[str, Any]:
         "rule": d.rule,
         "name": rule.name if rule else d.rule,
         "severity": d.severity.label,
-        "path": d.path,
+        "path": encodable(d.path),
         "line": d.span.line,
         "column": d.span.col,
         "end_line": d.span.end_line,
         "end_column": d.span.end_col,
-        "message": d.message,
-        "fix": d.fix,
+        "message": encodable(d.message),
+        "fix": None if d.fix is None else encodable(d.fix),
     }
 
 

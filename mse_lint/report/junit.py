@@ -10,14 +10,16 @@ import re
 import xml.etree.ElementTree as ET
 from itertools import groupby
 
+from ..redact import visible
 from . import Report
 
-# XML 1.0 cannot carry these even escaped (a finding's message quotes user code)
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+# XML 1.0 cannot carry these even escaped; user text has its control characters shown as
+# escapes before (mse_lint.redact.visible), these are what is left
+_NOT_XML = re.compile("[\ufffe\uffff]")
 
 
 def _xml_text(text: str) -> str:
-    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return _NOT_XML.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def render(report: Report) -> str:
@@ -34,8 +36,9 @@ def render(report: Report) -> str:
             root, "testsuite", name="mse-lint", tests="1", failures="0", errors="0", skipped="0"
         )
         ET.SubElement(suite, "testcase", name="no problems found", classname="mse-lint")
-    for path, group in groupby(diags, key=lambda d: d.path):
+    for raw_path, group in groupby(diags, key=lambda d: d.path):
         found = list(group)
+        path = visible(raw_path)
         suite = ET.SubElement(
             root,
             "testsuite",
@@ -57,12 +60,13 @@ def render(report: Report) -> str:
                 file=_xml_text(path),
                 line=str(sp.line),
             )
+            message = visible(d.message)
             failure = ET.SubElement(
-                case, "failure", message=_xml_text(d.message), type=f"{d.rule} {d.severity.label}"
+                case, "failure", message=_xml_text(message), type=f"{d.rule} {d.severity.label}"
             )
-            body = f"{path}:{sp.line}:{sp.col}: {d.severity.label} {d.rule} {name}: {d.message}"
+            body = f"{path}:{sp.line}:{sp.col}: {d.severity.label} {d.rule} {name}: {message}"
             if d.fix:
-                body += f"\nfix: {d.fix}"
+                body += f"\nfix: {visible(d.fix)}"
             # XML parsers turn CR LF into LF in text anyway; writing LF keeps the bytes stable
             failure.text = _xml_text(body.replace("\r\n", "\n").replace("\r", "\n"))
     ET.indent(root, space="  ")

@@ -16,6 +16,7 @@ from .. import __version__
 from ..catalog import Rule
 from ..diagnostics import Diagnostic, Notice, Severity
 from ..links import REPOSITORY_URL, rule_url
+from ..redact import encodable
 from . import Report, Where
 from .source import Sources, file_uri, fingerprints, relative_to_root, uri_path
 
@@ -110,7 +111,7 @@ def _notification(n: Notice, where: Where) -> dict[str, Any]:
     # A notice about one file means that file was not (fully) checked; the others are context.
     out: dict[str, Any] = {
         "level": "warning" if n.path else "note",
-        "message": {"text": n.message},
+        "message": {"text": encodable(n.message)},
     }
     if n.path:
         physical: dict[str, Any] = {"artifactLocation": _artifact(n.path, where)}
@@ -127,7 +128,7 @@ def document(report: Report, where: Where, version: Optional[str] = None) -> dic
     if where.include_suppressed:
         shown += [(d, True) for d in report.suppressed]
         shown.sort(key=lambda item: item[0].sort_key())
-    sources = Sources([*report.diagnostics, *report.suppressed], where.cwd)
+    sources = Sources([*report.diagnostics, *report.suppressed], where.cwd, report.redactor)
     hashes = fingerprints([d for d, _ in shown], sources)
     results = []
     for (d, suppressed), line_hash in zip(shown, hashes):
@@ -137,7 +138,7 @@ def document(report: Report, where: Where, version: Optional[str] = None) -> dic
         result.update(
             {
                 "level": _LEVEL[d.severity],
-                "message": {"text": d.message},
+                "message": {"text": encodable(d.message)},
                 "locations": [_location(d, where)],
                 "partialFingerprints": {"primaryLocationLineHash": line_hash},
             }

@@ -14,20 +14,27 @@ from typing import Optional
 from urllib.parse import quote
 
 from ..diagnostics import Diagnostic
-from ..redact import mask_span
+from ..redact import Interval, Redactor, encodable, shown_chars
 
 # A finding can point at any file (a shipped key, a symlink's target): read a bounded amount.
 _MAX_READ = 8 * 1024 * 1024
 
 
 class Sources:
-    """Source lines for display and fingerprints, with every secret span of the run masked.
+    """Source lines for display and fingerprints, with every secret masked.
 
-    ``diagnostics`` should include suppressed findings too: a secret stays masked on its line
-    even when its own finding is not reported."""
+    ``redactor``: the run's secrets (mse_lint.redact), masked wherever they occur on a line
+    shown; a line hashed for a fingerprint is masked with its own file's secrets only. The
+    secret spans of ``diagnostics`` are masked as well (a report made without a redactor)."""
 
-    def __init__(self, diagnostics: Iterable[Diagnostic], base: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        diagnostics: Iterable[Diagnostic],
+        base: Optional[str] = None,
+        redactor: Optional[Redactor] = None,
+    ) -> None:
         self._base = base
+        self._redactor = redactor or Redactor()
         self._cache: dict[str, list[str]] = {}
         self._secrets: dict[tuple[str, int], list[tuple[int, int]]] = {}
         for d in diagnostics:
@@ -53,16 +60,36 @@ class Sources:
         text = data.decode("utf-8", "replace")
         return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
-    def line(self, path: str, number: int) -> Optional[str]:
+    def _raw(self, path: str, number: int) -> Optional[str]:
         if path not in self._cache:
             self._cache[path] = self._read(path)
         lines = self._cache[path]
         if not 0 < number <= len(lines):
             return None
-        text = lines[number - 1]
+        return lines[number - 1]
+
+    def _spans(self, path: str, number: int, text: str) -> list[Interval]:
+        out = []
         for start, end in self._secrets.get((path, number), ()):
-            text = mask_span(text, start, end)
-        return text
+            start = max(0, min(start, len(text)))
+            end = max(start, min(end, len(text)))
+            out.append((start, end, shown_chars(end - start)))
+        return out
+
+    def line(self, path: str, number: int) -> Optional[str]:
+        """Line ``number`` of ``path`` as shown: every secret of the run masked."""
+        text = self._raw(path, number)
+        if text is None:
+            return None
+        return self._redactor.mask(text, self._spans(path, number, text))
+
+    def hashed_line(self, path: str, number: int) -> Optional[str]:
+        """The line as fingerprints hash it: masked with the secrets of its own file, so that
+        the hash depends on that file alone, not on which other files the run checked."""
+        text = self._raw(path, number)
+        if text is None:
+            return None
+        return self._redactor.mask_as_file(path, text, self._spans(path, number, text))
 
 
 def _escapes(path: str, base: str) -> bool:
@@ -78,7 +105,7 @@ def _escapes(path: str, base: str) -> bool:
 def line_hash(text: str) -> str:
     """16 hex digits of SHA-256 over the line without any whitespace: re-indenting a block or
     adding lines above it changes nothing."""
-    return hashlib.sha256("".join(text.split()).encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256("".join(text.split()).encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def fingerprints(diagnostics: Sequence[Diagnostic], sources: Sources) -> list[str]:
@@ -88,7 +115,7 @@ def fingerprints(diagnostics: Sequence[Diagnostic], sources: Sources) -> list[st
     seen: Counter[tuple[str, str, str]] = Counter()
     out = []
     for d in diagnostics:
-        h = line_hash("" if d.whole_file else sources.line(d.path, d.span.line) or "")
+        h = line_hash("" if d.whole_file else sources.hashed_line(d.path, d.span.line) or "")
         key = (d.path, d.rule, h)
         out.append(f"{h}:{seen[key]}")
         seen[key] += 1
@@ -109,12 +136,26 @@ def relative_to_root(path: str, root: str, cwd: str) -> Optional[str]:
 
 
 def uri_path(rel: str) -> str:
-    """A relative path as a URI reference: percent-encoded, ``/`` kept."""
-    return quote(rel, safe="/")
+    """A relative path as a URI reference: percent-encoded, ``/`` kept. A file name that is not
+    UTF-8 has its own bytes percent-encoded (``%FF``), as a URI names octets."""
+    return quote(_path_bytes(rel), safe="/")
 
 
 def file_uri(path: str, cwd: str) -> str:
     full = os.path.abspath(os.path.join(cwd, path)).replace(os.sep, "/")
     if not full.startswith("/"):
         full = "/" + full
-    return "file://" + quote(full, safe="/:")
+    return "file://" + quote(_path_bytes(full), safe="/:")
+
+
+def _path_bytes(path: str) -> bytes:
+    try:
+        return path.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate no file name decodes to
+        return path.encode("utf-8", "surrogatepass")
+
+
+def shown_path(path: str) -> str:
+    """A path as every output writes it: the bytes of a file name that is not UTF-8 as
+    ``\\xff`` (one form in every format, the baseline included)."""
+    return encodable(path)
