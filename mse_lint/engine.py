@@ -39,6 +39,8 @@ T = TypeVar("T")
 
 _CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", re.M)
 _PARALLEL_MIN_FILES = 48
+# what the window of a file that is not checked (MSE004) can show, judged for its secrets
+_HEAD_BYTES = 1 << 16
 
 
 class CheckCrash(Exception):
@@ -480,7 +482,8 @@ class Engine:
             with open(job.path, "rb") as fh:
                 size = os.fstat(fh.fileno()).st_size
                 if most is not None and size > most:
-                    return None, self._not_checked(job, self._too_large(size, most))
+                    detail = self._too_large(size, most)
+                    return None, self._not_checked(job, detail, head=fh.read(_HEAD_BYTES))
                 # never more than the limit, whatever the file grew to since
                 data = fh.read(-1 if most is None else most + 1)
         except OSError as exc:
@@ -496,13 +499,19 @@ class Engine:
         return f"it is {_bytes(size)}, more than the {_bytes(most)} mse-lint parses in one file"
 
     def _not_checked(
-        self, job: FileJob, detail: str, result: Optional[FileResult] = None
+        self, job: FileJob, detail: str, result: Optional[FileResult] = None, head: bytes = b""
     ) -> FileResult:
         """MSE004 for a file that is not even decoded (so no suppression comment applies): it
-        fails the run like MSE001, a gap in the check is not a pass."""
+        fails the run like MSE001, a gap in the check is not a pass. Its window shows the
+        file's first lines: ``head`` (the file's first bytes) is judged as text for what they
+        must mask."""
         result = FileResult() if result is None else result
         result.checked = False
         self._finish(job, None, [self._core(job, "MSE004", 1, 1, detail)], result)
+        head = head[:_HEAD_BYTES]
+        cut = head.rfind(b"\n")
+        shown = display_text(head if cut < 0 else head[:cut])
+        self._seal(job.display, shown, self.judge_text(shown), result)
         return result
 
     def _unchecked(self, job: FileJob, detail: str, result: FileResult) -> list[Diagnostic]:
@@ -514,11 +523,11 @@ class Engine:
         result = FileResult()
         most = self.limits.get("max_file_bytes")
         if most is not None and len(data) > most:
-            return self._not_checked(job, self._too_large(len(data), most), result)
+            return self._not_checked(job, self._too_large(len(data), most), result, head=data)
         try:
             text, problem = _decode(data, self.limits)
         except _NotDecoded as exc:
-            return self._not_checked(job, str(exc), result)
+            return self._not_checked(job, str(exc), result, head=data)
         found: list[Diagnostic] = []
         judged: Optional[list[tuple[int, int, int, int]]] = None
         if text is None:

@@ -59,6 +59,12 @@ KINDS: dict[str, Kind] = {
 }
 
 
+# never blocks on a FIFO swapped in, never becomes the controlling terminal, never leaks to a child
+_READ_FLAGS = (
+    getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+)
+
+
 class Refused(OSError):
     """A path that is not a regular file, or one larger than its kind's limit."""
 
@@ -110,11 +116,8 @@ def read_regular(path: Union[str, os.PathLike[str]], kind: str, follow: bool = T
         if follow and os.path.islink(name):
             via = f" (a symlink to {os.path.realpath(name)})"
         raise _refuse_mode(name, st.st_mode, via)
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
-    flags |= getattr(os, "O_CLOEXEC", 0)
-    if not follow:
-        flags |= getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(name, flags)
+    nofollow = 0 if follow else getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(name, os.O_RDONLY | _READ_FLAGS | nofollow)
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):  # swapped between the stat and the open

@@ -21,6 +21,10 @@ PER_CALL = 0.25  # seconds one search may take (a real pattern takes microsecond
 BUDGET = 2.0  # seconds one pattern may take over the whole run, per process
 
 _PENDING: list[str] = []
+# (pattern, origin) of the patterns dropped in this process: one setting can stand behind
+# several instances (the reporting check's and the secret judge's, mse_lint.redact), and a
+# pattern dropped by one is dropped for all, with one notice
+_DROPPED: set[tuple[str, str]] = set()
 
 
 def take_notices() -> list[str]:
@@ -71,7 +75,8 @@ class UserRegex:
         return dict(self.compiled.groupindex)
 
     def _run(self, call: Callable[[float], Any]) -> Any:
-        if self.dropped:
+        if self.dropped or (self.pattern, self.origin) in _DROPPED:
+            self.dropped = True
             return None
         started = time.perf_counter()
         try:
@@ -86,6 +91,9 @@ class UserRegex:
 
     def _drop(self, why: str) -> None:
         self.dropped = True
+        if (self.pattern, self.origin) in _DROPPED:
+            return
+        _DROPPED.add((self.pattern, self.origin))
         _PENDING.append(
             f"{self.origin} {self.pattern!r} {why}: not used for the rest of this run; a "
             "pattern with nested or overlapping repetition (like `(a|aa)+`) backtracks "

@@ -415,6 +415,19 @@ def test_file_larger_than_the_limit_is_mse004(tmp_path: Path) -> None:
     assert accepted.returncode == 0
 
 
+@pytest.mark.parametrize("fmt", ["console", "sarif", "json", "github", "gitlab", "junit"])
+def test_window_of_a_file_not_checked_shows_no_secret(tmp_path: Path, fmt: str) -> None:
+    """MSE004's window shows the file's first line: a token there is masked like any other,
+    though the file was never parsed (the text judge reads its first bytes)."""
+    token = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    data = f'TOKEN = "{token}"\n'.encode() + b"x = 1\n" * 400_000
+    root = project(tmp_path, {"src/big.py": data})
+    for _ in range(2):  # and from the cache
+        proc = run(".", "--format", fmt, cwd=root)
+        assert proc.returncode == 1
+        assert token[:5] not in proc.stdout + proc.stderr
+
+
 def _newer_syntax() -> str:
     """A statement this Python cannot parse but a newer one can (libcst reads it)."""
     if sys.version_info < (3, 12):

@@ -547,7 +547,9 @@ def _write_calls() -> list[str]:
             for c in calls:
                 name = ast.unparse(c.func)
                 writes = name.endswith((".write_text", ".write_bytes"))
-                if name == "os.open":
+                if name == "os.open" and c.args and ast.unparse(c.args[0]) == "os.devnull":
+                    writes = False  # pointing a closed stream at /dev/null writes no file
+                elif name == "os.open":
                     # a read-only open (O_RDONLY, O_NOFOLLOW...) writes nothing; flags that
                     # are not a visible expression count as a write
                     used = _flag_names(c.args[1], constants) if len(c.args) > 1 else set()
