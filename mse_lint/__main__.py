@@ -1,3 +1,3 @@
-from .fastpath import main
+from mse_lint.cli.fastpath import main
 
 main()

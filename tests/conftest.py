@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from mse_lint.catalog import Catalog, load_catalog
+from mse_lint.core.catalog import Catalog, load_catalog
 
 
 @pytest.fixture(scope="session")

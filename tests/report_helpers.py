@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mse_lint.catalog import Catalog
-from mse_lint.config import Settings
-from mse_lint.diagnostics import Diagnostic, Notice, Severity, Span
-from mse_lint.record import replace
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.diagnostics import Diagnostic, Notice, Severity, Span
+from mse_lint.core.record import replace
+from mse_lint.core.settings import Settings
+from mse_lint.pipeline.runner import lint
 from mse_lint.report import Report, Where
-from mse_lint.run import lint
 
 HERE = Path(__file__).resolve().parent
 FIXTURE = HERE / "fixtures" / "projects" / "report_formats"

@@ -7,7 +7,7 @@ import stat
 import threading
 from pathlib import Path
 
-from mse_lint.atomic import write_atomic
+from mse_lint.core.atomic import write_atomic
 
 
 def test_fifo_is_written_in_place(tmp_path: Path) -> None:

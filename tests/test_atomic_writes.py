@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from helpers import complete_mse_toml, mse_lint_command
 
-from mse_lint import atomic
-from mse_lint.atomic import write_atomic
+from mse_lint.core import atomic
+from mse_lint.core.atomic import write_atomic
 
 APP = "import subprocess\nsubprocess.run(['ls'])\n"
 

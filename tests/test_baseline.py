@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from helpers import mse_lint_command
 
-from mse_lint import baseline as bl
-from mse_lint.diagnostics import Diagnostic, Severity, Span
+from mse_lint.core.diagnostics import Diagnostic, Severity, Span
+from mse_lint.pipeline import baseline as bl
 
 APP = (
     "import os\n"

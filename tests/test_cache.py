@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 from helpers import complete_mse_toml, mse_lint_command
 
-from mse_lint import cache as cache_mod
-from mse_lint import engine as engine_mod
-from mse_lint.catalog import Catalog, load_catalog
-from mse_lint.config import Settings
-from mse_lint.engine import Engine, RunResult
-from mse_lint.record import replace
-from mse_lint.run import lint
+from mse_lint.core.catalog import Catalog, load_catalog
+from mse_lint.core.record import replace
+from mse_lint.core.settings import Settings
+from mse_lint.pipeline import cache as cache_mod
+from mse_lint.pipeline import engine as engine_mod
+from mse_lint.pipeline.engine import Engine, RunResult
+from mse_lint.pipeline.runner import lint
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
@@ -162,7 +162,7 @@ def test_what_invalidates_an_entry(tmp_path: Path, catalog: Catalog, cache_dir: 
     strict = lint([root], catalog, Settings(extend_select=("MSE003",)), cwd=root)
     assert ("MSE003", "src/app.py", 1) in rules(strict)
     # a severity override changes the cached severity too
-    from mse_lint.diagnostics import Severity
+    from mse_lint.core.diagnostics import Severity
 
     (root / "src" / "app.py").write_text(APP.replace("  # mse-lint: ignore[MSE101]", ""))
     info = lint([root], catalog, Settings(severity={"MSE101": Severity.INFO}), cwd=root)
@@ -257,7 +257,7 @@ def test_pruning(tmp_path: Path, catalog: Catalog, monkeypatch: pytest.MonkeyPat
 def test_compiled_catalogue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The catalogue is read from its compiled copy while that matches the TOML; an edited
     TOML file, or a damaged copy, makes the run parse the TOML (never a stale catalogue)."""
-    from mse_lint.catalog import COMPILED, write_compiled
+    from mse_lint.core.catalog import COMPILED, write_compiled
 
     rules_dir = tmp_path / "rules"
     shutil.copytree(REPO / "rules", rules_dir)

@@ -19,11 +19,11 @@ from typing import Any, Callable
 import pytest
 from helpers import complete_mse_toml, mse_lint_command
 
-from mse_lint import cache as cache_mod
-from mse_lint.catalog import Catalog
-from mse_lint.config import Settings
-from mse_lint.engine import Engine
-from mse_lint.run import lint
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.settings import Settings
+from mse_lint.pipeline import cache as cache_mod
+from mse_lint.pipeline.engine import Engine
+from mse_lint.pipeline.runner import lint
 
 APP = (
     "import subprocess\n"

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from mse_lint.catalog import load_catalog
-from mse_lint.config import Settings
-from mse_lint.docs import pages
-from mse_lint.engine import Engine, FileJob
-from mse_lint.run import lint
+from mse_lint.core.catalog import load_catalog
+from mse_lint.core.settings import Settings
+from mse_lint.pipeline.engine import Engine, FileJob
+from mse_lint.pipeline.runner import lint
+from mse_lint.report.rule_docs import pages
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = load_catalog()
@@ -103,12 +103,12 @@ def test_every_rule_has_examples_and_prose() -> None:
 
 
 def test_the_compiled_catalogue_is_fresh() -> None:
-    """Run `python -m mse_lint.docs` after changing rules/*.toml: rules/catalog.json is what
-    every run reads, and it is used only while it matches the TOML (a stale copy would make
+    """Run `python -m mse_lint.report.rule_docs` after changing rules/*.toml: rules/catalog.json
+    is what every run reads, and it is used only while it matches the TOML (a stale copy would make
     each run parse the TOML again)."""
     import json
 
-    from mse_lint import catalog as catalog_mod
+    from mse_lint.core import catalog as catalog_mod
 
     stored = json.loads((ROOT / "rules" / catalog_mod.COMPILED).read_text(encoding="utf-8"))
     sources = [(p, p.read_bytes()) for p in sorted((ROOT / "rules").glob("*.toml"))]
@@ -117,7 +117,7 @@ def test_the_compiled_catalogue_is_fresh() -> None:
 
 
 def test_docs_are_generated_from_the_catalogue() -> None:
-    """Run `python -m mse_lint.docs` after changing rules/*.toml."""
+    """Run `python -m mse_lint.report.rule_docs` after changing rules/*.toml."""
     folder = ROOT / "docs" / "rules"
     wanted = pages(CATALOG)
     present = {p.name: p.read_text(encoding="utf-8") for p in folder.glob("*.md")}

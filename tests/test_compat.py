@@ -12,16 +12,21 @@ from typing import Any, Optional
 import pytest
 from helpers import mse_lint_command
 
-from mse_lint.catalog import Catalog
 from mse_lint.checks import ProjectContext
 from mse_lint.checks.compat import CompatData, cst_features, fstring_issues
-from mse_lint.config import Settings, load_settings
-from mse_lint.diagnostics import Span
-from mse_lint.engine import Engine, FileJob
-from mse_lint.project import discover
-from mse_lint.record import replace
-from mse_lint.run import lint
-from mse_lint.target import dockerfile_image, effective_target, python_for_image, split_image
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.diagnostics import Span
+from mse_lint.core.record import replace
+from mse_lint.core.settings import Settings, load_settings
+from mse_lint.pipeline.engine import Engine, FileJob
+from mse_lint.pipeline.runner import lint
+from mse_lint.project.model import discover
+from mse_lint.project.target import (
+    dockerfile_image,
+    effective_target,
+    python_for_image,
+    split_image,
+)
 
 OLD = "ghcr.io/cosmian/mse-flask:20230228091325"
 NEW = "ghcr.io/cosmian/mse-flask:20230810125234"
@@ -209,7 +214,7 @@ def test_project_checks_get_the_inferred_target(
             seen.append(ctx.target_python)
             return []
 
-    monkeypatch.setattr("mse_lint.engine.build_project_checks", lambda *a: [Recorder()])
+    monkeypatch.setattr("mse_lint.pipeline.engine.build_project_checks", lambda *a: [Recorder()])
     lint([make(tmp_path, "x = 1\n", docker=OLD)], catalog, Settings(), cwd=tmp_path)
     assert seen == [(3, 8)]
 
@@ -399,9 +404,9 @@ def test_syntax_gate_is_linear_on_comment_banners(tmp_path: Path) -> None:
     path.write_text("def f():\n" + ("    " + "#" * 8 + "\n") * 30 + "    pass\n")
     code = (
         "import sys\n"
-        "from mse_lint.catalog import load_catalog\n"
-        "from mse_lint.config import Settings\n"
-        "from mse_lint.engine import Engine, FileJob\n"
+        "from mse_lint.core.catalog import load_catalog\n"
+        "from mse_lint.core.settings import Settings\n"
+        "from mse_lint.pipeline.engine import Engine, FileJob\n"
         "r = Engine(load_catalog(), Settings()).check_file(FileJob(sys.argv[1], 'b.py'))\n"
         "assert r.checked\n"
     )

@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 import pytest
 
-from mse_lint.catalog import load_catalog
+from mse_lint.core.catalog import load_catalog
 
 CATALOG = load_catalog()
 ENTRIES: list[dict[str, Any]] = list(CATALOG.data("compat")["additions"]["api"])

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from mse_lint.catalog import Catalog
 from mse_lint.checks import FileContext
 from mse_lint.checks.compat import (
     _SYNTAX_TEXT,
@@ -21,7 +20,8 @@ from mse_lint.checks.compat import (
     runtime_roots,
     star_lines,
 )
-from mse_lint.diagnostics import Span
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.diagnostics import Span
 
 ROOT = Path(__file__).resolve().parents[1]
 

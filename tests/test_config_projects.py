@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from mse_lint.catalog import Catalog
-from mse_lint.config import Settings
-from mse_lint.run import lint
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.settings import Settings
+from mse_lint.pipeline.runner import lint
 
 FIXTURES = Path(__file__).parent / "fixtures" / "config"
 PROJECTS = sorted(p for p in FIXTURES.iterdir() if (p / "mse.toml").is_file())

@@ -9,13 +9,13 @@ from typing import Optional
 
 import pytest
 
-from mse_lint.catalog import Catalog
 from mse_lint.checks.config import _app_problem, _pydantic_datetime
-from mse_lint.config import Settings
-from mse_lint.diagnostics import Span
-from mse_lint.project import load_mse_toml
-from mse_lint.run import lint
-from mse_lint.tomlpos import key_positions
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.diagnostics import Span
+from mse_lint.core.settings import Settings
+from mse_lint.pipeline.runner import lint
+from mse_lint.project.model import load_mse_toml
+from mse_lint.project.tomlpos import key_positions
 
 BASE = (
     'name = "t"\npython_application = "app:app"\nhealthcheck_endpoint = "/health"\n'
@@ -220,7 +220,7 @@ def test_routes_are_resolved(catalog: Catalog, tmp_path: Path, name: str, routes
 
 
 def test_stdlib_shadowing_follows_the_target_python(catalog: Catalog, tmp_path: Path) -> None:
-    from mse_lint.record import replace
+    from mse_lint.core.record import replace
 
     root = tmp_path / "proj"
     (root / ".git").mkdir(parents=True)

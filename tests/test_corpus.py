@@ -21,10 +21,10 @@ from typing import Optional
 
 import pytest
 
-from mse_lint.catalog import load_catalog
 from mse_lint.checks import ProjectInfo
-from mse_lint.config import Settings
-from mse_lint.engine import Engine, FileJob
+from mse_lint.core.catalog import load_catalog
+from mse_lint.core.settings import Settings
+from mse_lint.pipeline.engine import Engine, FileJob
 
 pytestmark = pytest.mark.slow
 

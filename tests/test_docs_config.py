@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 import yaml
 
-from mse_lint import baseline
-from mse_lint.config import (
+from mse_lint.core.settings import (
     KEYS,
     SECRETS_KEYS,
     Settings,
     load_settings,
     settings_from_mapping,
 )
+from mse_lint.pipeline import baseline
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from mse_lint.catalog import load_catalog
-from mse_lint.config import Settings
-from mse_lint.diagnostics import Span
-from mse_lint.engine import Engine, FileJob, FileResult
+from mse_lint.core.catalog import load_catalog
+from mse_lint.core.diagnostics import Span
+from mse_lint.core.settings import Settings
+from mse_lint.pipeline.engine import Engine, FileJob, FileResult
 
 CATALOG = load_catalog()
 
@@ -208,7 +208,7 @@ def test_syntax_nodes_is_ast_walk_without_contexts_and_operators() -> None:
     operator nodes (parents before children is what the families rely on)."""
     import ast
 
-    from mse_lint.astwalk import syntax_nodes
+    from mse_lint.analysis.astwalk import syntax_nodes
 
     leaves = (ast.expr_context, ast.boolop, ast.operator, ast.unaryop, ast.cmpop)
     root = Path(__file__).parent.parent

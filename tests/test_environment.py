@@ -10,11 +10,11 @@ from typing import Optional
 
 from helpers import mse_lint_command
 
-from mse_lint.catalog import Catalog
-from mse_lint.config import Settings
-from mse_lint.diagnostics import Diagnostic, Severity
-from mse_lint.engine import Engine, FileJob
-from mse_lint.record import replace
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.diagnostics import Diagnostic, Severity
+from mse_lint.core.record import replace
+from mse_lint.core.settings import Settings
+from mse_lint.pipeline.engine import Engine, FileJob
 
 FIXTURE = Path(__file__).parent / "fixtures" / "environment" / "reads.py"
 

@@ -1,6 +1,6 @@
-"""The typer-free entry point (mse_lint.fastpath): same output, stderr and exit code as the typer
-app for every command line it accepts; everything else goes to typer; typer is not imported
-for a plain check."""
+"""The typer-free entry point (mse_lint.cli.fastpath): same output, stderr and exit code as
+the typer app for every command line it accepts; everything else goes to typer; typer is not
+imported for a plain check."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from mse_lint import fastpath
+from mse_lint.cli import fastpath
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "report-service"
-TYPER = "import sys; from mse_lint.cli import main; sys.argv[0] = 'mse-lint'; main()"
-FAST = "import sys; from mse_lint.fastpath import main; sys.argv[0] = 'mse-lint'; main()"
+TYPER = "import sys; from mse_lint.cli.app import main; sys.argv[0] = 'mse-lint'; main()"
+FAST = "import sys; from mse_lint.cli.fastpath import main; sys.argv[0] = 'mse-lint'; main()"
 
 
 def run(code: str, args: list[str], cwd: Path) -> tuple[int, str, str]:
@@ -94,7 +94,7 @@ def test_tables_match_the_typer_app() -> None:
     fast path would treat a command name as a path, or pass typer's defaults wrongly)."""
     import typer.main
 
-    from mse_lint.cli import app
+    from mse_lint.cli.app import app
 
     group = typer.main.get_command(app)
     assert set(group.commands) - {"check"} == set(fastpath.COMMANDS)  # type: ignore[attr-defined]
@@ -112,7 +112,7 @@ def test_tables_match_the_typer_app() -> None:
 def test_a_check_does_not_import_typer(tmp_path: Path) -> None:
     (tmp_path / "app.py").write_text("import os\nos.fork()\n")
     code = (
-        "import sys; from mse_lint import fastpath\n"
+        "import sys; from mse_lint.cli import fastpath\n"
         "sys.argv = ['mse-lint', 'app.py', '--isolated', '-q']\n"
         "try:\n    fastpath.main()\nexcept SystemExit as e:\n    code = e.code\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('typer', 'click', 'rich', "
@@ -134,11 +134,11 @@ def test_one_file_run_imports_only_what_it_needs(tmp_path: Path) -> None:
 
     (tmp_path / "app.py").write_text("import subprocess\nsubprocess.run(['ls'])\n")
     code = (
-        "import sys; from mse_lint import fastpath\n"
+        "import sys; from mse_lint.cli import fastpath\n"
         "sys.argv = ['mse-lint', 'app.py', '--isolated', '-q', '--format', 'json']\n"
         "try:\n    fastpath.main()\nexcept SystemExit as e:\n    code = e.code\n"
         "heavy = ('dataclasses', 'inspect', 'tomllib', 'tomli', 'mse_lint.checks.',"
-        " 'mse_lint.requirements', 'mse_lint.tomlpos', 'typer', 'rich', 'libcst')\n"
+        " 'mse_lint.project.requirements', 'mse_lint.project.tomlpos', 'typer', 'rich', 'libcst')\n"
         "print(code, sorted({h for h in heavy for m in sys.modules if m.startswith(h)}))\n"
     )
     env = {**os.environ, "MSE_LINT_CACHE_DIR": str(tmp_path / "cache")}
@@ -156,7 +156,7 @@ def test_one_file_run_imports_only_what_it_needs(tmp_path: Path) -> None:
         return out.stdout.strip().splitlines()[-1]
 
     first = run_once()  # the file checked
-    assert "mse_lint.requirements" not in first and "mse_lint.tomlpos" not in first
+    assert "mse_lint.project.requirements" not in first and "mse_lint.project.tomlpos" not in first
     assert "tomllib" not in first and "tomli" not in first
     assert "dataclasses" not in first and "inspect" not in first  # no family defines one
     assert "typer" not in first and "libcst" not in first

@@ -26,12 +26,12 @@ from pathlib import Path
 
 import pytest
 
-from mse_lint import suppress
-from mse_lint.catalog import Catalog
-from mse_lint.config import ConfigError, Settings, parse_python
-from mse_lint.diagnostics import Diagnostic
-from mse_lint.engine import Engine, FileJob
-from mse_lint.record import replace
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.diagnostics import Diagnostic
+from mse_lint.core.record import replace
+from mse_lint.core.settings import ConfigError, Settings, parse_python
+from mse_lint.pipeline import suppressions as suppress
+from mse_lint.pipeline.engine import Engine, FileJob
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FILES = sorted(FIXTURES.rglob("*.py"))

@@ -16,11 +16,11 @@ from typing import Any, Optional
 import pytest
 from helpers import mse_lint_command
 
-from mse_lint.catalog import Catalog
 from mse_lint.checks.shipping import Distributions, image_tag
-from mse_lint.config import Settings
-from mse_lint.diagnostics import Diagnostic
-from mse_lint.run import lint
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.diagnostics import Diagnostic
+from mse_lint.core.settings import Settings
+from mse_lint.pipeline.runner import lint
 
 FIXTURES = Path(__file__).parent / "fixtures" / "images"
 PROJECTS = sorted(p for p in FIXTURES.iterdir() if (p / "mse.toml").is_file())

@@ -7,10 +7,10 @@ from typing import Optional
 
 import pytest
 
-from mse_lint.catalog import Catalog
-from mse_lint.config import Settings
-from mse_lint.diagnostics import Diagnostic, Span
-from mse_lint.run import lint
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.diagnostics import Diagnostic, Span
+from mse_lint.core.settings import Settings
+from mse_lint.pipeline.runner import lint
 
 BASE = (
     'name = "t"\npython_application = "app:app"\nhealthcheck_endpoint = "/"\n'

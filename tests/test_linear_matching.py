@@ -17,8 +17,8 @@ from helpers import mse_lint_command
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mse_lint.project import fate_of, matching_pattern
-from mse_lint.requirements import _PLAIN, URL_SCHEME, egg_name
+from mse_lint.project.model import fate_of, matching_pattern
+from mse_lint.project.requirements import _PLAIN, URL_SCHEME, egg_name
 
 PATTERN_CHARS = "ab.x*?[]!-"
 NAME_CHARS = "ab.x[]!-"

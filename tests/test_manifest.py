@@ -1,4 +1,4 @@
-"""What ships from the code dir: ``mse_lint.project`` against mse-cli's real mechanism.
+"""What ships from the code dir: ``mse_lint.project.model`` against mse-cli's real mechanism.
 
 Every row of the platform notes' table (MSE.md, "What ships: `.mseignore` as actually
 applied") has a test asserting the exact fate of specific files, and every such tree is
@@ -22,14 +22,7 @@ from typing import Optional, Union
 import pytest
 from helpers import mse_lint_command
 
-from mse_lint.project import (
-    Fate,
-    Manifest,
-    build_manifest,
-    discover,
-    fate_of,
-    read_mseignore,
-)
+from mse_lint.project.model import Fate, Manifest, build_manifest, discover, fate_of, read_mseignore
 
 E, C, H = Fate.ENCRYPTED, Fate.CLEAR, Fate.HIDDEN
 Expected = Union[Fate, tuple[Fate, str]]  # a fate, or (EXCLUDED, the pattern that excluded it)

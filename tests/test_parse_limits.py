@@ -16,7 +16,7 @@ from typing import Optional
 import pytest
 from helpers import mse_lint_command
 
-from mse_lint.nesting import TOML_MAX_DEPTH, json_depth_problem, toml_too_deep
+from mse_lint.source.nesting import TOML_MAX_DEPTH, json_depth_problem, toml_too_deep
 
 TOML = (
     'name = "deep"\npython_application = "app:app"\nhealthcheck_endpoint = "/health"\n'
@@ -238,8 +238,8 @@ def test_manifest_reports_a_bug_as_one_line(
 ) -> None:
     """Whatever goes wrong while listing, `manifest` says it as `check` does: one line, exit 2
     (it printed a raw traceback with exit 1)."""
-    from mse_lint import cli
-    from mse_lint.project import Project
+    from mse_lint.cli import app as cli
+    from mse_lint.project.model import Project
 
     root = project(tmp_path, {})
 
@@ -301,9 +301,9 @@ def test_every_codec_is_judged_as_cpython_does(tmp_path: Path) -> None:
     Python's compiler refuses (MSE001 or MSE002), and never raises."""
     import encodings.aliases
 
-    from mse_lint.catalog import load_catalog
-    from mse_lint.config import Settings
-    from mse_lint.engine import Engine, FileJob
+    from mse_lint.core.catalog import load_catalog
+    from mse_lint.core.settings import Settings
+    from mse_lint.pipeline.engine import Engine, FileJob
 
     engine = Engine(load_catalog(), Settings(select=("MSE0",)))
     names = sorted({*encodings.aliases.aliases.values(), *ODD_CODECS, "utf8", "klingon"})
@@ -483,8 +483,8 @@ def test_python_nesting_of_real_code_is_far_below_the_budget() -> None:
     """The standard library's largest files, with the fallback budget of rules/core.toml."""
     import os as os_module
 
-    from mse_lint.catalog import load_catalog
-    from mse_lint.nesting import python_nesting
+    from mse_lint.core.catalog import load_catalog
+    from mse_lint.source.nesting import python_nesting
 
     budget = load_catalog().data("core")["limits"]["fallback_max_nesting"]
     folder = Path(os_module.__file__).parent

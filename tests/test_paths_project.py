@@ -12,9 +12,9 @@ from typing import Optional
 import pytest
 from helpers import mse_lint_command
 
-from mse_lint.catalog import Catalog
-from mse_lint.config import Settings
-from mse_lint.run import lint
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.settings import Settings
+from mse_lint.pipeline.runner import lint
 
 TOML = (
     'name = "t"\npython_application = "app:app"\nhealthcheck_endpoint = "/"\n'

@@ -1,6 +1,6 @@
-"""The path-value model (mse_lint.pathvalue): where a known prefix puts a path in the enclave,
-and how joins, concatenation and parents keep what is known. The analysis over real code is
-tested by the annotated fixtures in tests/fixtures/paths/."""
+"""The path-value model (mse_lint.analysis.pathvalue): where a known prefix puts a path in
+the enclave, and how joins, concatenation and parents keep what is known. The analysis over real
+code is tested by the annotated fixtures in tests/fixtures/paths/."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from typing import Optional
 
 import pytest
 
-from mse_lint.catalog import Catalog
-from mse_lint.pathvalue import (
+from mse_lint.analysis.pathvalue import (
     MORE_CHARS,
     MORE_PARTS,
     PathValue,
@@ -21,6 +20,7 @@ from mse_lint.pathvalue import (
     load_places,
     parent,
 )
+from mse_lint.core.catalog import Catalog
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from helpers import mse_lint_command
 
-from mse_lint.catalog import Catalog
 from mse_lint.checks import FileContext
 from mse_lint.checks.process import ProcessCheck
-from mse_lint.diagnostics import Diagnostic, Severity
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.diagnostics import Diagnostic, Severity
 
 
 def check(catalog: Catalog, source: str) -> list[Diagnostic]:

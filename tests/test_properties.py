@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mse_lint.catalog import Catalog, load_catalog
 from mse_lint.checks import FileContext, ProjectInfo, build_checks
-from mse_lint.config import Settings
-from mse_lint.engine import Engine, FileJob
+from mse_lint.core.catalog import Catalog, load_catalog
+from mse_lint.core.settings import Settings
+from mse_lint.pipeline.engine import Engine, FileJob
 
 # generated code is full of `"a"(1)` and the like: CPython warns, and so what
 pytestmark = pytest.mark.filterwarnings("ignore::SyntaxWarning")

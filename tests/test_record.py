@@ -1,4 +1,4 @@
-"""The plain value classes of mse_lint.record behave like the dataclasses they replaced."""
+"""The plain value classes of mse_lint.core.record behave like the dataclasses they replaced."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from mse_lint.catalog import Catalog, Rule
+from mse_lint.analysis.pathvalue import MORE_PARTS, PathValue, Places, Rules
+from mse_lint.analysis.scope import ModuleIndex, Value
 from mse_lint.checks import FileContext, ProjectContext, ProjectInfo
 from mse_lint.checks.app import _Graph, _Module, _Obj, _Route
 from mse_lint.checks.compat import Addition, Feature, _Guard
@@ -20,17 +21,16 @@ from mse_lint.checks.process import MISSING, ApiEntry, Clause
 from mse_lint.checks.runtime import Entry
 from mse_lint.checks.secret_formats import Format
 from mse_lint.checks.secret_values import Charset, Entropic, UrlCredential, _Bound
-from mse_lint.config import SecretSettings, Settings
-from mse_lint.diagnostics import Diagnostic, Notice, Severity, Span
-from mse_lint.engine import FileJob, FileResult, RunResult
-from mse_lint.files import Collected, Group
-from mse_lint.pathvalue import MORE_PARTS, PathValue, Places, Rules
-from mse_lint.project import Fate, Manifest, ManifestEntry, MseToml, Project, TomlProblem
-from mse_lint.record import Frozen, FrozenInstanceError, Mutable, Record, replace
+from mse_lint.core.catalog import Catalog, Rule
+from mse_lint.core.diagnostics import Diagnostic, Notice, Severity, Span
+from mse_lint.core.record import Frozen, FrozenInstanceError, Mutable, Record, replace
+from mse_lint.core.settings import SecretSettings, Settings
+from mse_lint.pipeline.engine import FileJob, FileResult, RunResult
+from mse_lint.pipeline.suppressions import Suppression
+from mse_lint.project.files import Collected, Group
+from mse_lint.project.model import Fate, Manifest, ManifestEntry, MseToml, Project, TomlProblem
+from mse_lint.project.target import Target
 from mse_lint.report import Report, Where
-from mse_lint.scope import ModuleIndex, Value
-from mse_lint.suppress import Suppression
-from mse_lint.target import Target
 
 TREE = ast.parse("app = Flask(__name__)\n")
 CALL = TREE.body[0].value  # type: ignore[attr-defined]

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from helpers import mse_lint_command
 
-from mse_lint.catalog import load_catalog
-from mse_lint.redact import mask_span, redact
+from mse_lint.core.catalog import load_catalog
+from mse_lint.core.redact import mask_span, redact
 
 CATALOG = load_catalog()
 

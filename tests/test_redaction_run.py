@@ -22,11 +22,11 @@ from helpers import complete_mse_toml, mse_lint_command
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from mse_lint import fastpath
-from mse_lint.catalog import load_catalog
 from mse_lint.checks.secret_formats import SecretFormatsCheck
 from mse_lint.checks.secret_values import SecretValuesCheck
-from mse_lint.config import Settings
+from mse_lint.cli import fastpath
+from mse_lint.core.catalog import load_catalog
+from mse_lint.core.settings import Settings
 from mse_lint.report import Report, Where, sarif
 
 CATALOG = load_catalog()
@@ -349,7 +349,7 @@ def test_no_output_holds_a_planted_secret(
 ) -> None:
     from typer.testing import CliRunner
 
-    from mse_lint.cli import app
+    from mse_lint.cli.app import app
 
     base = tmp_path_factory.mktemp("planted")
     root = base / "p"

@@ -38,7 +38,7 @@ def run(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess[bytes
 
 
 def test_visible_escapes_what_a_terminal_or_a_log_would_act_on() -> None:
-    from mse_lint.redact import line_safe, visible
+    from mse_lint.core.redact import line_safe, visible
 
     assert visible("plain `text` \\ é") == "plain `text` \\ é"
     assert visible("a\x1b[2Jb\x07\n::error::x") == "a\\x1b[2Jb\\x07\\n::error::x"

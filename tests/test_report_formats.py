@@ -16,8 +16,8 @@ import jsonschema
 import pytest
 from report_helpers import FIXTURE, GOLDEN, ODD, SECRETS, fixture_report, where
 
-from mse_lint.catalog import Catalog
-from mse_lint.record import replace
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.record import replace
 from mse_lint.report import Report, github, gitlab, junit
 from mse_lint.report import json as json_report
 

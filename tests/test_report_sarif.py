@@ -15,8 +15,8 @@ import pytest
 from helpers import mse_lint_command
 from report_helpers import FIXTURE, SECRETS, SHARED_SARIF, notice_report, where
 
-from mse_lint.catalog import Catalog
-from mse_lint.links import default_docs_base
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.links import default_docs_base
 from mse_lint.report import sarif
 
 SCHEMA_FILE = SHARED_SARIF / "sarif-schema-2.1.0.json"

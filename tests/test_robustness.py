@@ -19,10 +19,10 @@ from typing import Any, Optional
 import pytest
 from helpers import mse_lint_command
 
-from mse_lint import cli
-from mse_lint.catalog import load_catalog
-from mse_lint.config import Settings
-from mse_lint.run import lint
+from mse_lint.cli import app as cli
+from mse_lint.core.catalog import load_catalog
+from mse_lint.core.settings import Settings
+from mse_lint.pipeline.runner import lint
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "report-service"
@@ -260,7 +260,7 @@ def test_broken_and_looping_symlinks(tmp_path: Path) -> None:
 def test_path_that_vanishes_during_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A file deleted between listing and reading (an editor's temp file, a build) is a
     notice; the rest of the run goes on."""
-    import mse_lint.run as run_module
+    import mse_lint.pipeline.runner as run_module
 
     root = project(
         tmp_path,
@@ -571,7 +571,7 @@ def _write_calls() -> list[str]:
 
 def test_every_write_of_the_tool_is_temp_then_rename() -> None:
     # docs.py regenerates docs/rules in the repository: a developer tool, not a user-facing write
-    assert [w for w in _write_calls() if not w.startswith("mse_lint/docs.py:")] == []
+    assert [w for w in _write_calls() if not w.startswith("mse_lint/report/rule_docs.py:")] == []
 
 
 class _DiskFull(OSError):

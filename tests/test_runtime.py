@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from mse_lint.catalog import Catalog
-from mse_lint.config import Settings
-from mse_lint.diagnostics import Span
-from mse_lint.requirements import requirement_names
-from mse_lint.run import lint
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.diagnostics import Span
+from mse_lint.core.settings import Settings
+from mse_lint.pipeline.runner import lint
+from mse_lint.project.requirements import requirement_names
 
 PARIS = 'from zoneinfo import ZoneInfo\n\nPARIS = ZoneInfo("Europe/Paris")\n'
 

@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from mse_lint.scope import ModuleIndex
+from mse_lint.analysis.scope import ModuleIndex
 
 
 def index(src: str) -> ModuleIndex:

@@ -26,7 +26,6 @@ from typing import Any, Optional
 import pytest
 from helpers import mse_lint_command
 
-from mse_lint.catalog import load_catalog
 from mse_lint.checks import words
 from mse_lint.checks.secret_formats import (
     SecretFormatsCheck,
@@ -34,11 +33,12 @@ from mse_lint.checks.secret_formats import (
     keyword_tests,
     word_needle,
 )
-from mse_lint.config import SecretSettings, Settings, load_settings
-from mse_lint.diagnostics import Diagnostic, Span
-from mse_lint.engine import Engine, FileJob
-from mse_lint.redact import redact
-from mse_lint.run import lint
+from mse_lint.core.catalog import load_catalog
+from mse_lint.core.diagnostics import Diagnostic, Span
+from mse_lint.core.redact import redact
+from mse_lint.core.settings import SecretSettings, Settings, load_settings
+from mse_lint.pipeline.engine import Engine, FileJob
+from mse_lint.pipeline.runner import lint
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -343,7 +343,7 @@ def test_every_example_is_wanted_and_found_in_every_context(fmt: dict[str, Any])
 
 
 def test_wants_is_false_on_ordinary_code() -> None:
-    code = (ROOT / "mse_lint" / "engine.py").read_text(encoding="utf-8")
+    code = (ROOT / "mse_lint" / "pipeline" / "engine.py").read_text(encoding="utf-8")
     assert not CHECK.wants(code)
     assert not CHECK.wants("import os\nACCESS = 'ACL'\nlocale = 'en-us'\nkey = 'key-1'\n")
 

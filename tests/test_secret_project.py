@@ -14,12 +14,12 @@ from typing import Optional
 import pytest
 from helpers import mse_lint_command
 
-from mse_lint.catalog import Catalog
-from mse_lint.config import SecretSettings, Settings
-from mse_lint.diagnostics import Diagnostic, Span
-from mse_lint.record import replace
-from mse_lint.redact import redact
-from mse_lint.run import lint
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.diagnostics import Diagnostic, Span
+from mse_lint.core.record import replace
+from mse_lint.core.redact import redact
+from mse_lint.core.settings import SecretSettings, Settings
+from mse_lint.pipeline.runner import lint
 
 HOME_TOML = 'name = "t"\npython_application = "app:app"\nhealthcheck_endpoint = "/"\n'
 CLOUD = '[cloud]\ncode = "mse_src"\ntests = "tests"\n'

@@ -20,15 +20,15 @@ from typing import Any, Optional
 import pytest
 from helpers import mse_lint_command
 
-from mse_lint.catalog import Catalog, load_catalog
 from mse_lint.checks import FileContext
 from mse_lint.checks.secret_values import SecretValuesCheck, shannon_entropy
-from mse_lint.config import SecretSettings, Settings, load_settings
-from mse_lint.diagnostics import Diagnostic
-from mse_lint.engine import Engine, FileJob
-from mse_lint.record import replace
-from mse_lint.redact import redact
-from mse_lint.run import lint
+from mse_lint.core.catalog import Catalog, load_catalog
+from mse_lint.core.diagnostics import Diagnostic
+from mse_lint.core.record import replace
+from mse_lint.core.redact import redact
+from mse_lint.core.settings import SecretSettings, Settings, load_settings
+from mse_lint.pipeline.engine import Engine, FileJob
+from mse_lint.pipeline.runner import lint
 
 ROOT = Path(__file__).resolve().parent.parent
 DECOYS = ROOT / "tests" / "fixtures" / "projects" / "decoys"

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from helpers import mse_lint_command
 
-from mse_lint.catalog import load_catalog
+from mse_lint.core.catalog import load_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "benchmarks" / "secrets_recall.py"

@@ -11,7 +11,7 @@ from pathlib import Path
 from helpers import mse_lint_command
 from test_robustness import TOML, output_formats
 
-from mse_lint.catalog import load_catalog
+from mse_lint.core.catalog import load_catalog
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

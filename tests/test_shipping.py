@@ -10,12 +10,12 @@ from typing import Optional
 import pytest
 from helpers import mse_lint_command
 
-from mse_lint.catalog import Catalog
 from mse_lint.checks.shipping import hardware_memory, human_size, image_name
-from mse_lint.config import Settings
-from mse_lint.diagnostics import Diagnostic, Span
-from mse_lint.requirements import parse, read_dockerfile
-from mse_lint.run import lint
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.diagnostics import Diagnostic, Span
+from mse_lint.core.settings import Settings
+from mse_lint.pipeline.runner import lint
+from mse_lint.project.requirements import parse, read_dockerfile
 
 BASE = (
     'name = "t"\npython_application = "app:app"\nhealthcheck_endpoint = "/"\n'

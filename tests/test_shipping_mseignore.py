@@ -11,10 +11,10 @@ from typing import Optional
 
 import pytest
 
-from mse_lint.catalog import Catalog
-from mse_lint.config import Settings
-from mse_lint.diagnostics import Diagnostic, Span
-from mse_lint.run import lint
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.diagnostics import Diagnostic, Span
+from mse_lint.core.settings import Settings
+from mse_lint.pipeline.runner import lint
 
 TOML = (
     'name = "t"\npython_application = "app:app"\nhealthcheck_endpoint = "/"\n'
@@ -234,7 +234,7 @@ def test_suggested_escapes_really_exclude(catalog: Catalog, tmp_path: Path) -> N
     root = make(tmp_path, "[#]file\n!file\na b.txt\n", files)
     outcome = lint([root], catalog, Settings(), cwd=root)
     assert [d.rule for d in outcome.diagnostics if d.rule.startswith("MSE5")] == ["MSE501"]
-    from mse_lint.project import build_manifest
+    from mse_lint.project.model import build_manifest
 
     fates = {e.rel: e.fate.value for e in build_manifest(root / "mse_src").entries}
     assert fates["#file"] == fates["a b.txt"] == "excluded"

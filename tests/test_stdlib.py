@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from mse_lint.catalog import Catalog
-from mse_lint.stdlib import stdlib_modules
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.stdlib import stdlib_modules
 
 
 @pytest.mark.skipif(sys.version_info < (3, 10), reason="sys.stdlib_module_names is 3.10+")

@@ -10,15 +10,15 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Protocol
 
-from ..catalog import Catalog
-from ..config import Settings
-from ..diagnostics import FILE_SPAN, Diagnostic, Span
-from ..project import Manifest, Project
-from ..record import Frozen, Mutable
-from ..record import set_field as _set
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.diagnostics import FILE_SPAN, Diagnostic, Span
+from mse_lint.core.record import Frozen, Mutable
+from mse_lint.core.record import set_field as _set
+from mse_lint.core.settings import Settings
+from mse_lint.project.model import Manifest, Project
 
 if TYPE_CHECKING:
-    from ..scope import ModuleIndex
+    from mse_lint.analysis.scope import ModuleIndex
 
 
 _WORD = re.compile(r"\w+")
@@ -242,8 +242,8 @@ class FileContext(Mutable):
         self._indexes = {} if _indexes is None else _indexes
 
     def index(self, returns: Optional[Mapping[str, str]] = None) -> ModuleIndex:
-        """The module's scope index (``mse_lint.scope``), built once per file: building it is
-        most of a check's cost: checks that resolve calls with another ``returns`` table get a
+        """The module's scope index (``mse_lint.analysis.scope``), built once per file: building
+        it is most of a check's cost: checks that resolve calls with another ``returns`` table get a
         view of the same index (:meth:`ModuleIndex.with_returns`)."""
         key = frozenset((returns or {}).items())
         found = self._indexes.get(key)
@@ -252,7 +252,7 @@ class FileContext(Mutable):
                 # another table: the same scopes and bindings, resolved anew
                 found = next(iter(self._indexes.values())).with_returns(returns)
             else:
-                from ..scope import ModuleIndex
+                from mse_lint.analysis.scope import ModuleIndex
 
                 found = ModuleIndex(self.tree, returns)
             self._indexes[key] = found
@@ -270,7 +270,7 @@ class FileContext(Mutable):
         """The tree's nodes in ``ast.walk`` order, without expression contexts and operators
         (``astwalk.syntax_nodes``), listed once per file for all checks (do not modify it)."""
         if self._nodes is None:
-            from ..astwalk import syntax_nodes
+            from mse_lint.analysis.astwalk import syntax_nodes
 
             self._nodes = syntax_nodes(self.tree)
         return self._nodes
@@ -340,7 +340,7 @@ FILE_CHECKS: tuple[tuple[str, str], ...] = (
     ("runtime", "RuntimeCheck"),
 )
 # The families whose judgement of what is secret decides what every output masks
-# (mse_lint.redact): they run on every file, whatever rules are selected.
+# (mse_lint.core.redact): they run on every file, whatever rules are selected.
 SECRET_JUDGES: tuple[tuple[str, str], ...] = (
     ("secret_values", "SecretValuesCheck"),
     ("secret_formats", "SecretFormatsCheck"),
@@ -446,7 +446,7 @@ def build_project_checks(
 
 def project_info(project: Project) -> ProjectInfo:
     """Facts about the project that per-file checks need, read once per run."""
-    from ..nesting import loads_json
+    from mse_lint.source.nesting import loads_json
 
     toml = project.mse_toml
     notices: list[tuple[str, str]] = []
@@ -498,12 +498,12 @@ def project_info(project: Project) -> ProjectInfo:
     dockerfile_image: Optional[str] = None
     dockerfile_installs: tuple[str, ...] = ()
     if manifest is not None and "requirements.txt" in shipped:
-        from ..requirements import entries
+        from mse_lint.project.requirements import entries
 
         top = manifest.code_dir / "requirements.txt"
         requirements = tuple(e.text for e in entries(top, manifest.code_dir, reader=project.read))
     if toml is not None:
-        from ..requirements import read_dockerfile
+        from mse_lint.project.requirements import read_dockerfile
 
         dockerfile = read_dockerfile(toml.folder / "Dockerfile", project.read)
         if dockerfile is not None:

@@ -1,7 +1,7 @@
 """The app that mse.toml names: MSE405 MSE406 MSE412 (project-level), MSE411 (per file).
 
 Never imports the user's code: the app module (and the local modules it imports, when they
-ship) are parsed with ``ast`` and resolved with :class:`mse_lint.scope.ModuleIndex`.
+ship) are parsed with ``ast`` and resolved with :class:`mse_lint.analysis.scope.ModuleIndex`.
 
 - MSE405: ``python_application = "module:variable"`` as the enclave loads it
   (``sys.path.append(code dir)``, ``import_module``, ``getattr``: no call).
@@ -19,18 +19,18 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Optional
 
-from ..astwalk import walk
-from ..catalog import Catalog
-from ..config import Settings
-from ..diagnostics import FILE_SPAN, Diagnostic, Severity, Span
-from ..project import Fate, Manifest, MseToml, fate_of, path_is
-from ..record import Frozen, Mutable, replace
-from ..record import set_field as _set
-from ..safeio import read_regular
-from ..scope import ModuleIndex, Ref, Scope, is_main_guard
-from ..stdlib import stdlib_modules
-from . import FileContext, ProjectContext, word_set
-from . import words as file_words
+from mse_lint.analysis.astwalk import walk
+from mse_lint.analysis.scope import ModuleIndex, Ref, Scope, is_main_guard
+from mse_lint.checks import FileContext, ProjectContext, word_set
+from mse_lint.checks import words as file_words
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.diagnostics import FILE_SPAN, Diagnostic, Severity, Span
+from mse_lint.core.record import Frozen, Mutable, replace
+from mse_lint.core.record import set_field as _set
+from mse_lint.core.safeio import read_regular
+from mse_lint.core.settings import Settings
+from mse_lint.core.stdlib import stdlib_modules
+from mse_lint.project.model import Fate, Manifest, MseToml, fate_of, path_is
 
 _MAX_MODULES = 64  # local modules followed from the app module
 _WORD_CHAR = re.compile(r"\w")
@@ -478,7 +478,9 @@ class _AppRun:
         self.toml = toml
         self.manifest = manifest
         self.modules = modules
-        from ..tomlpos import key_positions  # here: per-file runs (pre-commit) never need it
+        from mse_lint.project.tomlpos import (
+            key_positions,  # here: per-file runs (pre-commit) never need it
+        )
 
         self.keys = key_positions(toml.source)
         self.toml_path = ctx.display(toml.path)

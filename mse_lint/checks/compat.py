@@ -20,14 +20,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from fnmatch import fnmatchcase
 from typing import Any, Optional, Union
 
-from ..astwalk import children, walk
-from ..catalog import Catalog
-from ..diagnostics import Diagnostic, Span
-from ..record import Frozen, replace
-from ..record import set_field as _set
-from ..scope import ModuleIndex, Ref, Value
-from . import FileContext, name_needs
-from . import words as file_words
+from mse_lint.analysis.astwalk import children, walk
+from mse_lint.analysis.scope import ModuleIndex, Ref, Value
+from mse_lint.checks import FileContext, name_needs
+from mse_lint.checks import words as file_words
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.diagnostics import Diagnostic, Span
+from mse_lint.core.record import Frozen, replace
+from mse_lint.core.record import set_field as _set
 
 Version = tuple[int, int]
 

@@ -3,7 +3,7 @@
 The file is judged as mse-cli judges it: parsed by ``toml`` 0.10.2 (mse-cli's parser, imported
 only here), validated against the pydantic v1 models of mse-cli 1.x (or 0.x for a legacy file),
 paths resolved from mse.toml's folder without ``~`` expansion. Every finding points at the key
-(or table header) in mse.toml; positions come from :mod:`mse_lint.tomlpos`.
+(or table header) in mse.toml; positions come from :mod:`mse_lint.project.tomlpos`.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from ..catalog import Catalog
-from ..config import Settings
-from ..diagnostics import Diagnostic, Severity, Span
-from ..project import MseToml, path_is
-from ..record import replace
-from ..tomlpos import KeyPos, key_positions
-from . import ProjectContext
+from mse_lint.checks import ProjectContext
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.diagnostics import Diagnostic, Severity, Span
+from mse_lint.core.record import replace
+from mse_lint.core.settings import Settings
+from mse_lint.project.model import MseToml, path_is
+from mse_lint.project.tomlpos import KeyPos, key_positions
 
 _START = Span(1, 1, 1, 2)
 # pydantic v1's datetime format (pydantic.datetime_parse.datetime_re)

@@ -14,11 +14,8 @@ import ast
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Optional
 
-from ..astwalk import walk
-from ..catalog import Catalog
-from ..config import Settings
-from ..diagnostics import Diagnostic, Severity
-from ..pathvalue import (
+from mse_lint.analysis.astwalk import walk
+from mse_lint.analysis.pathvalue import (
     Evaluator,
     argument,
     has_argument,
@@ -26,9 +23,12 @@ from ..pathvalue import (
     load_rules,
     source_text,
 )
-from ..record import replace
-from ..scope import ModuleIndex, Ref
-from . import FileContext
+from mse_lint.analysis.scope import ModuleIndex, Ref
+from mse_lint.checks import FileContext
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.diagnostics import Diagnostic, Severity
+from mse_lint.core.record import replace
+from mse_lint.core.settings import Settings
 
 _HANDLERS = (ast.BoolOp, ast.If, ast.While, ast.IfExp, ast.Assert)
 # the node types _Shape keeps as handlers (try statements: ast.Try, and TryStar from 3.11)

@@ -17,14 +17,14 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Optional
 
-from ..catalog import Catalog
-from ..config import Settings
-from ..diagnostics import Diagnostic
-from ..scope import _is_type_checking, is_main_guard
-from . import FileContext, ProjectInfo
+from mse_lint.analysis.scope import _is_type_checking, is_main_guard
+from mse_lint.checks import FileContext, ProjectInfo
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.diagnostics import Diagnostic
+from mse_lint.core.settings import Settings
 
 if TYPE_CHECKING:
-    from .shipping import Distributions, Environment
+    from mse_lint.checks.shipping import Distributions, Environment
 
 _CATCHES_IMPORT_ERROR = frozenset(
     {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
@@ -52,7 +52,7 @@ class ImportsCheck:
     def dists(self) -> Distributions:
         """The packages the images and requirements provide: built, and the shipping module
         with its requirement parser imported, for the first file whose project ships."""
-        from .shipping import Distributions
+        from mse_lint.checks.shipping import Distributions
 
         return Distributions(self.catalog)
 
@@ -87,7 +87,9 @@ class ImportsCheck:
             if top in self.stdlib or top in local or not top:
                 continue
             providers = self.dists.providers(module)
-            from ..requirements import canonical  # here: only for a shipped file of a project
+            from mse_lint.project.requirements import (
+                canonical,  # here: only for a shipped file of a project
+            )
 
             if any(canonical(p) in env.installed for p in providers):
                 continue

@@ -2,9 +2,9 @@
 
 Each catalogued file API (rules/paths.toml) is a site: which arguments (or the receiver of a
 pathlib method) it writes or reads, and whether that depends on a mode. The path value of each
-(``mse_lint.pathvalue``) decides the rule: an absolute path outside the writable places (MSE301),
-a relative path (MSE302 / MSE304), the code dir (MSE303), a code-dir file that does not ship
-(MSE305), a literal ``/root`` or ``/tmp`` (MSE308). Unknown values are never reported.
+(``mse_lint.analysis.pathvalue``) decides the rule: an absolute path outside the writable
+places (MSE301), a relative path (MSE302 / MSE304), the code dir (MSE303), a code-dir file that
+does not ship (MSE305), a literal ``/root`` or ``/tmp`` (MSE308). Unknown values are never reported.
 MSE306 (calls Gramine does not implement) and MSE307 (local stores) go by qualified name.
 """
 
@@ -17,11 +17,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from fnmatch import fnmatchcase
 from typing import Any, Optional
 
-from ..astwalk import walk
-from ..catalog import Catalog
-from ..config import Settings
-from ..diagnostics import Diagnostic
-from ..pathvalue import (
+from mse_lint.analysis.astwalk import walk
+from mse_lint.analysis.pathvalue import (
     MORE_PARTS,
     Evaluator,
     PathValue,
@@ -34,11 +31,14 @@ from ..pathvalue import (
     load_rules,
     source_text,
 )
-from ..record import Frozen, replace
-from ..record import set_field as _set
-from ..scope import ModuleIndex, Ref
-from . import FileContext, LazyPattern, meets, name_needs, word_set
-from . import words as file_words
+from mse_lint.analysis.scope import ModuleIndex, Ref
+from mse_lint.checks import FileContext, LazyPattern, meets, name_needs, word_set
+from mse_lint.checks import words as file_words
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.diagnostics import Diagnostic
+from mse_lint.core.record import Frozen, replace
+from mse_lint.core.record import set_field as _set
+from mse_lint.core.settings import Settings
 
 # position, keyword, path when absent, keyword of the folder it is relative to
 Arg = tuple[Optional[int], Optional[str], Optional[str], Optional[str]]

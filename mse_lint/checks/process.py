@@ -8,12 +8,12 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from fnmatch import fnmatchcase
 from typing import Any, Optional
 
-from ..catalog import Catalog
-from ..diagnostics import Diagnostic, Severity
-from ..record import Frozen, replace
-from ..record import set_field as _set
-from ..scope import ModuleIndex, Ref, names_reaching
-from . import FileContext, LazyPattern, meets, name_needs
+from mse_lint.analysis.scope import ModuleIndex, Ref, names_reaching
+from mse_lint.checks import FileContext, LazyPattern, meets, name_needs
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.diagnostics import Diagnostic, Severity
+from mse_lint.core.record import Frozen, replace
+from mse_lint.core.record import set_field as _set
 
 _DYNAMIC_RULES = frozenset({"MSE101", "MSE102", "MSE103", "MSE104", "MSE105"})
 _NONE = "__none__"

@@ -1,6 +1,6 @@
 """MSE601-MSE603: what the enclave's runtime does not offer: host signals, more than 256
 threads, the host's binaries, users and time zones, ports of the app's own. The APIs are data
-(rules/runtime.toml); names are resolved through scopes (mse_lint.scope)."""
+(rules/runtime.toml); names are resolved through scopes (mse_lint.analysis.scope)."""
 
 from __future__ import annotations
 
@@ -11,16 +11,16 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, Optional
 
-from ..astwalk import children, walk
-from ..catalog import Catalog
-from ..diagnostics import Diagnostic
-from ..record import Frozen
-from ..record import set_field as _set
-from ..scope import ModuleIndex, Ref, Scope, names_reaching
-from . import FileContext, LazyPattern, meets, name_needs
+from mse_lint.analysis.astwalk import children, walk
+from mse_lint.analysis.scope import ModuleIndex, Ref, Scope, names_reaching
+from mse_lint.checks import FileContext, LazyPattern, meets, name_needs
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.diagnostics import Diagnostic
+from mse_lint.core.record import Frozen
+from mse_lint.core.record import set_field as _set
 
 if TYPE_CHECKING:
-    from .shipping import Distributions
+    from mse_lint.checks.shipping import Distributions
 
 # Where a value only decides a branch: `if shutil.which("x"):`, `x is None`, `not x`, `bool(x)`
 _TEST_PARENTS = (ast.If, ast.While, ast.IfExp, ast.Assert, ast.BoolOp, ast.UnaryOp)
@@ -386,7 +386,9 @@ class RuntimeCheck:
     def _has_tzdata(self, ctx: FileContext) -> bool:
         reqs = ctx.project.requirements
         if reqs is not None:
-            from ..requirements import requirement_names  # here: only with a requirements.txt
+            from mse_lint.project.requirements import (
+                requirement_names,  # here: only with a requirements.txt
+            )
 
             if "tzdata" in requirement_names(reqs, ctx.target_python):
                 return True
@@ -400,7 +402,7 @@ class RuntimeCheck:
     def _dists(self) -> Distributions:
         """The images' dated package lists (pandas 2 brings tzdata, pandas 1.5 did not): built
         only for a file that names a zone other than UTC."""
-        from .shipping import Distributions
+        from mse_lint.checks.shipping import Distributions
 
         return Distributions(self.catalog)
 

@@ -21,17 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Union
 
-from ..catalog import Catalog
-from ..config import Settings
-from ..diagnostics import FILE_SPAN, Diagnostic
-from ..project import Fate, ManifestEntry
-from ..redact import redact
-from ..requirements import URL_SCHEME, egg_name
-from ..requirements import logical_lines as _logical_lines
-from ..requirements import tokens as _tokens
-from ..safeio import read_head
-from ..userregex import UserRegex
-from . import ProjectContext
+from mse_lint.checks import ProjectContext
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.diagnostics import FILE_SPAN, Diagnostic
+from mse_lint.core.redact import redact
+from mse_lint.core.safeio import read_head
+from mse_lint.core.settings import Settings
+from mse_lint.core.userregex import UserRegex
+from mse_lint.project.model import Fate, ManifestEntry
+from mse_lint.project.requirements import URL_SCHEME, egg_name
+from mse_lint.project.requirements import logical_lines as _logical_lines
+from mse_lint.project.requirements import tokens as _tokens
 
 if TYPE_CHECKING:
     import pathspec

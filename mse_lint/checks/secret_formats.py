@@ -47,16 +47,16 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Optional, Union
 
-from ..astwalk import walk
-from ..catalog import Catalog
-from ..config import Settings
-from ..diagnostics import Diagnostic, Span
-from ..record import Frozen
-from ..record import set_field as _set
-from ..redact import redact
-from ..userregex import UserRegex
-from . import FileContext
-from . import words as file_words
+from mse_lint.analysis.astwalk import walk
+from mse_lint.checks import FileContext
+from mse_lint.checks import words as file_words
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.diagnostics import Diagnostic, Span
+from mse_lint.core.record import Frozen
+from mse_lint.core.record import set_field as _set
+from mse_lint.core.redact import redact
+from mse_lint.core.settings import Settings
+from mse_lint.core.userregex import UserRegex
 
 RULE = "MSE202"
 
@@ -84,7 +84,7 @@ class Format(Frozen):
     keywords: tuple[str, ...] = ()
     precheck: Optional[re.Pattern[str]] = None
     allow: frozenset[str] = frozenset()
-    user: bool = False  # from the settings: run with a time budget (mse_lint.userregex)
+    user: bool = False  # from the settings: run with a time budget (mse_lint.core.userregex)
 
     def __init__(
         self,

@@ -18,12 +18,12 @@ import os
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Optional
 
-from ..astwalk import walk
-from ..catalog import Catalog
-from ..config import Settings
-from ..diagnostics import Diagnostic
-from ..scope import Ref
-from . import FileContext
+from mse_lint.analysis.astwalk import walk
+from mse_lint.analysis.scope import Ref
+from mse_lint.checks import FileContext
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.diagnostics import Diagnostic
+from mse_lint.core.settings import Settings
 
 _MAX_DEPTH = 12
 

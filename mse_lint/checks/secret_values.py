@@ -26,15 +26,15 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Optional, Union
 
-from ..catalog import Catalog
-from ..config import Settings
-from ..diagnostics import Diagnostic, Span
-from ..record import Frozen, Mutable
-from ..record import set_field as _set
-from ..redact import redact
-from ..userregex import UserRegex
-from . import FileContext, LazyPattern
-from . import words as file_words
+from mse_lint.checks import FileContext, LazyPattern
+from mse_lint.checks import words as file_words
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.diagnostics import Diagnostic, Span
+from mse_lint.core.record import Frozen, Mutable
+from mse_lint.core.record import set_field as _set
+from mse_lint.core.redact import redact
+from mse_lint.core.settings import Settings
+from mse_lint.core.userregex import UserRegex
 
 _SEP = re.compile(r"[^0-9A-Za-z]+")
 _CAMEL = r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+"
@@ -325,7 +325,7 @@ class SecretValuesCheck:
                 out.append(re.compile(regex))
             except re.error:
                 continue
-        # the user's, with a time budget each (mse_lint.userregex)
+        # the user's, with a time budget each (mse_lint.core.userregex)
         for fid, regex in self._user_formats:
             out.append(UserRegex(regex, f"secrets.extra-patterns `{fid}`"))
         return out
@@ -339,7 +339,7 @@ class SecretValuesCheck:
 
     def may_judge(self, text: str) -> bool:
         """The source-text gate of a run that only asks what to mask (none of this family's
-        rules selected, see mse_lint.redact): what ``may_report`` needs, looked for in the
+        rules selected, see mse_lint.core.redact): what ``may_report`` needs, looked for in the
         source instead of the literals' values, so that most files are not parsed for it. A
         URL with a user part, a run of MSE204's characters with a digit, a secret word or a
         bigram of the names, or a callee taking a password. Literals that hold one of these

@@ -19,15 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-from ..catalog import Catalog
-from ..config import Settings
-from ..diagnostics import FILE_SPAN, Diagnostic, Span
-from ..project import Fate, ManifestEntry
-from ..record import Frozen
-from ..record import set_field as _set
-from ..requirements import canonical, requirement_names
-from ..safeio import read_regular
-from . import ProjectContext, ProjectInfo, project_info
+from mse_lint.checks import ProjectContext, ProjectInfo, project_info
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.diagnostics import FILE_SPAN, Diagnostic, Span
+from mse_lint.core.record import Frozen
+from mse_lint.core.record import set_field as _set
+from mse_lint.core.safeio import read_regular
+from mse_lint.core.settings import Settings
+from mse_lint.project.model import Fate, ManifestEntry
+from mse_lint.project.requirements import canonical, requirement_names
 
 if TYPE_CHECKING:
     import pathspec
@@ -518,7 +518,7 @@ class ShippingCheck:
 
     # -- MSE505 --------------------------------------------------------------------------------
     def _unpinned(self, ctx: ProjectContext, code: Path) -> Iterator[Diagnostic]:
-        from ..requirements import entries, marker_holds, parse
+        from mse_lint.project.requirements import entries, marker_holds, parse
 
         for entry in entries(code / "requirements.txt", code, reader=ctx.project.read):
             req = parse(entry.text)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Optional
 
-from ..catalog import Catalog
-from ..diagnostics import Diagnostic, Notice
-from ..record import Frozen
-from ..record import set_field as _set
-from ..redact import Redactor
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.diagnostics import Diagnostic, Notice
+from mse_lint.core.record import Frozen
+from mse_lint.core.record import set_field as _set
+from mse_lint.core.redact import Redactor
 
 
 class Report(Frozen):
@@ -19,7 +19,7 @@ class Report(Frozen):
     files_checked: int
     elapsed: float
     catalog: Catalog
-    # the run's secrets: what source windows and fingerprints mask (see mse_lint.redact)
+    # the run's secrets: what source windows and fingerprints mask (see mse_lint.core.redact)
     redactor: Optional[Redactor] = None
 
     def __init__(
@@ -56,7 +56,8 @@ class Where(Frozen):
 
     ``cwd``: the folder the findings' paths are relative to. ``root``: the folder the report's
     paths must be relative to (the repository root: SARIF's ``%SRCROOT%``). ``docs``: the base
-    URL of the rule pages (see mse_lint.links). ``category``: SARIF ``automationDetails.id``."""
+    URL of the rule pages (see mse_lint.core.links). ``category``: SARIF
+    ``automationDetails.id``."""
 
     cwd: str
     root: str

@@ -10,11 +10,11 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Optional, TextIO
 
-from ..diagnostics import Diagnostic, Severity
-from ..links import rule_url
-from ..redact import line_safe, visible
-from . import Report
-from .source import Sources
+from mse_lint.core.diagnostics import Diagnostic, Severity
+from mse_lint.core.links import rule_url
+from mse_lint.core.redact import line_safe, visible
+from mse_lint.report import Report
+from mse_lint.report.source import Sources
 
 Segment = tuple[str, str]  # (text, rich style)
 Line = list[Segment]

@@ -6,10 +6,10 @@ workspace GitHub checks out), not to wherever mse-lint ran."""
 
 from __future__ import annotations
 
-from ..diagnostics import Diagnostic, Severity
-from ..redact import visible
-from . import Report, Where
-from .source import relative_to_root
+from mse_lint.core.diagnostics import Diagnostic, Severity
+from mse_lint.core.redact import visible
+from mse_lint.report import Report, Where
+from mse_lint.report.source import relative_to_root
 
 _COMMAND = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 

@@ -10,10 +10,10 @@ import hashlib
 import json
 from typing import Any
 
-from ..diagnostics import Severity
-from ..redact import encodable
-from . import Report, Where
-from .source import Sources, fingerprints, relative_to_root, shown_path
+from mse_lint.core.diagnostics import Severity
+from mse_lint.core.redact import encodable
+from mse_lint.report import Report, Where
+from mse_lint.report.source import Sources, fingerprints, relative_to_root, shown_path
 
 # GitLab's scale: info, minor, major, critical, blocker. An error breaks or leaks in the
 # enclave: critical; a warning may: minor (major is left for nothing so the two stay apart).

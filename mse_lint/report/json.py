@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..redact import encodable
-from . import Report
+from mse_lint.core.redact import encodable
+from mse_lint.report import Report
 
 SCHEMA_VERSION = 1
 

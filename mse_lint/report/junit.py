@@ -10,11 +10,11 @@ import re
 import xml.etree.ElementTree as ET
 from itertools import groupby
 
-from ..redact import visible
-from . import Report
+from mse_lint.core.redact import visible
+from mse_lint.report import Report
 
 # XML 1.0 cannot carry these even escaped; user text has its control characters shown as
-# escapes before (mse_lint.redact.visible), these are what is left
+# escapes before (mse_lint.core.redact.visible), these are what is left
 _NOT_XML = re.compile("[\ufffe\uffff]")
 
 

@@ -12,13 +12,13 @@ import json
 import re
 from typing import Any, Optional
 
-from .. import __version__
-from ..catalog import Rule
-from ..diagnostics import Diagnostic, Notice, Severity
-from ..links import REPOSITORY_URL, rule_url
-from ..redact import encodable
-from . import Report, Where
-from .source import Sources, file_uri, fingerprints, relative_to_root, uri_path
+from mse_lint import __version__
+from mse_lint.core.catalog import Rule
+from mse_lint.core.diagnostics import Diagnostic, Notice, Severity
+from mse_lint.core.links import REPOSITORY_URL, rule_url
+from mse_lint.core.redact import encodable
+from mse_lint.report import Report, Where
+from mse_lint.report.source import Sources, file_uri, fingerprints, relative_to_root, uri_path
 
 SCHEMA_URI = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -51,7 +51,7 @@ def _paragraphs_within(text: str, limit: int) -> str:
 
 
 def _help_markdown(rule: Rule) -> str:
-    from ..docs import rule_markdown
+    from mse_lint.report.rule_docs import rule_markdown
 
     page = rule_markdown(rule)
     # the page's `# ID name` title repeats what the viewer already shows above the help

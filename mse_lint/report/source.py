@@ -13,8 +13,8 @@ from collections.abc import Iterable, Sequence
 from typing import Optional
 from urllib.parse import quote
 
-from ..diagnostics import Diagnostic
-from ..redact import Interval, Redactor, encodable, shown_chars
+from mse_lint.core.diagnostics import Diagnostic
+from mse_lint.core.redact import Interval, Redactor, encodable, shown_chars
 
 # A finding can point at any file (a shipped key, a symlink's target): read a bounded amount.
 _MAX_READ = 8 * 1024 * 1024
@@ -23,7 +23,7 @@ _MAX_READ = 8 * 1024 * 1024
 class Sources:
     """Source lines for display and fingerprints, with every secret masked.
 
-    ``redactor``: the run's secrets (mse_lint.redact), masked wherever they occur on a line
+    ``redactor``: the run's secrets (mse_lint.core.redact), masked wherever they occur on a line
     shown; a line hashed for a fingerprint is masked with its own file's secrets only. The
     secret spans of ``diagnostics`` are masked as well (a report made without a redactor)."""
 

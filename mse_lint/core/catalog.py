@@ -7,9 +7,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Optional
 
-from .diagnostics import Severity
-from .record import Frozen
-from .record import set_field as _set
+from mse_lint.core.diagnostics import Severity
+from mse_lint.core.record import Frozen
+from mse_lint.core.record import set_field as _set
 
 
 class CatalogError(Exception):
@@ -104,7 +104,7 @@ class Catalog(Frozen):
 
 def rules_dir() -> Path:
     """The catalogue folder: inside the installed package, or beside it in a source checkout."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # the mse_lint package
     for candidate in (here / "rules", here.parent / "rules"):
         if candidate.is_dir():
             return candidate
@@ -167,9 +167,10 @@ def _precision(raw: Mapping[str, Any], source: Path) -> str:
     return str(value)
 
 
-# The parsed catalogue, shipped beside the TOML it comes from (``python -m mse_lint.docs``
-# writes it; a test fails when it is stale). Reading it is a json.loads, where parsing the TOML
-# costs about 80 ms: a run on a fresh machine (every CI job) would pay that each time.
+# The parsed catalogue, shipped beside the TOML it comes from
+# (``python -m mse_lint.report.rule_docs`` writes it; a test fails when it is stale). Reading
+# it is a json.loads, where parsing the TOML costs about 80 ms: a run on a fresh machine (every
+# CI job) would pay that each time.
 COMPILED = "catalog.json"
 
 
@@ -276,7 +277,7 @@ def write_compiled(directory: Optional[Path] = None) -> Path:
     cannot (a TOML date)."""
     import json
 
-    from .atomic import write_atomic
+    from mse_lint.core.atomic import write_atomic
 
     directory = directory or rules_dir()
     sources = [(p, p.read_bytes()) for p in sorted(directory.glob("*.toml"))]

@@ -13,8 +13,8 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Optional
 
-from .diagnostics import Diagnostic, Notice, Span
-from .record import Mutable, replace
+from mse_lint.core.diagnostics import Diagnostic, Notice, Span
+from mse_lint.core.record import Mutable, replace
 
 _MSE = re.compile(
     r"#\s*mse-lint\s*:\s*(ignore-file|ignore)\b\s*(\[([^\]]*)\])?\s*(--\s*(.*))?", re.I

@@ -22,7 +22,7 @@ BUDGET = 2.0  # seconds one pattern may take over the whole run, per process
 
 _PENDING: list[str] = []
 # (pattern, origin) of the patterns dropped in this process: one setting can stand behind
-# several instances (the reporting check's and the secret judge's, mse_lint.redact), and a
+# several instances (the reporting check's and the secret judge's, mse_lint.core.redact), and a
 # pattern dropped by one is dropped for all, with one notice
 _DROPPED: set[tuple[str, str]] = set()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Optional
 
-from . import __version__
+from mse_lint import __version__
 
 # Also in pyproject.toml's [project.urls]; a test keeps the two equal.
 REPOSITORY_URL = "https://github.com/Cosmian/mse-lint"

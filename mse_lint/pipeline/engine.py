@@ -12,10 +12,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Callable, Optional, TypeVar
 
-from . import suppress, userregex
-from .cache import ResultCache, encode, file_key
-from .catalog import Catalog
-from .checks import (
+from mse_lint.checks import (
     Check,
     FileContext,
     ProjectContext,
@@ -23,17 +20,21 @@ from .checks import (
     build_checks,
     build_project_checks,
 )
-from .config import DEFAULT_TARGET_PYTHON, Settings
-from .diagnostics import Diagnostic, Notice, Span
-from .record import Frozen, Mutable, replace
-from .record import set_field as _set
-from .redact import (
+from mse_lint.core import userregex
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.diagnostics import Diagnostic, Notice, Span
+from mse_lint.core.record import Frozen, Mutable, replace
+from mse_lint.core.record import set_field as _set
+from mse_lint.core.redact import (
     Redactor,
     TextJudge,
     judging_settings,
     offsets_to_spans,
     span_values,
 )
+from mse_lint.core.settings import DEFAULT_TARGET_PYTHON, Settings
+from mse_lint.pipeline import suppressions as suppress
+from mse_lint.pipeline.cache import ResultCache, encode, file_key
 
 T = TypeVar("T")
 
@@ -77,7 +78,7 @@ class FileResult(Mutable):
     checked: bool
     # Where the secret detectors judged the file's text secret, whatever rules are enabled
     # (line, col, end_line, end_col): what the cache keeps. ``secret_values``: the text there,
-    # for the run's masking (mse_lint.redact), never written anywhere.
+    # for the run's masking (mse_lint.core.redact), never written anywhere.
     secret_spans: list[tuple[int, int, int, int]]
     secret_values: list[str]
 
@@ -106,7 +107,7 @@ class RunResult(Mutable):
     files_unreadable: int
     # lines for --debug (how the run decided things, e.g. the target Python of each project)
     debug: list[str]
-    # the values the secret detectors judged secret, by reported path (see mse_lint.redact)
+    # the values the secret detectors judged secret, by reported path (see mse_lint.core.redact)
     secrets: dict[str, list[str]]
     # what masks them in every output of the run (set by run.lint)
     redactor: Optional[Redactor]
@@ -315,7 +316,7 @@ def _parser_overflow(text: str, display: str) -> tuple[int, int]:
     ``ast.parse``d: a deep prefix then raises RecursionError instead of building a tree that
     overflows the C stack before 3.11)."""
     if len(text) > _OVERFLOW_SEARCH_MAX:
-        from .nesting import python_nesting
+        from mse_lint.source.nesting import python_nesting
 
         _, line, col = python_nesting(text)
         return line, col
@@ -407,7 +408,7 @@ class Engine:
         the selection, and without the allowlist (see redact.judging_settings). The reporting
         instance when it judges alike (no allowlist): no family runs twice."""
         if self._judges is None:
-            from .checks import SECRET_JUDGES, build_families
+            from mse_lint.checks import SECRET_JUDGES, build_families
 
             judging = judging_settings(self.settings)
             by_class = {type(c).__name__: c for c in self.checks}
@@ -717,7 +718,7 @@ class Engine:
         """A file this interpreter rejects but a newer Python parses: MSE506 at each construct
         newer than the target, or, when the target itself can parse it, a notice that this
         interpreter is too old to check it. None: a genuine syntax error (MSE001)."""
-        from .checks.compat import feature_diagnostic, unparsable_features
+        from mse_lint.checks.compat import feature_diagnostic, unparsable_features
 
         if any(limit in (exc.msg or "") for limit in _NESTING_LIMITS):
             return None  # a limit of CPython's parser: no Python version accepts the file
@@ -767,7 +768,7 @@ class Engine:
     def _fallback_over_budget(self, text: str) -> Optional[str]:
         """Why libcst may not parse ``text`` (its time grows with the file's size, and with the
         cube of an expression's depth), or None."""
-        from .nesting import python_nesting
+        from mse_lint.source.nesting import python_nesting
 
         most = self.limits.get("fallback_max_bytes")
         size = len(text.encode("utf-8", "surrogatepass"))
@@ -833,7 +834,7 @@ class Engine:
             try:
                 # the file a finding is about, for its suppression comments: a regular file
                 # only (a finding may be about a link to a FIFO or a device)
-                from .safeio import read_head
+                from mse_lint.core.safeio import read_head
 
                 text = read_head(os.path.join(cwd or os.getcwd(), path), 4 << 20).decode(
                     "utf-8", "replace"

@@ -24,9 +24,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from .record import Frozen, Mutable, replace
-from .record import set_field as _set
-from .safeio import read_regular, refusal
+from mse_lint.core.record import Frozen, Mutable, replace
+from mse_lint.core.record import set_field as _set
+from mse_lint.core.safeio import read_regular, refusal
 
 
 class ProjectError(Exception):
@@ -647,7 +647,7 @@ def load_mse_toml(path: Path) -> MseToml:
         col = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace")) + 1
         problem = TomlProblem(line, col, f"byte 0x{raw[exc.start]:02x} is not valid UTF-8")
         return MseToml(path, {}, raw.decode("utf-8", "replace"), problem)
-    from .nesting import MSE_TOML_TOO_DEEP, toml_too_deep
+    from mse_lint.source.nesting import MSE_TOML_TOO_DEEP, toml_too_deep
 
     deep = toml_too_deep(text)
     if deep is not None:

@@ -15,11 +15,11 @@ from typing import Any, Optional
 import typer
 from typer.core import TyperGroup
 
-from . import __version__
+from mse_lint import __version__
 
-# The check itself lives in mse_lint.command, which never imports typer: the common
-# `mse-lint PATH...` invocation runs through mse_lint.fastpath without building this app.
-from .command import (
+# The check itself lives in mse_lint.cli.command, which never imports typer: the common
+# `mse-lint PATH...` invocation runs through mse_lint.cli.fastpath without building this app.
+from mse_lint.cli.command import (
     EXIT_CLEAN,
     EXIT_ERROR,
     EXIT_FINDINGS,
@@ -70,7 +70,7 @@ app = typer.Typer(
 
 
 def _fail(message: str) -> typer.Exit:
-    from .redact import visible
+    from mse_lint.core.redact import visible
 
     say(f"mse-lint: error: {visible(message)}\n")
     return typer.Exit(EXIT_ERROR)
@@ -220,7 +220,7 @@ def rules_command(
     output_format: str = typer.Option("console", "--format", help="console or json."),
 ) -> None:
     """List every rule: ID, name, default severity, summary."""
-    from .catalog import load_catalog
+    from mse_lint.core.catalog import load_catalog
 
     catalog = load_catalog()
     if output_format == "json":
@@ -244,7 +244,7 @@ def rules_command(
         (r.id, r.name, r.severity.label + ("" if r.enabled else " (off)"), r.summary)
         for r in catalog.sorted_rules()
     ]
-    from .report.console import use_color
+    from mse_lint.report.console import use_color
 
     if use_color(sys.stdout, None):
         from rich.console import Console
@@ -268,8 +268,8 @@ def explain_command(
     rule_id: str = typer.Argument(..., help="A rule ID such as MSE101, or its name."),
 ) -> None:
     """Explain a rule: what it flags, why it breaks in the enclave, how to fix, examples."""
-    from .catalog import load_catalog
-    from .docs import rule_markdown
+    from mse_lint.core.catalog import load_catalog
+    from mse_lint.report.rule_docs import rule_markdown
 
     catalog = load_catalog()
     wanted = rule_id.strip()
@@ -289,10 +289,10 @@ def manifest_command(
     """List every file of the code dir and what mse-cli does with it when deploying."""
     import os
 
-    from .config import ConfigError, load_settings
-    from .files import display
-    from .project import Fate, ProjectError, discover
-    from .redact import line_safe, visible
+    from mse_lint.core.redact import line_safe, visible
+    from mse_lint.core.settings import ConfigError, load_settings
+    from mse_lint.project.files import display
+    from mse_lint.project.model import Fate, ProjectError, discover
 
     if not path.exists():
         raise _fail(f"{path}: no such file or folder")
@@ -364,9 +364,9 @@ def manifest_command(
 def _manifest_redactor(patterns: tuple[str, ...]) -> Any:
     """What masks the secrets of the .mseignore lines the manifest quotes (the file may be a
     link to anything: ``~/.aws/credentials``), as a check run masks them."""
-    from .catalog import load_catalog
-    from .config import Settings
-    from .redact import Redactor, TextJudge
+    from mse_lint.core.catalog import load_catalog
+    from mse_lint.core.redact import Redactor, TextJudge
+    from mse_lint.core.settings import Settings
 
     redactor = Redactor(judge=TextJudge.build(load_catalog(), Settings()) if patterns else None)
     redactor.learn("\n".join(patterns))

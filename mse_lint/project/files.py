@@ -16,9 +16,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Optional
 
-from .diagnostics import Notice
-from .engine import FileJob
-from .project import (
+from mse_lint.core.diagnostics import Notice
+from mse_lint.core.record import Mutable
+from mse_lint.pipeline.engine import FileJob
+from mse_lint.project.model import (
     DEFAULT_MAX_DEPTH,
     DEFAULT_MAX_FILES,
     Project,
@@ -26,7 +27,6 @@ from .project import (
     fate_of,
     read_mseignore,
 )
-from .record import Mutable
 
 
 class Group(Mutable):

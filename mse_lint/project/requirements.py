@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
-from .diagnostics import Span
-from .safeio import read_regular
+from mse_lint.core.diagnostics import Span
+from mse_lint.core.safeio import read_regular
 
 _COMMENT = re.compile(r"(^|\s)#")  # pip: (^|\s+)#.*$
 _EGG_AT = re.compile(r"\begg=([A-Za-z0-9_.\-]+)")

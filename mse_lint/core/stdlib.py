@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .catalog import Catalog
+from mse_lint.core.catalog import Catalog
 
 
 def stdlib_modules(catalog: Catalog, version: tuple[int, int]) -> frozenset[str]:

@@ -55,10 +55,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from . import __version__
-from .atomic import replacing, write_all
-from .diagnostics import Diagnostic, Notice, Severity, Span
-from .record import Record
+from mse_lint import __version__
+from mse_lint.core.atomic import replacing, write_all
+from mse_lint.core.diagnostics import Diagnostic, Notice, Severity, Span
+from mse_lint.core.record import Record
 
 CACHE_DIR_NAME = ".mse_lint_cache"
 ENV_DIR = "MSE_LINT_CACHE_DIR"
@@ -139,9 +139,15 @@ def _digest(*parts: Any) -> str:
 def tool_fingerprint() -> str:
     """mse-lint's version and its own source files (size, mtime): a changed check in a
     development checkout never reuses results of the old code."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # the mse_lint package
     stats: list[Any] = [__version__, sys.version_info[:3], sys.implementation.name]
-    for folder in (here, here / "checks"):
+    try:
+        subfolders = sorted(
+            e.name for e in os.scandir(here) if e.is_dir() and e.name.isidentifier()
+        )
+    except OSError:
+        subfolders = []
+    for folder in [here, *(here / name for name in subfolders)]:
         try:
             names = sorted(os.listdir(folder))
         except OSError:
@@ -210,7 +216,7 @@ def encode(
 ) -> list[Any]:
     """An entry: a file's final results (suppressions, MSE003 and severity overrides applied:
     the settings that decide them are part of the bundle's key), and where the secret
-    detectors judged its text secret: positions only, never the text (mse_lint.redact)."""
+    detectors judged its text secret: positions only, never the text (mse_lint.core.redact)."""
     return [
         [_diag_out(d) for d in diagnostics],
         [_diag_out(d) for d in suppressed],

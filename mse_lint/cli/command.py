@@ -1,8 +1,8 @@
 """The ``check`` command without its command-line parsing: settings, lint, report, exit code.
 
 Kept free of typer (and of everything a run does not use) so that ``mse-lint PATH``, the
-pre-commit case, starts fast: ``mse_lint.fastpath`` parses a plain check invocation and calls
-``_check``; the typer app in ``mse_lint.cli`` calls the same function for everything else."""
+pre-commit case, starts fast: ``mse_lint.cli.fastpath`` parses a plain check invocation and calls
+``_check``; the typer app in ``mse_lint.cli.app`` calls the same function for everything else."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ class UserError(Exception):
 
 def internal_error(exc: Exception) -> str:
     """The one-line message of a bug of mse-lint (the traceback only with --debug)."""
-    from .engine import CheckCrash
+    from mse_lint.pipeline.engine import CheckCrash
 
     what = (
         f" while checking {exc}"
@@ -91,19 +91,19 @@ def _check(
     debug: bool = False,
     no_cache: bool = False,
 ) -> int:
-    from .catalog import CatalogError, load_catalog
-    from .config import (
+    from mse_lint.core.catalog import CatalogError, load_catalog
+    from mse_lint.core.record import replace
+    from mse_lint.core.redact import Redactor, visible
+    from mse_lint.core.settings import (
         ConfigError,
         load_settings,
         parse_python,
         parse_severity_overrides,
         settings_from_mapping,
     )
-    from .project import ProjectError
-    from .record import replace
-    from .redact import Redactor, visible
-    from .report import Report, learn_all
-    from .run import lint
+    from mse_lint.pipeline.runner import lint
+    from mse_lint.project.model import ProjectError
+    from mse_lint.report import Report, learn_all
 
     started = time.perf_counter()
     if output_format not in FORMATS:
@@ -155,7 +155,7 @@ def _check(
             raise ConfigError(f"no rule matches {unknown[0]!r} (see `mse-lint rules`)")
         progress = None
         if output_format == "console" and not quiet and sys.stderr.isatty():
-            from .report.progress import ProgressBar
+            from mse_lint.report.progress import ProgressBar
 
             progress = ProgressBar(sys.stderr)
         try:
@@ -165,7 +165,7 @@ def _check(
                 progress.close()
     except (ConfigError, ProjectError, CatalogError) as exc:
         raise UserError(str(exc)) from None
-    # the one redaction step (mse_lint.redact): from here on, only masked text
+    # the one redaction step (mse_lint.core.redact): from here on, only masked text
     redactor = outcome.redactor or Redactor()
     learn_all(redactor, outcome.notices, outcome.debug)
     diagnostics = redactor.diagnostics(outcome.diagnostics)
@@ -209,7 +209,7 @@ def _repository_root(start: Path) -> Optional[Path]:
 
 
 def _read_baseline(path: Path) -> frozenset[Any]:
-    from .baseline import BaselineError, read
+    from mse_lint.pipeline.baseline import BaselineError, read
 
     try:
         return read(path)
@@ -219,7 +219,7 @@ def _read_baseline(path: Path) -> frozenset[Any]:
 
 def _write_baseline(path: Path, diagnostics: list[Any], quiet: bool, redactor: Any) -> None:
     """Findings recorded are accepted: later runs with --baseline do not report them."""
-    from . import baseline as bl
+    from mse_lint.pipeline import baseline as bl
 
     cwd = Path.cwd().resolve()
     recorded = bl.entries(
@@ -238,7 +238,7 @@ def _filter_baseline(
     path: Path, known: frozenset[Any], diagnostics: list[Any], quiet: bool, redactor: Any
 ) -> list[Any]:
     """Only findings not in the baseline are reported, and only they decide the exit code."""
-    from . import baseline as bl
+    from mse_lint.pipeline import baseline as bl
 
     cwd = Path.cwd().resolve()
     current = bl.entries(
@@ -255,7 +255,7 @@ def _filter_baseline(
 
 
 def _shown(path: Path) -> str:
-    from .redact import visible
+    from mse_lint.core.redact import visible
 
     return visible(str(path))
 
@@ -289,8 +289,8 @@ def _where(paths: list[Path], sarif_root: Optional[Path], include_suppressed: bo
     else the current folder, else the checked folder."""
     import os
 
-    from .links import docs_base
-    from .report import Where
+    from mse_lint.core.links import docs_base
+    from mse_lint.report import Where
 
     cwd = Path.cwd().resolve()
     folders = [str(p.resolve() if p.is_dir() else p.resolve().parent) for p in paths]
@@ -317,7 +317,7 @@ def _emit(
     color: Optional[bool],
     where: Any,
 ) -> None:
-    from .redact import visible
+    from mse_lint.core.redact import visible
 
     if not quiet:
         for n in report.notices:
@@ -326,7 +326,7 @@ def _emit(
     text: str
     # each reporter is imported only when used: start-up time matters for pre-commit
     if fmt == "console":
-        from .report import console
+        from mse_lint.report import console
 
         if to_stdout:
             import os
@@ -347,23 +347,23 @@ def _emit(
         console.render(report, buf, quiet, color=False)
         text = buf.getvalue()
     elif fmt == "json":
-        from .report import json as json_report
+        from mse_lint.report import json as json_report
 
         text = json_report.render(report)
     elif fmt == "sarif":
-        from .report import sarif
+        from mse_lint.report import sarif
 
         text = sarif.render(report, where)
     elif fmt == "github":
-        from .report import github
+        from mse_lint.report import github
 
         text = github.render(report, where)
     elif fmt == "gitlab":
-        from .report import gitlab
+        from mse_lint.report import gitlab
 
         text = gitlab.render(report, where)
     else:
-        from .report import junit
+        from mse_lint.report import junit
 
         text = junit.render(report)
     if to_stdout:
@@ -380,7 +380,7 @@ def _emit(
 
 
 def _write(path: Path, text: str) -> None:
-    from .atomic import write_atomic
+    from mse_lint.core.atomic import write_atomic
 
     try:
         write_atomic(path, text)

@@ -11,11 +11,11 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from .catalog import Catalog
-from .config import DEFAULT_TARGET_PYTHON, Settings
-from .project import Project
-from .record import Frozen
-from .record import set_field as _set
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.record import Frozen
+from mse_lint.core.record import set_field as _set
+from mse_lint.core.settings import DEFAULT_TARGET_PYTHON, Settings
+from mse_lint.project.model import Project
 
 _TAG = re.compile(r"^\d{14}$")
 _FROM = re.compile(r"^\s*FROM\s+(.*)$", re.IGNORECASE)
@@ -75,7 +75,7 @@ def dockerfile_image(
 ) -> Optional[str]:
     """The base image of the final stage of ``folder/Dockerfile`` (``mse home`` projects name
     their image there), or None when there is no such file or the image is computed (``$ARG``)."""
-    from .requirements import read_text
+    from mse_lint.project.requirements import read_text
 
     text = read_text(folder / "Dockerfile", "Dockerfile", reader)
     if text is None:

@@ -1,14 +1,14 @@
 """Rule documentation generated from the catalogue: `mse-lint explain` and docs/rules/*.md.
 
-`python -m mse_lint.docs` rewrites docs/rules/ and the compiled catalogue (rules/catalog.json);
-tests fail when either drifts from the rules/*.toml files."""
+`python -m mse_lint.report.rule_docs` rewrites docs/rules/ and the compiled catalogue
+(rules/catalog.json); tests fail when either drifts from the rules/*.toml files."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from .catalog import Catalog, Rule, load_catalog, write_compiled
+from mse_lint.core.catalog import Catalog, Rule, load_catalog, write_compiled
 
 
 def rule_markdown(rule: Rule) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import enum
 from typing import Optional
 
-from .record import Frozen
-from .record import set_field as _set
+from mse_lint.core.record import Frozen
+from mse_lint.core.record import set_field as _set
 
 
 class Severity(enum.IntEnum):
@@ -85,7 +85,7 @@ class Diagnostic(Frozen):
     # First line of the innermost statement holding the construct: suppression comments there
     # (or alone on the line before) also apply, as they do for multi-line statements.
     stmt_line: int = 0
-    # True when the span covers secret text: reporters never show it (see mse_lint.redact)
+    # True when the span covers secret text: reporters never show it (see mse_lint.core.redact)
     secret: bool = False
     # True when the finding is about the file as a whole: reporters quote none of its lines
     # (a shipped secrets file or key, a binary, a symlink's target)

@@ -178,8 +178,8 @@ class TextJudge:
 
     @classmethod
     def build(cls, catalog: Any, settings: Any) -> TextJudge:
-        from .checks.secret_formats import SecretFormatsCheck
-        from .checks.secret_values import SecretValuesCheck
+        from mse_lint.checks.secret_formats import SecretFormatsCheck
+        from mse_lint.checks.secret_values import SecretValuesCheck
 
         judging = judging_settings(settings)
         return cls(SecretValuesCheck(catalog, judging), SecretFormatsCheck(catalog, judging))
@@ -235,7 +235,7 @@ def judging_settings(settings: Any) -> Any:
     """The settings the detectors judge with for masking: the user's extra formats count, the
     allowlist does not (a repository's configuration must not be able to unmask what the run
     prints, and an allowlisted value is only not reported)."""
-    from .record import replace
+    from mse_lint.core.record import replace
 
     secrets = settings.secrets
     if not secrets.allowlist and not secrets.allowlist_regex:
@@ -413,7 +413,7 @@ class Redactor:
 
     def diagnostics(self, diagnostics: Sequence[Any]) -> list[Any]:
         """Findings with their message and fix as every output shows them."""
-        from .record import replace
+        from mse_lint.core.record import replace
 
         out = []
         for d in diagnostics:
@@ -424,7 +424,7 @@ class Redactor:
         return out
 
     def notices(self, notices: Sequence[Any]) -> list[Any]:
-        from .record import replace
+        from mse_lint.core.record import replace
 
         out = []
         for n in notices:

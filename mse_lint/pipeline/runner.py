@@ -7,16 +7,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Optional
 
-from .cache import open_cache, refusal_message
-from .catalog import Catalog
-from .checks import ProjectContext, project_info
-from .config import DEFAULT_TARGET_PYTHON, Settings
-from .diagnostics import Diagnostic, Notice
-from .engine import Engine, RunResult
-from .files import collect, display
-from .record import replace
-from .redact import Redactor, TextJudge
-from .target import effective_target
+from mse_lint.checks import ProjectContext, project_info
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.diagnostics import Diagnostic, Notice
+from mse_lint.core.record import replace
+from mse_lint.core.redact import Redactor, TextJudge
+from mse_lint.core.settings import DEFAULT_TARGET_PYTHON, Settings
+from mse_lint.pipeline.cache import open_cache, refusal_message
+from mse_lint.pipeline.engine import Engine, RunResult
+from mse_lint.project.files import collect, display
+from mse_lint.project.target import effective_target
 
 
 def lint(
@@ -117,7 +117,7 @@ def lint(
         notices.append(
             Notice(f"{n} named file{'s' if n != 1 else ''} not checked: not shipped to the enclave")
         )
-    # the notices and debug lines still to judge (mse_lint.command) make one if they need it
+    # the notices and debug lines still to judge (mse_lint.cli.command) make one if they need it
     redactor = Redactor(secrets, judge or (lambda: TextJudge.build(catalog, settings)))
     return RunResult(
         diagnostics, suppressed, notices, checked, unreadable, debug, secrets, redactor

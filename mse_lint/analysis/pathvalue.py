@@ -21,10 +21,10 @@ import re
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from .astwalk import children, walk
-from .record import Frozen, replace
-from .record import set_field as _set
-from .scope import ModuleIndex, Ref
+from mse_lint.analysis.astwalk import children, walk
+from mse_lint.analysis.scope import ModuleIndex, Ref
+from mse_lint.core.record import Frozen, replace
+from mse_lint.core.record import set_field as _set
 
 MORE_PARTS = "/"  # more path components follow the known text
 MORE_CHARS = "…"  # more characters follow the known text directly

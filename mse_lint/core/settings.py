@@ -12,15 +12,15 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-from .catalog import Catalog
-from .diagnostics import Severity
-from .project import DEFAULT_MAX_DEPTH, DEFAULT_MAX_FILES
-from .record import Frozen, replace
-from .record import set_field as _set
-from .safeio import read_regular
+from mse_lint.core.catalog import Catalog
+from mse_lint.core.diagnostics import Severity
+from mse_lint.core.record import Frozen, replace
+from mse_lint.core.record import set_field as _set
+from mse_lint.core.safeio import read_regular
+from mse_lint.project.model import DEFAULT_MAX_DEPTH, DEFAULT_MAX_FILES
 
 if TYPE_CHECKING:
-    from .userregex import UserRegex
+    from mse_lint.core.userregex import UserRegex
 
 
 class ConfigError(Exception):
@@ -81,9 +81,9 @@ class SecretSettings(Frozen):
 
 @functools.lru_cache(maxsize=16)
 def _compiled(patterns: tuple[str, ...]) -> tuple[UserRegex, ...]:
-    # the user's patterns run with a time budget (mse_lint.userregex): a repository's settings
+    # the user's patterns run with a time budget (mse_lint.core.userregex): a repository's settings
     # must not be able to stall the run with a backtracking pattern
-    from .userregex import UserRegex
+    from mse_lint.core.userregex import UserRegex
 
     return tuple(UserRegex(p, "secrets.allowlist-regex") for p in patterns)
 
@@ -94,14 +94,14 @@ class Settings(Frozen):
     ignore: tuple[str, ...] = ()
     severity: Mapping[str, Severity]
     fail_on: Severity = Severity.INFO
-    # None: not given; inferred per project from its docker image (mse_lint.target)
+    # None: not given; inferred per project from its docker image (mse_lint.project.target)
     target_python: Optional[tuple[int, int]] = None
     exclude: tuple[str, ...] = ()
     jobs: int = 0  # 0: one per CPU
     cache: bool = True  # the results cache (.mse_lint_cache/); `cache = false` or --no-cache
     secrets: SecretSettings
     source: Optional[Path] = None  # the config file these came from
-    # the bounds of the walk over a code dir or a folder (mse_lint.project)
+    # the bounds of the walk over a code dir or a folder (mse_lint.project.model)
     max_files: int = DEFAULT_MAX_FILES
     max_depth: int = DEFAULT_MAX_DEPTH
 
@@ -255,7 +255,7 @@ def _regex(value: Any, key: str, where: str) -> str:
     except re.error as exc:
         msg = f"{where}: `{key}` has an invalid regular expression {value!r}: {exc}"
         raise ConfigError(msg) from None
-    from .userregex import compile_check
+    from mse_lint.core.userregex import compile_check
 
     problem = compile_check(value)  # what runs it (the `regex` module, for its timeout)
     if problem is not None:
@@ -347,7 +347,7 @@ def _read(path: Path) -> dict[str, Any]:
         import tomllib  # here, not at the top: a run without TOML to read never imports it
     else:  # pragma: no cover
         import tomli as tomllib
-    from .nesting import TOML_TOO_DEEP, toml_too_deep
+    from mse_lint.source.nesting import TOML_TOO_DEEP, toml_too_deep
 
     try:
         data = read_regular(path, "settings")

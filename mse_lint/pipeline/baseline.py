@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from .atomic import write_atomic
-from .diagnostics import Diagnostic
-from .redact import Redactor
-from .report.source import Sources, line_hash, shown_path
+from mse_lint.core.atomic import write_atomic
+from mse_lint.core.diagnostics import Diagnostic
+from mse_lint.core.redact import Redactor
+from mse_lint.report.source import Sources, line_hash, shown_path
 
 FORMAT_VERSION = 1
 _HASH_CHARS = 16  # 64 bits: collisions among one file's lines are not a practical concern
@@ -96,7 +96,7 @@ def dumps(recorded: Sequence[Entry]) -> str:
 
 
 def loads(text: str, where: str) -> frozenset[Entry]:
-    from .nesting import loads_json
+    from mse_lint.source.nesting import loads_json
 
     try:
         doc = loads_json(text)

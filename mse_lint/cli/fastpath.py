@@ -5,7 +5,7 @@ a pre-commit hook runs mse-lint on every commit. So a plain check invocation -- 
 ``check``, paths, and only the options listed in ``OPTIONS`` written the usual ways -- is
 parsed here and handed to the same ``command._check`` the typer app calls. Anything else
 (``--help``, ``--version``, another command, an option this table does not know, a value
-typer would reject) goes to the typer app in ``mse_lint.cli`` unchanged, so the command line
+typer would reject) goes to the typer app in ``mse_lint.cli.app`` unchanged, so the command line
 behaves the same either way; tests/test_fastpath.py compares the two.
 """
 
@@ -125,7 +125,7 @@ def parse(argv: list[str]) -> Optional[dict[str, Any]]:
 
 def run(values: dict[str, Any]) -> int:
     """What ``cli.check`` does with the same parameters, as an exit code."""
-    from .command import EXIT_ERROR, UserError, _check, internal_error
+    from mse_lint.cli.command import EXIT_ERROR, UserError, _check, internal_error
 
     debug = values["debug"]
     try:
@@ -136,8 +136,8 @@ def run(values: dict[str, Any]) -> int:
         if debug:
             raise
         message = internal_error(exc)
-    from .command import say
-    from .redact import visible
+    from mse_lint.cli.command import say
+    from mse_lint.core.redact import visible
 
     say(f"mse-lint: error: {visible(message)}\n")
     return EXIT_ERROR
@@ -146,18 +146,18 @@ def run(values: dict[str, Any]) -> int:
 def main() -> None:
     values = parse(sys.argv[1:])
     if values is None:
-        from .cli import main as typer_main
+        from mse_lint.cli.app import main as typer_main
 
         typer_main()
         return
-    from .command import silence_broken_pipe, tolerant_streams
+    from mse_lint.cli.command import silence_broken_pipe, tolerant_streams
 
     tolerant_streams()
     try:
         code = run(values)
         sys.stdout.flush()
     except KeyboardInterrupt:
-        from .command import interrupted
+        from mse_lint.cli.command import interrupted
 
         interrupted()
     except BrokenPipeError:

@@ -30,8 +30,8 @@ import builtins
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple, Optional, Union
 
-from .astwalk import children, walk
-from .record import Frozen
+from mse_lint.analysis.astwalk import children, walk
+from mse_lint.core.record import Frozen
 
 _BUILTIN_NAMES = frozenset(dir(builtins))
 _DYNAMIC_IMPORTERS = {"builtins.__import__", "importlib.import_module", "importlib.__import__"}
