@@ -23,7 +23,7 @@ from mse_lint.checks.secret_formats import Format
 from mse_lint.checks.secret_values import Charset, Entropic, UrlCredential, _Bound
 from mse_lint.core.catalog import Catalog, Rule
 from mse_lint.core.diagnostics import Diagnostic, Notice, Severity, Span
-from mse_lint.core.record import Frozen, FrozenInstanceError, Mutable, Record, replace
+from mse_lint.core.record import Frozen, FrozenInstanceError, Mutable, Record, field, replace
 from mse_lint.core.settings import SecretSettings, Settings
 from mse_lint.pipeline.engine import FileJob, FileResult, RunResult
 from mse_lint.pipeline.suppressions import Suppression
@@ -222,3 +222,61 @@ def test_replace_keeps_working_on_dataclasses() -> None:
         replace(Span(1, 1, 1, 2), nope=1)
     # a field may be called `obj`, like replace's own argument
     assert replace(PathValue("/a"), obj=True) == PathValue("/a", obj=True)
+
+
+class _Point(Frozen):
+    x: int
+    y: int = 0
+    tags: list[str] = field(default_factory=list)
+
+
+class _Box(Mutable):
+    items: dict[str, int] = field(default_factory=dict)
+    label: str = ""
+
+
+def test_the_generated_init_takes_fields_in_order_with_their_defaults() -> None:
+    Point = _Point
+
+    @dataclasses.dataclass(frozen=True)
+    class Twin:
+        x: int
+        y: int = 0
+        tags: list[str] = dataclasses.field(default_factory=list)
+
+    for args, kwargs in [((1,), {}), ((1, 2), {}), ((), {"x": 3, "tags": ["a"]})]:
+        ours, theirs = Point(*args, **kwargs), Twin(*args, **kwargs)
+        assert (ours.x, ours.y, ours.tags) == (theirs.x, theirs.y, theirs.tags)
+    assert Point(1) == Point(1) and Point(1) != Point(1, 2)
+    assert Point(1).tags is not Point(1).tags  # a fresh list each time
+    assert repr(Point(1, 2)) == "_Point(x=1, y=2, tags=[])"
+    with pytest.raises(FrozenInstanceError):
+        Point(1).x = 2  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Point()  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        Point(1, 2, [], 4)  # type: ignore[call-arg]
+    assert pickle.loads(pickle.dumps(Point(5))) == Point(5)
+
+
+def test_a_mutable_record_assigns_and_is_not_hashable() -> None:
+    Box = _Box
+    box = Box(label="a")
+    box.items["k"] = 1
+    box.label = "b"
+    assert box == Box({"k": 1}, "b")
+    with pytest.raises(TypeError):
+        hash(box)
+
+
+def test_a_mutable_default_and_a_misordered_default_are_refused() -> None:
+    with pytest.raises(TypeError, match="mutable default"):
+
+        class Bad(Frozen):
+            items: list[str] = []  # noqa: RUF012
+
+    with pytest.raises(TypeError, match="no default"):
+
+        class Misordered(Frozen):  # type: ignore[misc]
+            a: int = 0
+            b: int

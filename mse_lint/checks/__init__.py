@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 from mse_lint.core.catalog import Catalog
 from mse_lint.core.diagnostics import FILE_SPAN, Diagnostic, Span
-from mse_lint.core.record import Frozen, Mutable
+from mse_lint.core.record import Frozen, Mutable, field
 from mse_lint.core.record import set_field as _set
 from mse_lint.core.settings import Settings
 from mse_lint.project.model import Manifest, Project
@@ -155,7 +155,7 @@ class ProjectInfo(Frozen):
     # (excluded, hidden, broken-link, link-loop). None when there is no code dir.
     code_dir: Optional[str] = None
     shipped: frozenset[str] = frozenset()
-    unshipped: Mapping[str, str]
+    unshipped: Mapping[str, str] = field(default_factory=dict)
     # The docker image mse.toml names (1.x `[cloud] docker`, 0.x `[code] docker`), if any
     docker: Optional[str] = None
     # What pip installs at container start: the requirement texts of the code dir's top-level
@@ -207,12 +207,12 @@ class FileContext(Mutable):
     catalog: Catalog
     target_python: tuple[int, int] = (3, 10)
     local_modules: frozenset[str] = frozenset()
-    project: ProjectInfo
+    project: ProjectInfo = field(default_factory=ProjectInfo)
     # the file on disk (absolute or relative to the run's cwd): to place it in the code dir
     file: str = ""
-    _lines: Optional[list[str]]
-    _nodes: Optional[list[ast.AST]]
-    _indexes: dict[frozenset[tuple[str, str]], ModuleIndex]
+    _lines: Optional[list[str]] = None
+    _nodes: Optional[list[ast.AST]] = None
+    _indexes: dict[frozenset[tuple[str, str]], ModuleIndex] = field(default_factory=dict)
     _hidden = frozenset({"_lines", "_nodes", "_indexes"})
 
     def __init__(

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from mse_lint.core.catalog import Catalog
 from mse_lint.core.diagnostics import Severity
 from mse_lint.core.record import Frozen, replace
+from mse_lint.core.record import field as record_field
 from mse_lint.core.record import set_field as _set
 from mse_lint.core.safeio import read_regular
 from mse_lint.project.model import DEFAULT_MAX_DEPTH, DEFAULT_MAX_FILES
@@ -92,14 +93,14 @@ class Settings(Frozen):
     select: tuple[str, ...] = ("MSE",)
     extend_select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
-    severity: Mapping[str, Severity]
+    severity: Mapping[str, Severity] = record_field(default_factory=dict)
     fail_on: Severity = Severity.INFO
     # None: not given; inferred per project from its docker image (mse_lint.project.target)
     target_python: Optional[tuple[int, int]] = None
     exclude: tuple[str, ...] = ()
     jobs: int = 0  # 0: one per CPU
     cache: bool = True  # the results cache (.mse_lint_cache/); `cache = false` or --no-cache
-    secrets: SecretSettings
+    secrets: SecretSettings = record_field(default_factory=SecretSettings)
     source: Optional[Path] = None  # the config file these came from
     # the bounds of the walk over a code dir or a folder (mse_lint.project.model)
     max_files: int = DEFAULT_MAX_FILES
