@@ -630,6 +630,10 @@ def _big_project(tmp_path: Path, files: int) -> Path:
     return root
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("target", ["process", "group"])
 def test_sigint_leaves_no_output_file_and_exits_130(tmp_path: Path, target: str) -> None:
     """SIGINT to the process (kill -INT) or to its process group (Ctrl-C in a terminal, which
@@ -645,6 +649,9 @@ def test_sigint_leaves_no_output_file_and_exits_130(tmp_path: Path, target: str)
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # a runner started as a background job of a non-interactive shell ignores SIGINT, and
+        # the child would inherit that: give it the default a user's terminal gives
+        preexec_fn=_default_sigint,
     )
     time.sleep(2.5)  # started, listed the files, checking
     if proc.poll() is not None:
