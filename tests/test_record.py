@@ -15,7 +15,8 @@ from mse_lint.analysis.pathvalue import MORE_PARTS, PathValue, Places, Rules
 from mse_lint.analysis.scope import ModuleIndex, Value
 from mse_lint.checks import FileContext, ProjectContext, ProjectInfo
 from mse_lint.checks.app import _Graph, _Module, _Obj, _Route
-from mse_lint.checks.compat import Addition, Feature, _Guard
+from mse_lint.checks.compat.data import Addition, Feature
+from mse_lint.checks.compat.guards import Guard
 from mse_lint.checks.paths import Api, Unsupported, _Site
 from mse_lint.checks.process import MISSING, ApiEntry, Clause
 from mse_lint.checks.runtime import Entry
@@ -110,7 +111,7 @@ SAMPLES: list[Record] = [
     UrlCredential("admin", 10, 16),
     Feature("match", (3, 10), "a match statement", Span(1, 1, 1, 6), "an error", 1),
     Addition("datetime.UTC", (3, 11), "attr", "tz"),
-    _Guard(1, 9, (3, 11), frozenset({"datetime.UTC"})),
+    Guard(1, 9, (3, 11), frozenset({"datetime.UTC"})),
     _Bound(CALL, "password", "self.password", ("login",), True),
     Format("aws", "AWS key", "AKIA[0-9A-Z]{16}", 0, ("AKIA",), None, frozenset({"AKIAEXAMPLE"})),
 ]
