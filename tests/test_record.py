@@ -21,7 +21,9 @@ from mse_lint.checks.paths import Api, Unsupported, _Site
 from mse_lint.checks.process import MISSING, ApiEntry, Clause
 from mse_lint.checks.runtime import Entry
 from mse_lint.checks.secret_formats import Format
-from mse_lint.checks.secret_values import Charset, Entropic, UrlCredential, _Bound
+from mse_lint.checks.secret_judges import Entropic, UrlCredential
+from mse_lint.checks.secret_pass import _Bound
+from mse_lint.checks.secret_settings import Charset
 from mse_lint.core.catalog import Catalog, Rule
 from mse_lint.core.diagnostics import Diagnostic, Notice, Severity, Span
 from mse_lint.core.record import Frozen, FrozenInstanceError, Mutable, Record, field, replace
