@@ -25,8 +25,7 @@ from mse_lint.checks import FileContext, ProjectContext, word_set
 from mse_lint.checks import words as file_words
 from mse_lint.core.catalog import Catalog
 from mse_lint.core.diagnostics import FILE_SPAN, Diagnostic, Severity, Span
-from mse_lint.core.record import Frozen, Mutable, replace
-from mse_lint.core.record import set_field as _set
+from mse_lint.core.record import Frozen, Mutable, field, replace
 from mse_lint.core.safeio import read_regular
 from mse_lint.core.settings import Settings
 from mse_lint.core.stdlib import stdlib_modules
@@ -131,31 +130,9 @@ class _Module(Mutable):
     source: str
     tree: ast.Module
     index: ModuleIndex
-    refs: dict[int, Ref]  # id(expr node) -> its Ref
-    defs: dict[str, ast.AST]  # module-level def/class by name
-    decorated: dict[int, ast.AST]  # id(decorator) -> its def
-
-    def __init__(
-        self,
-        name: str,
-        rel: str,
-        display: str,
-        source: str,
-        tree: ast.Module,
-        index: ModuleIndex,
-        refs: Optional[dict[int, Ref]] = None,
-        defs: Optional[dict[str, ast.AST]] = None,
-        decorated: Optional[dict[int, ast.AST]] = None,
-    ) -> None:
-        self.name = name
-        self.rel = rel
-        self.display = display
-        self.source = source
-        self.tree = tree
-        self.index = index
-        self.refs = {} if refs is None else refs
-        self.defs = {} if defs is None else defs
-        self.decorated = {} if decorated is None else decorated
+    refs: dict[int, Ref] = field(default_factory=dict)  # id(expr node) -> its Ref
+    defs: dict[str, ast.AST] = field(default_factory=dict)  # module-level def/class by name
+    decorated: dict[int, ast.AST] = field(default_factory=dict)  # id(decorator) -> its def
 
     def ref_of(self, node: ast.expr) -> Optional[Ref]:
         key = node.func if isinstance(node, ast.Call) else node
@@ -342,15 +319,6 @@ class _Obj(Frozen):
     kind: str  # flask | fastapi | starlette
     prefix: str = ""
 
-    def __init__(
-        self, mod: _Module, call: ast.Call, role: str, kind: str, prefix: str = ""
-    ) -> None:
-        _set(self, "mod", mod)
-        _set(self, "call", call)
-        _set(self, "role", role)
-        _set(self, "kind", kind)
-        _set(self, "prefix", prefix)
-
     @property
     def key(self) -> tuple[str, int, int]:
         return (self.mod.name, self.call.lineno, self.call.col_offset)
@@ -364,41 +332,15 @@ class _Route(Frozen):
     node: ast.AST  # the registration (decorator call, method call, Route(...))
     auth: str = ""  # what puts it behind authentication
 
-    def __init__(
-        self,
-        path: str,
-        methods: Optional[frozenset[str]],
-        mod: _Module,
-        kind: str,
-        node: ast.AST,
-        auth: str = "",
-    ) -> None:
-        _set(self, "path", path)
-        _set(self, "methods", methods)
-        _set(self, "mod", mod)
-        _set(self, "kind", kind)
-        _set(self, "node", node)
-        _set(self, "auth", auth)
-
 
 _ObjKey = tuple[str, int, int]
 _RouteRow = tuple[str, Optional[frozenset[str]], _Module, ast.AST, str]
 
 
 class _Graph(Mutable):
-    routes: dict[_ObjKey, list[_RouteRow]]
-    children: dict[_ObjKey, list[tuple[_Obj, Optional[str], str]]]
-    uncertain: set[_ObjKey]
-
-    def __init__(
-        self,
-        routes: Optional[dict[_ObjKey, list[_RouteRow]]] = None,
-        children: Optional[dict[_ObjKey, list[tuple[_Obj, Optional[str], str]]]] = None,
-        uncertain: Optional[set[_ObjKey]] = None,
-    ) -> None:
-        self.routes = {} if routes is None else routes
-        self.children = {} if children is None else children
-        self.uncertain = set() if uncertain is None else uncertain
+    routes: dict[_ObjKey, list[_RouteRow]] = field(default_factory=dict)
+    children: dict[_ObjKey, list[tuple[_Obj, Optional[str], str]]] = field(default_factory=dict)
+    uncertain: set[_ObjKey] = field(default_factory=set)
 
 
 class AppCheck:

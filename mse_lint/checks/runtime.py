@@ -17,7 +17,6 @@ from mse_lint.checks import FileContext, LazyPattern, meets, name_needs
 from mse_lint.core.catalog import Catalog
 from mse_lint.core.diagnostics import Diagnostic
 from mse_lint.core.record import Frozen
-from mse_lint.core.record import set_field as _set
 
 if TYPE_CHECKING:
     from mse_lint.checks.shipping import Distributions
@@ -36,28 +35,6 @@ class Entry(Frozen):
     signal: str = ""
     extra: str = ""
     receiver: str = ""
-
-    def __init__(
-        self,
-        name: str,
-        rule: str,
-        kind: str = "ref",
-        note: str = "",
-        arg: Optional[str] = None,
-        pos: Optional[int] = None,
-        signal: str = "",
-        extra: str = "",
-        receiver: str = "",
-    ) -> None:
-        _set(self, "name", name)
-        _set(self, "rule", rule)
-        _set(self, "kind", kind)
-        _set(self, "note", note)
-        _set(self, "arg", arg)
-        _set(self, "pos", pos)
-        _set(self, "signal", signal)
-        _set(self, "extra", extra)
-        _set(self, "receiver", receiver)
 
     def covers(self, qname: str) -> bool:
         return fnmatchcase(qname, self.name) if "*" in self.name else qname == self.name

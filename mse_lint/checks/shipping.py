@@ -23,7 +23,6 @@ from mse_lint.checks import ProjectContext, ProjectInfo, project_info
 from mse_lint.core.catalog import Catalog
 from mse_lint.core.diagnostics import FILE_SPAN, Diagnostic, Span
 from mse_lint.core.record import Frozen
-from mse_lint.core.record import set_field as _set
 from mse_lint.core.safeio import read_regular
 from mse_lint.core.settings import Settings
 from mse_lint.project.model import Fate, ManifestEntry
@@ -77,10 +76,6 @@ class _Era(Frozen):
 
     start: Optional[str]
     packages: tuple[tuple[str, str], ...]  # (name as written, pinned version)
-
-    def __init__(self, start: Optional[str], packages: tuple[tuple[str, str], ...]) -> None:
-        _set(self, "start", start)
-        _set(self, "packages", packages)
 
 
 def _release(version: str) -> tuple[int, ...]:
