@@ -18,13 +18,17 @@ from mse_lint.checks.app_modules import LocalModule
 from mse_lint.checks.app_routes import AppObject, Route, RouteGraph
 from mse_lint.checks.compat.data import Addition, Feature
 from mse_lint.checks.compat.guards import Guard
+from mse_lint.checks.config import _KeySpec
+from mse_lint.checks.distributions import Environment
 from mse_lint.checks.paths import Api, Unsupported, _Site
 from mse_lint.checks.process import MISSING, ApiEntry, Clause
 from mse_lint.checks.runtime import Entry
+from mse_lint.checks.secret_files import _FilePattern
 from mse_lint.checks.secret_formats import Format
 from mse_lint.checks.secret_judges import Entropic, UrlCredential
 from mse_lint.checks.secret_pass import _Bound
 from mse_lint.checks.secret_settings import Charset
+from mse_lint.checks.shipping import _Junk
 from mse_lint.core.catalog import Catalog, Rule
 from mse_lint.core.diagnostics import Diagnostic, Notice, Severity, Span
 from mse_lint.core.record import Frozen, FrozenInstanceError, Mutable, Record, field, replace
@@ -116,6 +120,10 @@ SAMPLES: list[Record] = [
     Addition("datetime.UTC", (3, 11), "attr", "tz"),
     Guard(1, 9, (3, 11), frozenset({"datetime.UTC"})),
     _Bound(CALL, "password", "self.password", ("login",), True),
+    _KeySpec("1.x", "cloud", "hardware", "str", True, 1, 9, True, True, "docker", "never read"),
+    _FilePattern("*.pem", "a key", ("*.pub.pem",), "public", "PRIVATE KEY", "holds a key"),
+    Environment("mse-flask:1", True, "`mse-flask`", frozenset({"flask"}), frozenset({"jinja2"})),
+    _Junk("venv", "dir", "a virtualenv", "pyvenv.cfg", "setup.py", "venv/"),
     Format("aws", "AWS key", "AKIA[0-9A-Z]{16}", 0, ("AKIA",), None, frozenset({"AKIAEXAMPLE"})),
 ]
 

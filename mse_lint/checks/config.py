@@ -13,14 +13,13 @@ import difflib
 import keyword
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 from mse_lint.checks import ProjectContext
 from mse_lint.core.catalog import Catalog
 from mse_lint.core.diagnostics import Diagnostic, Severity, Span
-from mse_lint.core.record import replace
+from mse_lint.core.record import Frozen, replace
 from mse_lint.core.settings import Settings
 from mse_lint.project.model import MseToml, path_is
 from mse_lint.project.tomlpos import KeyPos, key_positions
@@ -35,8 +34,7 @@ _PYDANTIC_DATETIME = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class _KeySpec:
+class _KeySpec(Frozen):
     schema: str
     table: str
     key: str

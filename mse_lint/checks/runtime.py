@@ -19,7 +19,7 @@ from mse_lint.core.diagnostics import Diagnostic
 from mse_lint.core.record import Frozen
 
 if TYPE_CHECKING:
-    from mse_lint.checks.shipping import Distributions
+    from mse_lint.checks.distributions import Distributions
 
 # Where a value only decides a branch: `if shutil.which("x"):`, `x is None`, `not x`, `bool(x)`
 _TEST_PARENTS = (ast.If, ast.While, ast.IfExp, ast.Assert, ast.BoolOp, ast.UnaryOp)
@@ -379,7 +379,7 @@ class RuntimeCheck:
     def _dists(self) -> Distributions:
         """The images' dated package lists (pandas 2 brings tzdata, pandas 1.5 did not): built
         only for a file that names a zone other than UTC."""
-        from mse_lint.checks.shipping import Distributions
+        from mse_lint.checks.distributions import Distributions
 
         return Distributions(self.catalog)
 
