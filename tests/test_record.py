@@ -18,8 +18,8 @@ from mse_lint.checks.app_modules import LocalModule
 from mse_lint.checks.app_routes import AppObject, Route, RouteGraph
 from mse_lint.checks.compat.data import Addition, Feature
 from mse_lint.checks.compat.guards import Guard
-from mse_lint.checks.config import _KeySpec
 from mse_lint.checks.distributions import Environment
+from mse_lint.checks.mse_toml_values import KeySpec
 from mse_lint.checks.paths import Api, Unsupported, _Site
 from mse_lint.checks.process import MISSING, ApiEntry, Clause
 from mse_lint.checks.runtime import Entry
@@ -120,7 +120,7 @@ SAMPLES: list[Record] = [
     Addition("datetime.UTC", (3, 11), "attr", "tz"),
     Guard(1, 9, (3, 11), frozenset({"datetime.UTC"})),
     _Bound(CALL, "password", "self.password", ("login",), True),
-    _KeySpec("1.x", "cloud", "hardware", "str", True, 1, 9, True, True, "docker", "never read"),
+    KeySpec("1.x", "cloud", "hardware", "str", True, 1, 9, True, True, "docker", "never read"),
     _FilePattern("*.pem", "a key", ("*.pub.pem",), "public", "PRIVATE KEY", "holds a key"),
     Environment("mse-flask:1", True, "`mse-flask`", frozenset({"flask"}), frozenset({"jinja2"})),
     _Junk("venv", "dir", "a virtualenv", "pyvenv.cfg", "setup.py", "venv/"),
