@@ -13,7 +13,9 @@ import pytest
 from helpers import mse_lint_command
 
 from mse_lint.checks import ProjectContext
-from mse_lint.checks.compat import CompatData, cst_features, fstring_issues
+from mse_lint.checks.compat.data import CompatData
+from mse_lint.checks.compat.text import fstring_issues
+from mse_lint.checks.compat.unparsable import cst_features
 from mse_lint.core.catalog import Catalog
 from mse_lint.core.diagnostics import Span
 from mse_lint.core.record import replace

@@ -12,14 +12,10 @@ from pathlib import Path
 import pytest
 
 from mse_lint.checks import FileContext
-from mse_lint.checks.compat import (
-    _SYNTAX_TEXT,
-    CompatCheck,
-    _annotations,
-    fstring_issue_possible,
-    runtime_roots,
-    star_lines,
-)
+from mse_lint.checks.compat.check import CompatCheck
+from mse_lint.checks.compat.runtime_types import annotation_roots, runtime_roots
+from mse_lint.checks.compat.syntax import SYNTAX_TEXT
+from mse_lint.checks.compat.text import fstring_issue_possible, star_lines
 from mse_lint.core.catalog import Catalog
 from mse_lint.core.diagnostics import Span
 
@@ -183,7 +179,7 @@ def test_additions_in_odd_spellings_are_reported(
     ],
 )
 def test_texts_that_cannot_reach_an_addition_skip_the_index(catalog: Catalog, text: str) -> None:
-    assert CompatCheck(catalog)._may_use_api(text, (3, 10)) is None
+    assert CompatCheck(catalog).api_prefilter.may_use(text, (3, 10)) is None
     assert _findings(catalog, text, (3, 10)) == []
 
 
@@ -196,7 +192,7 @@ def test_annotations_are_those_of_runtime_roots() -> None:
         except SyntaxError:
             continue
         expected = [root for root, is_annotation in runtime_roots(tree, True) if is_annotation]
-        assert list(_annotations(tree)) == expected, path
+        assert list(annotation_roots(tree)) == expected, path
         checked += len(expected)
     assert checked > 500
 
@@ -229,12 +225,12 @@ TYPE_ALIASES = [
 
 @pytest.mark.parametrize("text", TYPE_ALIASES)
 def test_the_type_statement_gate_keeps_every_spelling(text: str) -> None:
-    assert re.search(_SYNTAX_TEXT["type-alias"][0], text)
+    assert re.search(SYNTAX_TEXT["type-alias"][0], text)
 
 
 @pytest.mark.parametrize("text", ["x = type(a)\n", "type = 1\n", "if type is None: pass\n"])
 def test_the_type_statement_gate_passes_over_the_builtin(text: str) -> None:
-    assert not re.search(_SYNTAX_TEXT["type-alias"][0], text)
+    assert not re.search(SYNTAX_TEXT["type-alias"][0], text)
 
 
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="needs a Python that parses PEP 695")

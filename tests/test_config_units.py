@@ -9,7 +9,7 @@ from typing import Optional
 
 import pytest
 
-from mse_lint.checks.config import _app_problem, _pydantic_datetime
+from mse_lint.checks.mse_toml_values import app_problem, pydantic_datetime
 from mse_lint.core.catalog import Catalog
 from mse_lint.core.diagnostics import Span
 from mse_lint.core.settings import Settings
@@ -103,20 +103,20 @@ def test_unparsable_mse_toml_keeps_the_position(tmp_path: Path) -> None:
     ],
 )
 def test_python_application_format(value: str, ok: bool) -> None:
-    assert (_app_problem(value) is None) is ok
+    assert (app_problem(value) is None) is ok
 
 
 def test_expiration_date_reading() -> None:
     utc = dt.timezone.utc
     aware = dt.datetime(2030, 1, 1, tzinfo=utc)
-    assert _pydantic_datetime(aware) == aware
-    assert _pydantic_datetime("2030-01-01T00:00:00Z") == aware
-    assert _pydantic_datetime("2030-01-01 00:00:00+00:00") == aware
-    assert _pydantic_datetime(1893456000) == aware  # Unix time
-    naive = _pydantic_datetime(dt.datetime(2030, 1, 1))
+    assert pydantic_datetime(aware) == aware
+    assert pydantic_datetime("2030-01-01T00:00:00Z") == aware
+    assert pydantic_datetime("2030-01-01 00:00:00+00:00") == aware
+    assert pydantic_datetime(1893456000) == aware  # Unix time
+    naive = pydantic_datetime(dt.datetime(2030, 1, 1))
     assert naive is not None and naive.tzinfo is not None  # local time, as mse-cli does
     for bad in ("2030-01-01", "next year", dt.date(2030, 1, 1), dt.time(10, 0), True, ""):
-        assert _pydantic_datetime(bad) is None, bad
+        assert pydantic_datetime(bad) is None, bad
 
 
 @pytest.mark.parametrize(

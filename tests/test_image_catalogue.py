@@ -16,7 +16,7 @@ from typing import Any, Optional
 import pytest
 from helpers import mse_lint_command
 
-from mse_lint.checks.shipping import Distributions, image_tag
+from mse_lint.checks.distributions import Distributions, image_tag
 from mse_lint.core.catalog import Catalog
 from mse_lint.core.diagnostics import Diagnostic
 from mse_lint.core.settings import Settings

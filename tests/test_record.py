@@ -14,13 +14,21 @@ import pytest
 from mse_lint.analysis.pathvalue import MORE_PARTS, PathValue, Places, Rules
 from mse_lint.analysis.scope import ModuleIndex, Value
 from mse_lint.checks import FileContext, ProjectContext, ProjectInfo
-from mse_lint.checks.app import _Graph, _Module, _Obj, _Route
-from mse_lint.checks.compat import Addition, Feature, _Guard
+from mse_lint.checks.app_modules import LocalModule
+from mse_lint.checks.app_routes import AppObject, Route, RouteGraph
+from mse_lint.checks.compat.data import Addition, Feature
+from mse_lint.checks.compat.guards import Guard
+from mse_lint.checks.distributions import Environment
+from mse_lint.checks.mse_toml_values import KeySpec
 from mse_lint.checks.paths import Api, Unsupported, _Site
 from mse_lint.checks.process import MISSING, ApiEntry, Clause
 from mse_lint.checks.runtime import Entry
+from mse_lint.checks.secret_files import _FilePattern
 from mse_lint.checks.secret_formats import Format
-from mse_lint.checks.secret_values import Charset, Entropic, UrlCredential, _Bound
+from mse_lint.checks.secret_judges import Entropic, UrlCredential
+from mse_lint.checks.secret_pass import _Bound
+from mse_lint.checks.secret_settings import Charset
+from mse_lint.checks.shipping import _Junk
 from mse_lint.core.catalog import Catalog, Rule
 from mse_lint.core.diagnostics import Diagnostic, Notice, Severity, Span
 from mse_lint.core.record import Frozen, FrozenInstanceError, Mutable, Record, field, replace
@@ -34,8 +42,8 @@ from mse_lint.report import Report, Where
 
 TREE = ast.parse("app = Flask(__name__)\n")
 CALL = TREE.body[0].value  # type: ignore[attr-defined]
-MODULE = _Module("app", "app.py", "app.py", "x", TREE, ModuleIndex(TREE), {1: None}, {}, {})
-OBJ = _Obj(MODULE, CALL, "app", "flask", "/api")
+MODULE = LocalModule("app", "app.py", "app.py", "x", TREE, ModuleIndex(TREE), {1: None}, {}, {})
+OBJ = AppObject(MODULE, CALL, "app", "flask", "/api")
 ARG = (0, "file", None, None)
 API = Api("open", True, (ARG,), (ARG,), ARG, "r", {"pos": 1}, ARG, True, ("x",), True)
 REF = ModuleIndex(TREE).refs[0]
@@ -74,8 +82,8 @@ SAMPLES: list[Record] = [
     Rules({"a": "b"}, {"m": "n"}, {"c": "/d"}, {"p": "os.path"}, {}, frozenset({"os.environ"}), {}),
     MODULE,
     OBJ,
-    _Route("/x", frozenset({"GET"}), MODULE, "flask", CALL, "login_required"),
-    _Graph({("a", 1, 0): []}, {("a", 1, 0): [(OBJ, "/p", "r")]}, {("a", 1, 0)}),
+    Route("/x", frozenset({"GET"}), MODULE, "flask", CALL, "login_required"),
+    RouteGraph({("a", 1, 0): []}, {("a", 1, 0): [(OBJ, "/p", "r")]}, {("a", 1, 0)}),
     API,
     Unsupported("os.mkfifo", "no pipes"),
     _Site("write", API, REF, CALL, (PathValue("/x"),), CALL),
@@ -110,14 +118,18 @@ SAMPLES: list[Record] = [
     UrlCredential("admin", 10, 16),
     Feature("match", (3, 10), "a match statement", Span(1, 1, 1, 6), "an error", 1),
     Addition("datetime.UTC", (3, 11), "attr", "tz"),
-    _Guard(1, 9, (3, 11), frozenset({"datetime.UTC"})),
+    Guard(1, 9, (3, 11), frozenset({"datetime.UTC"})),
     _Bound(CALL, "password", "self.password", ("login",), True),
+    KeySpec("1.x", "cloud", "hardware", "str", True, 1, 9, True, True, "docker", "never read"),
+    _FilePattern("*.pem", "a key", ("*.pub.pem",), "public", "PRIVATE KEY", "holds a key"),
+    Environment("mse-flask:1", True, "`mse-flask`", frozenset({"flask"}), frozenset({"jinja2"})),
+    _Junk("venv", "dir", "a virtualenv", "pyvenv.cfg", "setup.py", "venv/"),
     Format("aws", "AWS key", "AKIA[0-9A-Z]{16}", 0, ("AKIA",), None, frozenset({"AKIAEXAMPLE"})),
 ]
 
 # values holding an ast node or a ModuleIndex: no value equality after a pickle round trip (those
 # classes never go to a worker process)
-NOT_SENT = (FileContext, _Module, _Obj, _Route, _Graph, _Site, _Bound)
+NOT_SENT = (FileContext, LocalModule, AppObject, Route, RouteGraph, _Site, _Bound)
 
 
 def reference(obj: Record) -> Any:
@@ -197,11 +209,13 @@ def test_default_factories_give_fresh_objects() -> None:
     assert FileResult().diagnostics is not FileResult().diagnostics
     assert Suppression(1, 1, (), False).used == set()
     assert ProjectInfo().unshipped == {} and Catalog({}).families == {}
-    module = _Module("m", "m.py", "m.py", "", TREE, ModuleIndex(TREE))
+    module = LocalModule("m", "m.py", "m.py", "", TREE, ModuleIndex(TREE))
     assert (module.refs, module.defs, module.decorated) == ({}, {}, {})
     assert replace(module).refs is module.refs  # as dataclasses.replace: fields not copied
-    assert _Module("m", "m.py", "m.py", "", TREE, ModuleIndex(TREE)).refs is not module.refs
-    assert _Graph() == _Graph({}, {}, set()) and _Graph().routes is not _Graph().routes
+    assert LocalModule("m", "m.py", "m.py", "", TREE, ModuleIndex(TREE)).refs is not module.refs
+    assert (
+        RouteGraph() == RouteGraph({}, {}, set()) and RouteGraph().routes is not RouteGraph().routes
+    )
     assert Clause("x").default is MISSING and PathValue("a") == PathValue("a", "", False, "")
     assert repr(Settings()) == (
         "Settings(select=('MSE',), extend_select=(), ignore=(), severity={}, "

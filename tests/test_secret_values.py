@@ -21,7 +21,8 @@ import pytest
 from helpers import mse_lint_command
 
 from mse_lint.checks import FileContext
-from mse_lint.checks.secret_values import SecretValuesCheck, shannon_entropy
+from mse_lint.checks.secret_judges import shannon_entropy
+from mse_lint.checks.secret_values import SecretValuesCheck
 from mse_lint.core.catalog import Catalog, load_catalog
 from mse_lint.core.diagnostics import Diagnostic
 from mse_lint.core.record import replace
@@ -319,7 +320,7 @@ def test_shannon_entropy() -> None:
 
 def test_thresholds_come_from_the_catalogue(check: SecretValuesCheck) -> None:
     data = CATALOG.data("secrets")["secret_values"]["entropy"]
-    by_name = {c.name: c for c in check.charsets}
+    by_name = {c.name: c for c in check.data.charsets}
     assert by_name["base64"].threshold == data["base64"]["threshold"] == 4.5
     assert by_name["hex"].threshold == data["hex"]["threshold"] == 3.0
     assert by_name["base64"].min_length == data["base64"]["min_length"]

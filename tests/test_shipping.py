@@ -10,7 +10,8 @@ from typing import Optional
 import pytest
 from helpers import mse_lint_command
 
-from mse_lint.checks.shipping import hardware_memory, human_size, image_name
+from mse_lint.checks.distributions import image_name
+from mse_lint.checks.shipping import hardware_memory, human_size
 from mse_lint.core.catalog import Catalog
 from mse_lint.core.diagnostics import Diagnostic, Span
 from mse_lint.core.settings import Settings

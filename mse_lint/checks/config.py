@@ -3,21 +3,32 @@
 The file is judged as mse-cli judges it: parsed by ``toml`` 0.10.2 (mse-cli's parser, imported
 only here), validated against the pydantic v1 models of mse-cli 1.x (or 0.x for a legacy file),
 paths resolved from mse.toml's folder without ``~`` expansion. Every finding points at the key
-(or table header) in mse.toml; positions come from :mod:`mse_lint.project.tomlpos`.
+(or table header) in mse.toml; positions come from :mod:`mse_lint.project.tomlpos`. How a value
+is read and typed is mse_lint.checks.mse_toml_values.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import difflib
-import keyword
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 from mse_lint.checks import ProjectContext
+from mse_lint.checks.mse_toml_values import (
+    KeySpec,
+    app_problem,
+    bad_date,
+    inline_pem,
+    pydantic_datetime,
+    pydantic_str,
+    relative,
+    toml_kind,
+    toml_string,
+    type_problem,
+)
 from mse_lint.core.catalog import Catalog
 from mse_lint.core.diagnostics import Diagnostic, Severity, Span
 from mse_lint.core.record import replace
@@ -26,28 +37,6 @@ from mse_lint.project.model import MseToml, path_is
 from mse_lint.project.tomlpos import KeyPos, key_positions
 
 _START = Span(1, 1, 1, 2)
-# pydantic v1's datetime format (pydantic.datetime_parse.datetime_re)
-_PYDANTIC_DATETIME = re.compile(
-    r"(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})"
-    r"[T ](?P<hour>\d{1,2}):(?P<minute>\d{1,2})"
-    r"(?::(?P<second>\d{1,2})(?:\.(?P<microsecond>\d{1,6})\d{0,6})?)?"
-    r"(?P<tzinfo>Z|[+-]\d{2}(?::?\d{2})?)?$"
-)
-
-
-@dataclass(frozen=True)
-class _KeySpec:
-    schema: str
-    table: str
-    key: str
-    type: str
-    required: bool = False
-    min: Optional[int] = None
-    max: Optional[int] = None
-    strip: bool = False
-    cloud_only: bool = False
-    either: str = ""
-    ignored: str = ""
 
 
 def _path(table: str, key: str = "") -> tuple[str, ...]:
@@ -95,7 +84,7 @@ class ConfigCheck:
     def __init__(self, catalog: Catalog, settings: Settings) -> None:
         self.catalog = catalog
         data = catalog.data("config")
-        self.specs = [_KeySpec(**raw) for raw in data.get("key", [])]
+        self.specs = [KeySpec(**raw) for raw in data.get("key", [])]
         self.aliases = {(a["table"], a["key"]): a["means"] for a in data.get("alias", [])}
         self.legacy = [(entry["key"], entry["means"]) for entry in data.get("legacy", [])]
         self.legacy_new = list(data.get("legacy_new_keys", []))
@@ -198,7 +187,7 @@ class _Run:
                 for k, v in node.items():
                     walk(v, (*path, k))
             elif isinstance(node, list):
-                kinds = {_toml_kind(v) for v in node}
+                kinds = {toml_kind(v) for v in node}
                 if len(kinds) > 1:
                     pos = self.pos.get(path)
                     if pos is not None and pos.value is not None:
@@ -226,7 +215,7 @@ class _Run:
         values = [cloud.get(k) for k in ("docker", "project", "hardware")]
         return all(isinstance(v, str) and not v.strip() for v in values)
 
-    def specs(self) -> list[_KeySpec]:
+    def specs(self) -> list[KeySpec]:
         return [s for s in self.check.specs if s.schema == self.schema]
 
     def table(self, name: str) -> Optional[Mapping[str, Any]]:
@@ -260,15 +249,15 @@ class _Run:
                     )
                 continue
             value = table[spec.key]
-            problem = _type_problem(spec, value)
+            problem = type_problem(spec, value)
             if problem is None:
                 problem = self.value_problem(spec, value)
             if problem is not None:
                 yield self.diag("MSE402", self.pos.span(where), detail=f"`{shown}` {problem}")
 
-    def value_problem(self, spec: _KeySpec, value: Any) -> Optional[str]:
+    def value_problem(self, spec: KeySpec, value: Any) -> Optional[str]:
         if spec.type == "str":
-            text = _pydantic_str(value)
+            text = pydantic_str(value)
             if spec.strip:
                 text = text.strip()
             if spec.min is not None and len(text) < spec.min:
@@ -282,7 +271,7 @@ class _Run:
             if spec.key == "healthcheck_endpoint" and not text.startswith("/"):
                 return f"= {value!r} does not start with `/`: mse-cli refuses it"
             if spec.key == "python_application":
-                return _app_problem(text)
+                return app_problem(text)
         if spec.type == "list_str":
             for item in value:
                 if isinstance(item, (dict, list, dt.date, dt.time)):
@@ -346,14 +335,14 @@ class _Run:
             raw = raw if len(raw) <= 60 else raw[:57] + "..."
             if new == shown_old:
                 continue  # the same in 1.x
-            if isinstance(node, str) and _inline_pem(node):
+            if isinstance(node, str) and inline_pem(node):
                 # a key or certificate written inline (pre-0.9): never quoted, and 1.x wants
                 # the path of a file that holds it
                 mapping.append(f"`{shown_old} = <a PEM block>` -> `{new} = <its file's path>`")
             elif new:
                 value = self.check.legacy_values.get((old, node)) if isinstance(node, str) else None
                 mapping.append(
-                    f"`{shown_old} = {raw}` -> `{new} = {_quote(value) if value else raw}`"
+                    f"`{shown_old} = {raw}` -> `{new} = {toml_string(value) if value else raw}`"
                 )
             else:
                 mapping.append(f"`{shown_old}` -> none (remove it)")
@@ -394,7 +383,7 @@ class _Run:
             value = values.get(key) if isinstance(values, dict) else None
             if not isinstance(value, str):
                 continue
-            if table.endswith("ssl") and _inline_pem(value):
+            if table.endswith("ssl") and inline_pem(value):
                 continue  # the key or certificate itself (pre-0.9 files held them inline)
             target = folder / value
             if path_is(target, "dir" if is_dir else "file"):
@@ -414,11 +403,12 @@ class _Run:
             consequence = (
                 "mse-cli stops before deploying" if is_dir else "it must be there when you deploy"
             )
+            where = relative(target, folder)
             yield self.diag(
                 "MSE407",
                 self.pos.span(_path(table, key)),
                 None if is_dir else Severity.WARNING,
-                detail=f"`{shown} = {value!r}`: {_rel(target, folder)} {what}{note}; {consequence}",
+                detail=f"`{shown} = {value!r}`: {where} {what}{note}; {consequence}",
             )
 
     # -- MSE408 --------------------------------------------------------------------------------
@@ -431,7 +421,7 @@ class _Run:
             return
         value = values["expiration_date"]
         span = self.pos.span(_path(table, "expiration_date"))
-        when = _pydantic_datetime(value)
+        when = pydantic_datetime(value)
         shown = _shown(table, "expiration_date")
         if when is None:
             yield self.diag(
@@ -496,7 +486,7 @@ class _Run:
                 "20230810125234"
             )
         dated = any(name.startswith(p) for p in self.check.dated_images)
-        if dated and (not self.check.dated_tag.match(tag) or _bad_date(tag)):
+        if dated and (not self.check.dated_tag.match(tag) or bad_date(tag)):
             return (
                 f"has the tag {tag!r}, which is not a build date (YYYYMMDDhhmmss, e.g. "
                 "20230810125234): no such image"
@@ -510,157 +500,3 @@ class _Run:
             yield self.diag(
                 "MSE410", self.pos.span(("tests_cmd",)), value=self.pos.value_text(("tests_cmd",))
             )
-
-
-def _toml_kind(value: Any) -> str:
-    """toml 0.10.2's notion of an array item's type: arrays of any arrays are homogeneous."""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (dt.datetime, dt.date, dt.time)):
-        return "datetime"
-    for kind in (str, int, float, list, dict):
-        if isinstance(value, kind):
-            return kind.__name__
-    return type(value).__name__
-
-
-def _rel(target: Path, folder: Path) -> str:
-    try:
-        return target.relative_to(folder).as_posix()
-    except ValueError:
-        return target.as_posix()
-
-
-def _quote(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _inline_pem(value: str) -> bool:
-    """A PEM block written in mse.toml itself, not the path of a file."""
-    return value.lstrip().startswith("-----BEGIN ")
-
-
-def _bad_date(tag: str) -> bool:
-    try:
-        dt.datetime.strptime(tag, "%Y%m%d%H%M%S")
-    except ValueError:
-        return True
-    return False
-
-
-def _pydantic_str(value: Any) -> str:
-    if isinstance(value, bool):
-        return str(value)
-    return value if isinstance(value, str) else str(value)
-
-
-def _type_problem(spec: _KeySpec, value: Any) -> Optional[str]:
-    """pydantic v1's coercions: str takes numbers and booleans; Path only strings."""
-    kind = spec.type
-    if kind == "str":
-        ok = isinstance(value, (str, int, float))
-        need = "a string"
-    elif kind == "path":
-        ok = isinstance(value, str)
-        need = "a path (a string)"
-    elif kind == "list_str":
-        ok = isinstance(value, list)
-        need = "a list of strings"
-    elif kind == "table":
-        ok = isinstance(value, dict)
-        need = "a table"
-    elif kind == "bool":
-        ok = isinstance(value, (bool, int, str))
-        need = "a boolean"
-    else:
-        return None  # datetime: MSE408
-    if ok:
-        return None
-    return f"must be {need}, not {_toml_type(value)}: mse-cli refuses the file"
-
-
-def _toml_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, (dt.datetime, dt.date, dt.time)):
-        return "a date/time"
-    return type(value).__name__
-
-
-def _app_problem(text: str) -> Optional[str]:
-    parts = text.split(":")
-    if len(parts) != 2:
-        return (
-            f"= {text!r} is not `module:variable` with exactly one `:`: mse-cli refuses it "
-            "at deploy"
-        )
-    module, variable = parts
-    if not module or not all(p.isidentifier() for p in module.split(".")):
-        return f"= {text!r}: {module!r} is not a module name (dotted identifiers)"
-    if not variable.isidentifier() or keyword.iskeyword(variable):
-        why = (
-            "the enclave reads the variable with getattr and never calls it"
-            if "(" in variable
-            else "the enclave reads one attribute of the module with getattr"
-        )
-        return f"= {text!r}: {variable!r} is not a variable name ({why})"
-    return None
-
-
-def _pydantic_datetime(value: Any) -> Optional[dt.datetime]:
-    """``expiration_date`` as mse-cli's model reads it (aware), None when it cannot."""
-    if isinstance(value, dt.datetime):
-        return value if value.tzinfo is not None else value.astimezone()
-    if isinstance(value, (bool, dt.date, dt.time)):
-        return None
-    if isinstance(value, (int, float)):
-        return _unix(float(value))
-    if isinstance(value, str):
-        try:
-            return _unix(float(value))
-        except ValueError:
-            pass
-        m = _PYDANTIC_DATETIME.match(value)
-        if not m:
-            return None
-        g = m.groupdict()
-        tz: Optional[dt.tzinfo] = None
-        if g["tzinfo"] == "Z":
-            tz = dt.timezone.utc
-        elif g["tzinfo"]:
-            sign = -1 if g["tzinfo"][0] == "-" else 1
-            digits = g["tzinfo"][1:].replace(":", "")
-            offset = int(digits[:2]) * 60 + (int(digits[2:4]) if len(digits) > 2 else 0)
-            tz = dt.timezone(dt.timedelta(minutes=sign * offset))
-        try:
-            when = dt.datetime(
-                int(g["year"]),
-                int(g["month"]),
-                int(g["day"]),
-                int(g["hour"]),
-                int(g["minute"]),
-                int(g["second"] or 0),
-                int((g["microsecond"] or "0").ljust(6, "0")),
-                tzinfo=tz,
-            )
-        except ValueError:
-            return None
-        return when if when.tzinfo is not None else when.astimezone()
-    return None
-
-
-def _unix(seconds: float) -> Optional[dt.datetime]:
-    if abs(seconds) > 2e10:  # pydantic reads large numbers as milliseconds
-        seconds /= 1000
-    try:
-        return dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
-    except (OverflowError, OSError, ValueError):
-        return None

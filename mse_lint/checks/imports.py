@@ -24,7 +24,7 @@ from mse_lint.core.diagnostics import Diagnostic
 from mse_lint.core.settings import Settings
 
 if TYPE_CHECKING:
-    from mse_lint.checks.shipping import Distributions, Environment
+    from mse_lint.checks.distributions import Distributions, Environment
 
 _CATCHES_IMPORT_ERROR = frozenset(
     {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
@@ -52,7 +52,7 @@ class ImportsCheck:
     def dists(self) -> Distributions:
         """The packages the images and requirements provide: built, and the shipping module
         with its requirement parser imported, for the first file whose project ships."""
-        from mse_lint.checks.shipping import Distributions
+        from mse_lint.checks.distributions import Distributions
 
         return Distributions(self.catalog)
 

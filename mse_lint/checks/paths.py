@@ -37,7 +37,6 @@ from mse_lint.checks import words as file_words
 from mse_lint.core.catalog import Catalog
 from mse_lint.core.diagnostics import Diagnostic
 from mse_lint.core.record import Frozen, replace
-from mse_lint.core.record import set_field as _set
 from mse_lint.core.settings import Settings
 
 # position, keyword, path when absent, keyword of the folder it is relative to
@@ -63,32 +62,6 @@ class Api(Frozen):
     memory: tuple[str, ...] = ()
     uri: bool = False
 
-    def __init__(
-        self,
-        name: str,
-        method: bool = False,
-        write: tuple[Arg, ...] = (),
-        read: tuple[Arg, ...] = (),
-        path: Optional[Arg] = None,
-        self_role: Optional[str] = None,
-        mode: Optional[Mapping[str, Any]] = None,
-        dir: Optional[Arg] = None,
-        store: bool = False,
-        memory: tuple[str, ...] = (),
-        uri: bool = False,
-    ) -> None:
-        _set(self, "name", name)
-        _set(self, "method", method)
-        _set(self, "write", write)
-        _set(self, "read", read)
-        _set(self, "path", path)
-        _set(self, "self_role", self_role)
-        _set(self, "mode", mode)
-        _set(self, "dir", dir)
-        _set(self, "store", store)
-        _set(self, "memory", memory)
-        _set(self, "uri", uri)
-
 
 def _arg(raw: Mapping[str, Any]) -> Arg:
     return (raw.get("pos"), raw.get("arg"), raw.get("absent"), raw.get("base"))
@@ -113,10 +86,6 @@ def _api(raw: Mapping[str, Any]) -> Api:
 class Unsupported(Frozen):
     name: str
     why: str
-
-    def __init__(self, name: str, why: str) -> None:
-        _set(self, "name", name)
-        _set(self, "why", why)
 
     def matches(self, qname: str) -> bool:
         if "*" not in self.name:
@@ -217,22 +186,6 @@ class _Site(Frozen):
     node: ast.expr  # where to report
     values: tuple[PathValue, ...]
     call: ast.Call
-
-    def __init__(
-        self,
-        role: str,
-        api: Api,
-        ref: Ref,
-        node: ast.expr,
-        values: tuple[PathValue, ...],
-        call: ast.Call,
-    ) -> None:
-        _set(self, "role", role)
-        _set(self, "api", api)
-        _set(self, "ref", ref)
-        _set(self, "node", node)
-        _set(self, "values", values)
-        _set(self, "call", call)
 
 
 class _Run:

@@ -17,10 +17,9 @@ from mse_lint.checks import FileContext, LazyPattern, meets, name_needs
 from mse_lint.core.catalog import Catalog
 from mse_lint.core.diagnostics import Diagnostic
 from mse_lint.core.record import Frozen
-from mse_lint.core.record import set_field as _set
 
 if TYPE_CHECKING:
-    from mse_lint.checks.shipping import Distributions
+    from mse_lint.checks.distributions import Distributions
 
 # Where a value only decides a branch: `if shutil.which("x"):`, `x is None`, `not x`, `bool(x)`
 _TEST_PARENTS = (ast.If, ast.While, ast.IfExp, ast.Assert, ast.BoolOp, ast.UnaryOp)
@@ -36,28 +35,6 @@ class Entry(Frozen):
     signal: str = ""
     extra: str = ""
     receiver: str = ""
-
-    def __init__(
-        self,
-        name: str,
-        rule: str,
-        kind: str = "ref",
-        note: str = "",
-        arg: Optional[str] = None,
-        pos: Optional[int] = None,
-        signal: str = "",
-        extra: str = "",
-        receiver: str = "",
-    ) -> None:
-        _set(self, "name", name)
-        _set(self, "rule", rule)
-        _set(self, "kind", kind)
-        _set(self, "note", note)
-        _set(self, "arg", arg)
-        _set(self, "pos", pos)
-        _set(self, "signal", signal)
-        _set(self, "extra", extra)
-        _set(self, "receiver", receiver)
 
     def covers(self, qname: str) -> bool:
         return fnmatchcase(qname, self.name) if "*" in self.name else qname == self.name
@@ -402,7 +379,7 @@ class RuntimeCheck:
     def _dists(self) -> Distributions:
         """The images' dated package lists (pandas 2 brings tzdata, pandas 1.5 did not): built
         only for a file that names a zone other than UTC."""
-        from mse_lint.checks.shipping import Distributions
+        from mse_lint.checks.distributions import Distributions
 
         return Distributions(self.catalog)
 

@@ -17,13 +17,13 @@ import os
 import re
 import stat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 from mse_lint.checks import ProjectContext
 from mse_lint.core.catalog import Catalog
 from mse_lint.core.diagnostics import FILE_SPAN, Diagnostic
+from mse_lint.core.record import Frozen
 from mse_lint.core.redact import redact
 from mse_lint.core.safeio import read_head
 from mse_lint.core.settings import Settings
@@ -37,8 +37,7 @@ if TYPE_CHECKING:
     import pathspec
 
 
-@dataclass(frozen=True)
-class _FilePattern:
+class _FilePattern(Frozen):
     pattern: str
     why: str
     excepts: tuple[str, ...] = ()

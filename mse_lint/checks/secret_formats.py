@@ -53,7 +53,6 @@ from mse_lint.checks import words as file_words
 from mse_lint.core.catalog import Catalog
 from mse_lint.core.diagnostics import Diagnostic, Span
 from mse_lint.core.record import Frozen
-from mse_lint.core.record import set_field as _set
 from mse_lint.core.redact import redact
 from mse_lint.core.settings import Settings
 from mse_lint.core.userregex import UserRegex
@@ -85,26 +84,6 @@ class Format(Frozen):
     precheck: Optional[re.Pattern[str]] = None
     allow: frozenset[str] = frozenset()
     user: bool = False  # from the settings: run with a time budget (mse_lint.core.userregex)
-
-    def __init__(
-        self,
-        id: str,
-        name: str,
-        pattern: str,
-        group: Union[int, str] = 0,
-        keywords: tuple[str, ...] = (),
-        precheck: Optional[re.Pattern[str]] = None,
-        allow: frozenset[str] = frozenset(),
-        user: bool = False,
-    ) -> None:
-        _set(self, "id", id)
-        _set(self, "name", name)
-        _set(self, "pattern", pattern)
-        _set(self, "group", group)
-        _set(self, "keywords", keywords)
-        _set(self, "precheck", precheck)
-        _set(self, "allow", allow)
-        _set(self, "user", user)
 
     @functools.cached_property
     def regex(self) -> Union[re.Pattern[str], UserRegex]:

@@ -718,7 +718,7 @@ class Engine:
         """A file this interpreter rejects but a newer Python parses: MSE506 at each construct
         newer than the target, or, when the target itself can parse it, a notice that this
         interpreter is too old to check it. None: a genuine syntax error (MSE001)."""
-        from mse_lint.checks.compat import feature_diagnostic, unparsable_features
+        from mse_lint.checks.compat.unparsable import feature_diagnostic, unparsable_features
 
         if any(limit in (exc.msg or "") for limit in _NESTING_LIMITS):
             return None  # a limit of CPython's parser: no Python version accepts the file
