@@ -66,17 +66,6 @@ def entries(
     return [e for e in out if e is not None]
 
 
-def split(
-    diagnostics: Sequence[Diagnostic], current: Sequence[Entry], known: frozenset[Entry]
-) -> tuple[list[Diagnostic], list[Diagnostic]]:
-    """(new, baselined): ``current`` is ``entries(diagnostics, ...)``."""
-    new: list[Diagnostic] = []
-    old: list[Diagnostic] = []
-    for d, e in zip(diagnostics, current):
-        (old if e in known else new).append(d)
-    return new, old
-
-
 def dumps(recorded: Sequence[Entry]) -> str:
     """Deterministic text: the same findings always give the same bytes. Sorted by path first,
     so that the entries of one file stay together and branches that touch different files

@@ -13,6 +13,7 @@ from mse_lint.core.diagnostics import Diagnostic, Notice
 from mse_lint.core.record import replace
 from mse_lint.core.redact import Redactor, TextJudge
 from mse_lint.core.settings import DEFAULT_TARGET_PYTHON, Settings
+from mse_lint.pipeline import filters
 from mse_lint.pipeline.cache import open_cache, refusal_message
 from mse_lint.pipeline.engine import Engine, RunResult
 from mse_lint.project.files import collect, display
@@ -99,8 +100,8 @@ def lint(
             whole = engine.run_project(pctx, str(cwd))
             if not group.whole:  # only mse.toml was named: only its findings
                 shown = display(Path(os.path.abspath(toml.path)), cwd)
-                whole.diagnostics = [d for d in whole.diagnostics if d.path == shown]
-                whole.suppressed = [d for d in whole.suppressed if d.path == shown]
+                whole.diagnostics = filters.in_paths(whole.diagnostics, (shown,))
+                whole.suppressed = filters.in_paths(whole.suppressed, (shown,))
             diagnostics.extend(whole.diagnostics)
             suppressed.extend(whole.suppressed)
             notices.extend(whole.notices)

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Optional
 
 from mse_lint.core.diagnostics import Notice
-from mse_lint.core.record import Mutable
-from mse_lint.pipeline.engine import FileJob
+from mse_lint.core.record import Frozen, Mutable, field
 from mse_lint.project.model import (
     DEFAULT_MAX_DEPTH,
     DEFAULT_MAX_FILES,
@@ -29,39 +28,27 @@ from mse_lint.project.model import (
 )
 
 
+class FileJob(Frozen):
+    """One file to check: where to open it and how the report names it."""
+
+    disk_path: str  # to open (absolute, or relative to the current folder)
+    display: str  # as reported (FileContext.path, Diagnostic.path)
+
+
 class Group(Mutable):
     project: Project
-    jobs: list[FileJob]
+    jobs: list[FileJob] = field(default_factory=list)
     # a path given covers the whole code dir: project-level checks (manifest, requirements,
     # mse.toml) run too; a run on named files (pre-commit) checks only those files
-    whole: bool
+    whole: bool = False
     # mse.toml itself was named (pre-commit on a changed mse.toml): its checks run
-    config: bool
-
-    def __init__(
-        self,
-        project: Project,
-        jobs: Optional[list[FileJob]] = None,
-        whole: bool = False,
-        config: bool = False,
-    ) -> None:
-        self.project = project
-        self.jobs = [] if jobs is None else jobs
-        self.whole = whole
-        self.config = config
+    config: bool = False
 
 
 class Collected(Mutable):
     groups: list[Group]
     notices: list[Notice]
-    skipped_unshipped: int
-
-    def __init__(
-        self, groups: list[Group], notices: list[Notice], skipped_unshipped: int = 0
-    ) -> None:
-        self.groups = groups
-        self.notices = notices
-        self.skipped_unshipped = skipped_unshipped
+    skipped_unshipped: int = 0
 
 
 def display(path: Path, cwd: Path) -> str:
