@@ -30,7 +30,7 @@ from mse_lint.checks.secret_pass import _Bound
 from mse_lint.checks.secret_settings import Charset
 from mse_lint.checks.shipping import _Junk
 from mse_lint.core.catalog import Catalog, Rule
-from mse_lint.core.diagnostics import Diagnostic, Notice, Severity, Span
+from mse_lint.core.diagnostics import Diagnostic, Edit, Fix, Notice, Severity, Span
 from mse_lint.core.record import Frozen, FrozenInstanceError, Mutable, Record, field, replace
 from mse_lint.core.settings import SecretSettings, Settings
 from mse_lint.pipeline.engine import FileJob, FileResult, RunResult
@@ -55,6 +55,8 @@ SAMPLES: list[Record] = [
     Span(1, 2, 3, 4),
     Diagnostic("a.py", Span(1, 1, 1, 2), "MSE101", Severity.ERROR, "msg", "fix", 1, True),
     Notice("m", "a.py", 3),
+    Edit("a.py", Span(1, 1, 1, 4), "new"),
+    Fix("mend", (Edit("a.py", Span(1, 1, 1, 4), "new"),), True),
     RULE,
     Catalog({"MSE101": RULE}, {"process": {"k": [1]}}, "abc"),
     SecretSettings((("id", "x+"),), ("v",), ("r",)),

@@ -27,7 +27,8 @@ from mse_lint.core.redact import Redactor, TextJudge, judging_settings, span_val
 from mse_lint.core.settings import DEFAULT_TARGET_PYTHON, Settings
 from mse_lint.pipeline import filters
 from mse_lint.pipeline import suppressions as suppress
-from mse_lint.pipeline.cache import Entry, ResultCache, encode, file_key
+from mse_lint.pipeline.cache import ResultCache, file_key
+from mse_lint.pipeline.cache_entry import Entry, encode
 from mse_lint.pipeline.parallel import check_in_pool, cpu_count, gc_tuned
 from mse_lint.project.files import FileJob
 from mse_lint.source.decode import NotDecoded, decode_source, display_text, size_text
@@ -544,7 +545,7 @@ class Engine:
         computed = self._compute([jobs[i] for i in pending], workers, notices, on_file)
         for i, (key, r) in zip(pending, computed):
             results[i] = r
-            if cache is not None and key is not None:
+            if cache is not None and key is not None and not _edits_hold_secrets(r):
                 cache.put(
                     key, encode(r.diagnostics, r.suppressed, r.notices, r.checked, r.secret_spans)
                 )
@@ -645,6 +646,21 @@ def _gather(results: Iterable[tuple[str, FileResult]], notices: list[Notice]) ->
     diags.sort(key=Diagnostic.sort_key)
     suppressed.sort(key=Diagnostic.sort_key)
     return RunResult(diags, suppressed, notices, checked, unreadable, secrets=secrets)
+
+
+def _edits_hold_secrets(r: FileResult) -> bool:
+    """Whether a fix of the file's findings writes one of its secrets: the cache holds no
+    secret, and an edit's text cannot be masked without breaking the fix, so such a result is
+    not cached."""
+    if not r.secret_values:
+        return False
+    texts = [
+        e.replacement
+        for d in (*r.diagnostics, *r.suppressed)
+        if d.autofix is not None
+        for e in d.autofix.edits
+    ]
+    return any(v in t for t in texts for v in r.secret_values)
 
 
 def _too_large(size: int, most: int) -> str:
