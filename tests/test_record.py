@@ -36,8 +36,9 @@ from mse_lint.core.settings import SecretSettings, Settings
 from mse_lint.pipeline.engine import FileJob, FileResult, RunResult
 from mse_lint.pipeline.suppressions import Suppression
 from mse_lint.project.files import Collected, Group
-from mse_lint.project.model import Fate, Manifest, ManifestEntry, MseToml, Project, TomlProblem
+from mse_lint.project.model import Fate, Manifest, ManifestEntry, MseToml, Project
 from mse_lint.project.target import Target
+from mse_lint.project.tomlpos import KeyPos, TomlProblem
 from mse_lint.report import Report, Where
 
 TREE = ast.parse("app = Flask(__name__)\n")
@@ -69,6 +70,7 @@ SAMPLES: list[Record] = [
     ManifestEntry("a.py", Fate.CLEAR, 3, None, None, False),
     Manifest(Path("/c"), ("*.pyc",), (ManifestEntry("a.py", Fate.CLEAR),)),
     TomlProblem(1, 2, "bad"),
+    KeyPos(Span(1, 1, 1, 4), Span(1, 7, 1, 9), "'x'"),
     MseToml(Path("mse.toml"), {"name": "x"}, "name = 'x'", None),
     PROJECT,
     Report([], [], [], 1, 0.5, Catalog({})),

@@ -10,6 +10,11 @@ environment (``os.getenv("HOME")`` is ``/root``; a variable the enclave does not
 default or nothing), ``tempfile``, ``__file__`` (``/mse-app/<its place in the code dir>``).
 Anything else (a parameter, a call result, an attribute of an object) is unknown: no value, and
 the checks never report it.
+
+Why one module of about 750 lines: it is one recursive evaluator (``Evaluator``) with a method per
+kind of expression, the value record it builds and the catalogue data it reads (``Places``,
+``Rules``); its methods call each other for every sub-expression, so a split would only spread
+one recursion over files.
 """
 
 from __future__ import annotations

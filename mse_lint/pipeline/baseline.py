@@ -17,12 +17,12 @@ import json
 import os
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 from mse_lint.core.atomic import write_atomic
 from mse_lint.core.diagnostics import Diagnostic
+from mse_lint.core.record import Frozen
 from mse_lint.core.redact import Redactor
 from mse_lint.report.source import Sources, line_hash, shown_path
 
@@ -36,8 +36,7 @@ class BaselineError(Exception):
     """The baseline file cannot be read, written or understood (exit code 2)."""
 
 
-@dataclass(frozen=True, order=True)
-class Entry:
+class Entry(Frozen):
     rule: str
     path: str  # relative to the baseline file's folder, `/` separators
     line_hash: str

@@ -1,7 +1,12 @@
 """One file, or one project's files, through the checks: decoded and parsed (mse_lint.source),
 checked by the families that want it, filtered (mse_lint.pipeline.filters), its secrets masked,
 served from or stored in the cache, and many files spread over worker processes
-(mse_lint.pipeline.parallel)."""
+(mse_lint.pipeline.parallel).
+
+Why about 670 lines: what is left is the Engine class, one object holding the checks and the
+secret judges built once per run (what the worker processes inherit), and the order in which a
+file meets them; every step it calls (decoding, parsing, filtering, the cache entry, the pool)
+lives in its own module."""
 
 from __future__ import annotations
 
@@ -487,7 +492,7 @@ class Engine:
         )
 
     # -- the project as a whole ----------------------------------------------------------------
-    def run_project(self, ctx: ProjectContext, cwd: Optional[str] = None) -> RunResult:
+    def check_project(self, ctx: ProjectContext, cwd: Optional[str] = None) -> RunResult:
         """Project-level checks (manifest, requirements, secrets files, mse.toml)."""
         found: dict[str, list[Diagnostic]] = {}
         for check in build_project_checks(self.catalog, self.enabled, self.settings):
@@ -529,7 +534,7 @@ class Engine:
         return result
 
     # -- many files ----------------------------------------------------------------------------
-    def run(
+    def check_files(
         self,
         jobs: Sequence[FileJob],
         workers: int = 0,

@@ -5,12 +5,11 @@ built on first use)."""
 from __future__ import annotations
 
 import os
-import re
 import stat
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from mse_lint.core.record import Frozen, Mutable, replace
 from mse_lint.core.safeio import read_regular, refusal
@@ -27,6 +26,9 @@ from mse_lint.project.manifest import (
     read_mseignore,
 )
 
+if TYPE_CHECKING:  # imported when a file is read: a run without mse.toml never needs it
+    from mse_lint.project.tomlpos import TomlProblem
+
 # what the check modules, the command line and the tests import from here
 __all__ = [
     "DEFAULT_MAX_DEPTH",
@@ -37,7 +39,6 @@ __all__ = [
     "MseToml",
     "Project",
     "ProjectError",
-    "TomlProblem",
     "build_manifest",
     "discover",
     "fate_of",
@@ -50,14 +51,6 @@ __all__ = [
 
 
 # ------------------------------------------------------------------------------------------------
-class TomlProblem(Frozen):
-    """Why mse.toml could not be read: where (1-based line and column) and what."""
-
-    line: int
-    col: int
-    message: str
-
-
 class MseToml(Frozen):
     path: Path
     data: Mapping[str, Any]
@@ -87,25 +80,6 @@ class MseToml(Frozen):
         return value if isinstance(value, str) else None
 
 
-_TOML_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
-
-
-def toml_problem(text: str, exc: Exception) -> TomlProblem:
-    """The position tomllib/tomli gives in its message ("(at line 3, column 7)")."""
-    message = str(exc)
-    line = getattr(exc, "lineno", None)
-    col = getattr(exc, "colno", None)
-    m = _TOML_AT.search(message)
-    if m:
-        line, col = int(m.group(1)), int(m.group(2))
-        message = message[: m.start()]
-    elif message.endswith("(at end of document)"):
-        message = message[: -len("(at end of document)")].rstrip()
-        lines = text.splitlines() or [""]
-        line, col = len(lines), len(lines[-1]) + 1
-    return TomlProblem(int(line or 1), int(col or 1), message)
-
-
 def load_mse_toml(path: Path) -> MseToml:
     """mse.toml as data. A file that does not parse is not an error here: it is returned with
     ``error`` set (the config checks report it) and empty data."""
@@ -113,6 +87,8 @@ def load_mse_toml(path: Path) -> MseToml:
         import tomllib  # here, not at the top: a run without TOML to read never imports it
     else:  # pragma: no cover
         import tomli as tomllib
+    from mse_lint.project.tomlpos import TomlProblem, not_utf8, toml_problem
+
     try:
         raw = read_regular(path, "mse.toml")
     except OSError as exc:
@@ -120,11 +96,7 @@ def load_mse_toml(path: Path) -> MseToml:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        before = raw[: exc.start]
-        line = before.count(b"\n") + 1
-        col = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace")) + 1
-        problem = TomlProblem(line, col, f"byte 0x{raw[exc.start]:02x} is not valid UTF-8")
-        return MseToml(path, {}, raw.decode("utf-8", "replace"), problem)
+        return MseToml(path, {}, raw.decode("utf-8", "replace"), not_utf8(raw, exc))
     from mse_lint.source.nesting import MSE_TOML_TOO_DEEP, toml_too_deep
 
     deep = toml_too_deep(text)
