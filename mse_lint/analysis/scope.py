@@ -746,9 +746,9 @@ class ModuleIndex:
                 rkind = type(root)
                 if record and (rkind is _Name or rkind is _Call):
                     attrs.reverse()
-                    self._order += 1
-                    head = (chain, root, tuple(attrs), scope, self._order)
-                    refs.append(_tuple_new(Ref, (*head, in_main, stmt, call, path)))
+                    self._order = order = self._order + 1
+                    ref = (chain, root, tuple(attrs), scope, order, in_main, stmt, call, path)
+                    refs.append(_tuple_new(Ref, ref))
                 if call is not None:
                     stack.extend(reversed(self._call_args(call)))
                 if rkind is not _Name:
