@@ -373,7 +373,7 @@ def test_a_stdlib_is_clean_for_its_own_version(
         for p in ([found[-1] / n] if n.endswith(".py") else sorted((found[-1] / n).rglob("*.py")))
     ]
     engine = Engine(catalog, Settings(select=("MSE506",), target_python=version))
-    report = engine.run([FileJob(str(p), p.name) for p in files], workers=1)
+    report = engine.check_files([FileJob(str(p), p.name) for p in files], workers=1)
     assert report.files_checked == len(files) > 80
     assert [(d.path, d.span.line, d.message) for d in report.diagnostics] == []
 

@@ -122,8 +122,8 @@ def test_parallel_and_serial_runs_agree(tmp_path: Path) -> None:
         p.write_text(body)
         jobs.append(FileJob(str(p), p.name))
     engine = Engine(CATALOG, Settings())
-    serial = engine.run(jobs, workers=1)
-    parallel = engine.run(jobs, workers=2)
+    serial = engine.check_files(jobs, workers=1)
+    parallel = engine.check_files(jobs, workers=2)
     assert serial.diagnostics == parallel.diagnostics
     # 20 files fork, 9 do not parse; 3 of those 9 would fork too but a broken file has no AST
     assert len(serial.diagnostics) == 20 + 9 - 3

@@ -30,14 +30,15 @@ from mse_lint.checks.secret_pass import _Bound
 from mse_lint.checks.secret_settings import Charset
 from mse_lint.checks.shipping import _Junk
 from mse_lint.core.catalog import Catalog, Rule
-from mse_lint.core.diagnostics import Diagnostic, Notice, Severity, Span
+from mse_lint.core.diagnostics import Diagnostic, Edit, Fix, Notice, Severity, Span
 from mse_lint.core.record import Frozen, FrozenInstanceError, Mutable, Record, field, replace
 from mse_lint.core.settings import SecretSettings, Settings
 from mse_lint.pipeline.engine import FileJob, FileResult, RunResult
 from mse_lint.pipeline.suppressions import Suppression
 from mse_lint.project.files import Collected, Group
-from mse_lint.project.model import Fate, Manifest, ManifestEntry, MseToml, Project, TomlProblem
+from mse_lint.project.model import Fate, Manifest, ManifestEntry, MseToml, Project
 from mse_lint.project.target import Target
+from mse_lint.project.tomlpos import KeyPos, TomlProblem
 from mse_lint.report import Report, Where
 
 TREE = ast.parse("app = Flask(__name__)\n")
@@ -55,6 +56,8 @@ SAMPLES: list[Record] = [
     Span(1, 2, 3, 4),
     Diagnostic("a.py", Span(1, 1, 1, 2), "MSE101", Severity.ERROR, "msg", "fix", 1, True),
     Notice("m", "a.py", 3),
+    Edit("a.py", Span(1, 1, 1, 4), "new"),
+    Fix("mend", (Edit("a.py", Span(1, 1, 1, 4), "new"),), True),
     RULE,
     Catalog({"MSE101": RULE}, {"process": {"k": [1]}}, "abc"),
     SecretSettings((("id", "x+"),), ("v",), ("r",)),
@@ -67,6 +70,7 @@ SAMPLES: list[Record] = [
     ManifestEntry("a.py", Fate.CLEAR, 3, None, None, False),
     Manifest(Path("/c"), ("*.pyc",), (ManifestEntry("a.py", Fate.CLEAR),)),
     TomlProblem(1, 2, "bad"),
+    KeyPos(Span(1, 1, 1, 4), Span(1, 7, 1, 9), "'x'"),
     MseToml(Path("mse.toml"), {"name": "x"}, "name = 'x'", None),
     PROJECT,
     Report([], [], [], 1, 0.5, Catalog({})),

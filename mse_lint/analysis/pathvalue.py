@@ -10,6 +10,11 @@ environment (``os.getenv("HOME")`` is ``/root``; a variable the enclave does not
 default or nothing), ``tempfile``, ``__file__`` (``/mse-app/<its place in the code dir>``).
 Anything else (a parameter, a call result, an attribute of an object) is unknown: no value, and
 the checks never report it.
+
+Why one module of about 750 lines: it is one recursive evaluator (``Evaluator``) with a method per
+kind of expression, the value record it builds and the catalogue data it reads (``Places``,
+``Rules``); its methods call each other for every sub-expression, so a split would only spread
+one recursion over files.
 """
 
 from __future__ import annotations
@@ -24,7 +29,6 @@ from typing import Any, Optional
 from mse_lint.analysis.astwalk import children, walk
 from mse_lint.analysis.scope import ModuleIndex, Ref
 from mse_lint.core.record import Frozen, replace
-from mse_lint.core.record import set_field as _set
 
 MORE_PARTS = "/"  # more path components follow the known text
 MORE_CHARS = "…"  # more characters follow the known text directly
@@ -158,16 +162,6 @@ class Places(Frozen):
     env: Mapping[str, tuple[str, Optional[str]]]  # variable -> (value or "", root or None)
     code_root: str = "/mse-app"
 
-    def __init__(
-        self,
-        roots: Mapping[str, str],
-        env: Mapping[str, tuple[str, Optional[str]]],
-        code_root: str = "/mse-app",
-    ) -> None:
-        _set(self, "roots", roots)
-        _set(self, "env", env)
-        _set(self, "code_root", code_root)
-
     def place(self, v: PathValue) -> Optional[str]:
         """The root an absolute value is under, "OTHER", or None when it cannot be known."""
         t = v.text
@@ -213,24 +207,6 @@ class Rules(Frozen):
     env_calls: Mapping[str, tuple[Optional[int], Optional[str]]]  # qname -> default arg
     env_mappings: frozenset[str]
     dirs: Mapping[str, tuple[Optional[int], Optional[str]]]  # tempfile qname -> its `dir` arg
-
-    def __init__(
-        self,
-        values: Mapping[str, str],
-        methods: Mapping[str, str],
-        constants: Mapping[str, str],
-        aliases: Mapping[str, str],
-        env_calls: Mapping[str, tuple[Optional[int], Optional[str]]],
-        env_mappings: frozenset[str],
-        dirs: Mapping[str, tuple[Optional[int], Optional[str]]],
-    ) -> None:
-        _set(self, "values", values)
-        _set(self, "methods", methods)
-        _set(self, "constants", constants)
-        _set(self, "aliases", aliases)
-        _set(self, "env_calls", env_calls)
-        _set(self, "env_mappings", env_mappings)
-        _set(self, "dirs", dirs)
 
     def normal(self, qname: str) -> str:
         head, _, rest = qname.partition(".")

@@ -21,6 +21,13 @@ The pass also records the places the checks look at: reference chains (``a.b.c``
 context, optionally the callee of a call), attribute stores, and import statements. Code that
 only names types is not recorded: annotations, the class argument of ``isinstance``/``issubclass``
 and ``if TYPE_CHECKING:`` blocks (whose imports are still bound, for the annotations).
+
+Why one module of about 1,000 lines: the binder, the resolver and the records they share
+(``Scope``, ``Binding``, ``Ref``) are one algorithm over one pass. The resolver reads the
+binder's private state (the branch paths, the order counter, the deferred function bodies)
+at every use, and that state is laid out for speed (tuples made with ``tuple.__new__``, no
+attribute lookups in the walk): splitting it would make that state a public interface in
+exchange for no separately usable part.
 """
 
 from __future__ import annotations
@@ -37,7 +44,9 @@ _BUILTIN_NAMES = frozenset(dir(builtins))
 _DYNAMIC_IMPORTERS = {"builtins.__import__", "importlib.import_module", "importlib.__import__"}
 _TYPE_TESTS = frozenset({"isinstance", "issubclass"})
 
-Path = tuple[tuple[int, int], ...]
+# Where a binding or a use sits among the branches of its scope: (branch statement, arm) pairs,
+# outermost first (not a file path)
+BranchPath = tuple[tuple[int, int], ...]
 _MAX_CALL_CHAIN = 16
 
 
@@ -75,7 +84,7 @@ class Binding:
     def __init__(
         self,
         order: int,
-        path: Path,
+        path: BranchPath,
         scope: Scope,
         static: Optional[Value] = None,
         expr: Optional[ast.expr] = None,
@@ -90,7 +99,7 @@ class Binding:
 class Scope:
     __slots__ = ("bindings", "globals", "kind", "nonlocals", "parent", "path", "stars")
 
-    def __init__(self, kind: str, parent: Optional[Scope], path: Path = ()) -> None:
+    def __init__(self, kind: str, parent: Optional[Scope], path: BranchPath = ()) -> None:
         self.kind = kind  # module | class | function | comprehension
         self.parent = parent
         self.path = path  # the branches the scope's definition sits in
@@ -113,7 +122,7 @@ class Ref(NamedTuple):
     in_main: bool
     stmt: ast.stmt
     call: Optional[ast.Call] = None
-    path: Path = ()
+    path: BranchPath = ()
 
 
 # A record made without the Python-level __new__ of a named tuple: all fields given, in order
@@ -127,7 +136,7 @@ class AttrStore(NamedTuple):
     order: int
     in_main: bool
     stmt: ast.stmt
-    path: Path = ()
+    path: BranchPath = ()
 
 
 class ImportSite(NamedTuple):
@@ -183,7 +192,7 @@ class ModuleIndex:
         self.stores: list[AttrStore] = []
         self.imports: list[ImportSite] = []
         self._order = 0
-        self._path: Path = ()  # immutable: records share it
+        self._path: BranchPath = ()  # immutable: records share it
         # Branching statements by id: how many branches rebinding a name makes it unconditional
         # (0: never, e.g. loops and if without else), and which ones are mutually exclusive.
         self._arity: dict[int, int] = {}
@@ -192,7 +201,7 @@ class ModuleIndex:
         self._annotation = 0  # > 0: names types only (annotations, TYPE_CHECKING); not recorded
         self._stmt: ast.stmt = ast.Pass()
         self._scope = self.module
-        self._deferred: list[tuple[ast.AST, Scope, Path, bool, bool]] = []
+        self._deferred: list[tuple[ast.AST, Scope, BranchPath, bool, bool]] = []
         self._visit_body(tree.body)
         self._run_deferred()
 
@@ -219,7 +228,7 @@ class ModuleIndex:
 
     # -- resolution ----------------------------------------------------------------------------
     def lookup(
-        self, scope: Scope, name: str, order: Optional[int], path: Optional[Path] = None
+        self, scope: Scope, name: str, order: Optional[int], path: Optional[BranchPath] = None
     ) -> list[Value]:
         """Values ``name`` may have when read in ``scope`` at ``order``, in branches ``path``.
 
@@ -235,7 +244,7 @@ class ModuleIndex:
         return out
 
     def reaching_bindings(
-        self, scope: Scope, name: str, order: Optional[int], path: Optional[Path] = None
+        self, scope: Scope, name: str, order: Optional[int], path: Optional[BranchPath] = None
     ) -> list[Binding]:
         """The bindings of ``name`` that may reach a read in ``scope`` at ``order`` (latest
         first), found as :meth:`lookup` finds values. A binding's ``expr`` is the bound value
@@ -244,7 +253,7 @@ class ModuleIndex:
         return self._reaching(scope, name, order, path) or []
 
     def _reaching(
-        self, scope: Scope, name: str, order: Optional[int], path: Optional[Path]
+        self, scope: Scope, name: str, order: Optional[int], path: Optional[BranchPath]
     ) -> Optional[list[Binding]]:
         """Scope walk shared by :meth:`lookup` and :meth:`reaching_bindings`; None when the
         name is not bound in any enclosing scope (a builtin, a star import, or unknown)."""
@@ -272,14 +281,16 @@ class ModuleIndex:
             s = s.parent
         return None
 
-    def _select(self, bindings: list[Binding], order: Optional[int], use: Path) -> list[Binding]:
+    def _select(
+        self, bindings: list[Binding], order: Optional[int], use: BranchPath
+    ) -> list[Binding]:
         """The bindings that may reach a use (latest first): walking back from the latest one
         before the use until a binding that runs on every path to it."""
         pre = bindings if order is None else [b for b in bindings if b.order < order]
         if not pre:
             pre = bindings  # a function local read before its binding: the name is never global
         out: list[Binding] = []
-        covered: dict[tuple[Path, int], set[int]] = {}
+        covered: dict[tuple[BranchPath, int], set[int]] = {}
         for b in reversed(pre):
             if self._excluded(b.path, use):
                 continue
@@ -288,7 +299,7 @@ class ModuleIndex:
                 break
         return out
 
-    def _excluded(self, path: Path, use: Path) -> bool:
+    def _excluded(self, path: BranchPath, use: BranchPath) -> bool:
         """The binding sits in another branch of an if/match that the use is in."""
         for x, y in zip(path, use):
             if x != y:
@@ -296,7 +307,7 @@ class ModuleIndex:
         return False
 
     def _reaches_all(
-        self, path: Path, use: Path, covered: dict[tuple[Path, int], set[int]]
+        self, path: BranchPath, use: BranchPath, covered: dict[tuple[BranchPath, int], set[int]]
     ) -> bool:
         """Whether the bindings seen so far (latest first) rebind the name on every path to
         ``use``, so that no earlier binding can reach it."""
@@ -335,7 +346,7 @@ class ModuleIndex:
         node: ast.expr,
         scope: Scope,
         order: Optional[int],
-        path: Optional[Path] = None,
+        path: Optional[BranchPath] = None,
         calls: int = 0,
     ) -> list[Value]:
         """Qualified names ``node`` may evaluate to (empty when unknown)."""
@@ -359,7 +370,7 @@ class ModuleIndex:
         call: ast.Call,
         scope: Scope,
         order: Optional[int],
-        path: Optional[Path] = None,
+        path: Optional[BranchPath] = None,
         calls: int = 0,
     ) -> list[Value]:
         out: list[Value] = []
@@ -689,36 +700,15 @@ class ModuleIndex:
         if kind is _Constant:
             return
         if kind is _Name and type(node.ctx) is _Load:  # type: ignore[attr-defined]
-            if not self._annotation:
-                self._order += 1
-                self.refs.append(
-                    _tuple_new(
-                        Ref,
-                        (
-                            node,
-                            node,
-                            (),
-                            self._scope,
-                            self._order,
-                            self._in_main,
-                            self._stmt,
-                            None,
-                            self._path,
-                        ),
-                    )
-                )
+            self._name_ref(node)
             return
         # Nothing below changes these for long: a comprehension, walrus or type test changes
         # and restores them before the walk goes on.
-        scope = self._scope
-        in_main = self._in_main
-        stmt = self._stmt
-        path = self._path
+        scope, in_main, stmt, path = self._scope, self._in_main, self._stmt, self._path
         record = not self._annotation
         refs = self.refs
         stack: list[Any] = [node]
-        pop = stack.pop
-        push = stack.append
+        pop, push = stack.pop, stack.append
         while stack:
             n = pop()
             kind = type(n)
@@ -734,11 +724,8 @@ class ModuleIndex:
                 if type(n.ctx) is _Load:
                     if record:
                         self._order += 1
-                        refs.append(
-                            _tuple_new(
-                                Ref, (n, n, (), scope, self._order, in_main, stmt, None, path)
-                            )
-                        )
+                        item = (n, n, (), scope, self._order, in_main, stmt, None, path)
+                        refs.append(_tuple_new(Ref, item))
                 else:
                     self._bind(n.id)
             elif kind is _Attribute or kind is _Call:
@@ -759,35 +746,11 @@ class ModuleIndex:
                 rkind = type(root)
                 if record and (rkind is _Name or rkind is _Call):
                     attrs.reverse()
-                    self._order += 1
-                    refs.append(
-                        _tuple_new(
-                            Ref,
-                            (
-                                chain,
-                                root,
-                                tuple(attrs),
-                                scope,
-                                self._order,
-                                in_main,
-                                stmt,
-                                call,
-                                path,
-                            ),
-                        )
-                    )
+                    self._order = order = self._order + 1
+                    ref = (chain, root, tuple(attrs), scope, order, in_main, stmt, call, path)
+                    refs.append(_tuple_new(Ref, ref))
                 if call is not None:
-                    args = call.args
-                    if call.keywords:
-                        args = [*args, *(k.value for k in call.keywords)]
-                    func = call.func
-                    if type(func) is _Name and func.id in _TYPE_TESTS and len(args) == 2:
-                        # isinstance(x, T): T is only compared against, never called
-                        self._annotation += 1
-                        self._expr(args[1])
-                        self._annotation -= 1
-                        args = args[:1]
-                    stack.extend(reversed(args))
+                    stack.extend(reversed(self._call_args(call)))
                 if rkind is not _Name:
                     push(root)
             elif kind in _COMPREHENSIONS:
@@ -797,14 +760,39 @@ class ModuleIndex:
                 self._defer(n)
             elif kind is ast.NamedExpr:
                 push(n.value)
-                if type(n.target) is _Name:
-                    saved = self._scope
-                    while self._scope.kind == "comprehension" and self._scope.parent:
-                        self._scope = self._scope.parent
-                    self._bind(n.target.id, expr=n.value)
-                    self._scope = saved
+                self._walrus(n)
             else:  # a dict (keys may be None), or a kind this table does not know: every child
                 stack.extend(reversed(children(n)))
+
+    def _name_ref(self, node: ast.expr) -> None:
+        """The chain of an expression that is one name read."""
+        if not self._annotation:
+            self._order += 1
+            item = (node, node, (), self._scope, self._order, self._in_main, self._stmt, None)
+            self.refs.append(_tuple_new(Ref, (*item, self._path)))
+
+    def _call_args(self, call: ast.Call) -> list[ast.expr]:
+        """The arguments of a call still to walk, in order; the type of ``isinstance(x, T)``
+        is walked here, as an annotation (only compared against, never called)."""
+        args = call.args
+        if call.keywords:
+            args = [*args, *(k.value for k in call.keywords)]
+        func = call.func
+        if type(func) is _Name and func.id in _TYPE_TESTS and len(args) == 2:
+            self._annotation += 1
+            self._expr(args[1])
+            self._annotation -= 1
+            args = args[:1]
+        return args
+
+    def _walrus(self, node: ast.NamedExpr) -> None:
+        """``(x := ...)`` binds ``x`` in the scope around any comprehension it is in."""
+        if type(node.target) is _Name:
+            saved = self._scope
+            while self._scope.kind == "comprehension" and self._scope.parent:
+                self._scope = self._scope.parent
+            self._bind(node.target.id, expr=node.value)
+            self._scope = saved
 
     def _comprehension(
         self, node: Union[ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp]

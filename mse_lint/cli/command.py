@@ -194,9 +194,9 @@ def _check(
     _emit(
         report, output_format, output, quiet, color, _where(paths, sarif_root, include_suppressed)
     )
-    worst = max((d.severity for d in diagnostics), default=None)
-    failing = worst is not None and worst >= settings.fail_on
-    return EXIT_FINDINGS if failing else EXIT_CLEAN
+    from mse_lint.pipeline.filters import fails
+
+    return EXIT_FINDINGS if fails(diagnostics, settings.fail_on) else EXIT_CLEAN
 
 
 def _repository_root(start: Path) -> Optional[Path]:
@@ -244,7 +244,9 @@ def _filter_baseline(
     current = bl.entries(
         diagnostics, bl.source_lines(diagnostics, cwd, redactor), bl.relative_to(path, cwd)
     )
-    new, old = bl.split(diagnostics, current, known)
+    from mse_lint.pipeline.filters import without_baseline
+
+    new, old = without_baseline(diagnostics, current, known)
     if old and not quiet:
         n = len(old)
         say(

@@ -6,7 +6,6 @@ import enum
 from typing import Optional
 
 from mse_lint.core.record import Frozen
-from mse_lint.core.record import set_field as _set
 
 
 class Severity(enum.IntEnum):
@@ -39,12 +38,6 @@ class Span(Frozen):
     end_line: int
     end_col: int
 
-    def __init__(self, line: int, col: int, end_line: int, end_col: int) -> None:
-        _set(self, "line", line)
-        _set(self, "col", col)
-        _set(self, "end_line", end_line)
-        _set(self, "end_col", end_col)
-
     def _key(self) -> tuple[int, int, int, int]:
         return (self.line, self.col, self.end_line, self.end_col)
 
@@ -73,6 +66,24 @@ class Span(Frozen):
 FILE_SPAN = Span(1, 1, 1, 2)
 
 
+class Edit(Frozen):
+    """One change of a file's text: the characters of ``span`` (1-based lines and columns, the
+    end exclusive; an empty span inserts) become ``replacement``."""
+
+    path: str  # the file, as Diagnostic.path names it
+    span: Span
+    replacement: str
+
+
+class Fix(Frozen):
+    """Edits that mend a finding, applied together or not at all. ``safe``: the app's behaviour
+    in the enclave changes only by no longer failing; an unsafe fix needs the user's decision."""
+
+    title: str  # what the fix does, for a person choosing it ("move app.run() under __main__")
+    edits: tuple[Edit, ...]
+    safe: bool = False
+
+
 class Diagnostic(Frozen):
     """One finding. ``path`` is relative to the report root, with ``/`` separators."""
 
@@ -90,28 +101,8 @@ class Diagnostic(Frozen):
     # True when the finding is about the file as a whole: reporters quote none of its lines
     # (a shipped secrets file or key, a binary, a symlink's target)
     whole_file: bool = False
-
-    def __init__(
-        self,
-        path: str,
-        span: Span,
-        rule: str,
-        severity: Severity,
-        message: str,
-        fix: Optional[str] = None,
-        stmt_line: int = 0,
-        secret: bool = False,
-        whole_file: bool = False,
-    ) -> None:
-        _set(self, "path", path)
-        _set(self, "span", span)
-        _set(self, "rule", rule)
-        _set(self, "severity", severity)
-        _set(self, "message", message)
-        _set(self, "fix", fix)
-        _set(self, "stmt_line", stmt_line)
-        _set(self, "secret", secret)
-        _set(self, "whole_file", whole_file)
+    # the edits that mend it, when a check knows them (the reporters do not show them yet)
+    autofix: Optional[Fix] = None
 
     def sort_key(self) -> tuple[str, Span, str, str]:
         return (self.path, self.span, self.rule, self.message)
@@ -123,13 +114,6 @@ class Notice(Frozen):
     message: str
     path: Optional[str] = None
     line: Optional[int] = None
-
-    def __init__(
-        self, message: str, path: Optional[str] = None, line: Optional[int] = None
-    ) -> None:
-        _set(self, "message", message)
-        _set(self, "path", path)
-        _set(self, "line", line)
 
     def render(self) -> str:
         where = ""

@@ -243,34 +243,6 @@ def judging_settings(settings: Any) -> Any:
     return replace(settings, secrets=replace(secrets, allowlist=(), allowlist_regex=()))
 
 
-def line_starts(text: str) -> list[int]:
-    """The offset where each line of ``text`` starts (lines as FileContext.lines splits them)."""
-    starts = [0]
-    for m in re.finditer(r"\r\n|\r|\n", text):
-        starts.append(m.end())
-    return starts
-
-
-def offsets_to_spans(
-    text: str, found: Iterable[tuple[int, int]]
-) -> list[tuple[int, int, int, int]]:
-    """Offsets in ``text`` as (line, col, end_line, end_col), 1-based, end exclusive."""
-    import bisect
-
-    found = list(found)
-    if not found:
-        return []
-    starts = line_starts(text)
-    out = []
-    for start, end in found:
-        if end <= start:
-            continue
-        i = bisect.bisect_right(starts, start) - 1
-        j = bisect.bisect_right(starts, end) - 1
-        out.append((i + 1, start - starts[i] + 1, j + 1, end - starts[j] + 1))
-    return out
-
-
 def span_values(lines: Sequence[str], spans: Iterable[tuple[int, int, int, int]]) -> list[str]:
     """The text at each span (a span over several lines gives one value per line piece)."""
     out: list[str] = []
@@ -285,10 +257,6 @@ def span_values(lines: Sequence[str], spans: Iterable[tuple[int, int, int, int]]
             if piece:
                 out.append(piece)
     return out
-
-
-def split_lines(text: str) -> list[str]:
-    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
 # -- the run's redactor ---------------------------------------------------------------------

@@ -17,12 +17,12 @@ import json
 import os
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 from mse_lint.core.atomic import write_atomic
 from mse_lint.core.diagnostics import Diagnostic
+from mse_lint.core.record import Frozen
 from mse_lint.core.redact import Redactor
 from mse_lint.report.source import Sources, line_hash, shown_path
 
@@ -36,8 +36,7 @@ class BaselineError(Exception):
     """The baseline file cannot be read, written or understood (exit code 2)."""
 
 
-@dataclass(frozen=True, order=True)
-class Entry:
+class Entry(Frozen):
     rule: str
     path: str  # relative to the baseline file's folder, `/` separators
     line_hash: str
@@ -64,17 +63,6 @@ def entries(
         seen[(rule, rel, digest)] = n + 1
         out[i] = Entry(rule, rel, digest, n)
     return [e for e in out if e is not None]
-
-
-def split(
-    diagnostics: Sequence[Diagnostic], current: Sequence[Entry], known: frozenset[Entry]
-) -> tuple[list[Diagnostic], list[Diagnostic]]:
-    """(new, baselined): ``current`` is ``entries(diagnostics, ...)``."""
-    new: list[Diagnostic] = []
-    old: list[Diagnostic] = []
-    for d, e in zip(diagnostics, current):
-        (old if e in known else new).append(d)
-    return new, old
 
 
 def dumps(recorded: Sequence[Entry]) -> str:

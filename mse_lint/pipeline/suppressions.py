@@ -11,10 +11,9 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterable, Iterator
-from typing import Optional
 
 from mse_lint.core.diagnostics import Diagnostic, Notice, Span
-from mse_lint.core.record import Mutable, replace
+from mse_lint.core.record import Mutable, field, replace
 
 _MSE = re.compile(
     r"#\s*mse-lint\s*:\s*(ignore-file|ignore)\b\s*(\[([^\]]*)\])?\s*(--\s*(.*))?", re.I
@@ -28,24 +27,8 @@ class Suppression(Mutable):
     col: int
     codes: tuple[str, ...]
     standalone: bool
-    file_level: bool
-    used: set[str]
-
-    def __init__(
-        self,
-        line: int,
-        col: int,
-        codes: tuple[str, ...],
-        standalone: bool,
-        file_level: bool = False,
-        used: Optional[set[str]] = None,
-    ) -> None:
-        self.line = line
-        self.col = col
-        self.codes = codes
-        self.standalone = standalone
-        self.file_level = file_level
-        self.used = set() if used is None else used
+    file_level: bool = False
+    used: set[str] = field(default_factory=set)
 
     def covers(self, rule: str) -> str | None:
         for c in self.codes:

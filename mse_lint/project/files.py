@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Optional
 
 from mse_lint.core.diagnostics import Notice
-from mse_lint.core.record import Mutable
-from mse_lint.pipeline.engine import FileJob
+from mse_lint.core.record import Frozen, Mutable, field
 from mse_lint.project.model import (
     DEFAULT_MAX_DEPTH,
     DEFAULT_MAX_FILES,
@@ -29,39 +28,27 @@ from mse_lint.project.model import (
 )
 
 
+class FileJob(Frozen):
+    """One file to check: where to open it and how the report names it."""
+
+    disk_path: str  # to open (absolute, or relative to the current folder)
+    display: str  # as reported (FileContext.path, Diagnostic.path)
+
+
 class Group(Mutable):
     project: Project
-    jobs: list[FileJob]
+    jobs: list[FileJob] = field(default_factory=list)
     # a path given covers the whole code dir: project-level checks (manifest, requirements,
     # mse.toml) run too; a run on named files (pre-commit) checks only those files
-    whole: bool
+    whole: bool = False
     # mse.toml itself was named (pre-commit on a changed mse.toml): its checks run
-    config: bool
-
-    def __init__(
-        self,
-        project: Project,
-        jobs: Optional[list[FileJob]] = None,
-        whole: bool = False,
-        config: bool = False,
-    ) -> None:
-        self.project = project
-        self.jobs = [] if jobs is None else jobs
-        self.whole = whole
-        self.config = config
+    config: bool = False
 
 
 class Collected(Mutable):
     groups: list[Group]
     notices: list[Notice]
-    skipped_unshipped: int
-
-    def __init__(
-        self, groups: list[Group], notices: list[Notice], skipped_unshipped: int = 0
-    ) -> None:
-        self.groups = groups
-        self.notices = notices
-        self.skipped_unshipped = skipped_unshipped
+    skipped_unshipped: int = 0
 
 
 def display(path: Path, cwd: Path) -> str:
@@ -250,129 +237,162 @@ def collect(
 ) -> Collected:
     """The projects' files to check. Notices of what the project walk could not read or list
     are the projects' own (``Project.read_notices``: the run reports them once per project)."""
-    cwd = (cwd or Path.cwd()).resolve()
-    notes: list[tuple[str, str]] = []  # (path, message) of the walks without a manifest
-    ignore_lines: dict[str, tuple[str, ...]] = {}  # code dir -> its .mseignore patterns
-    groups: dict[str, Group] = {}
-    notices: list[Notice] = []
-    said_no_toml = said_no_code = False
-    skipped = 0
-    seen: set[str] = set()
-    escaped: list[str] = []  # symlinks out of the project: never read (MSE207 reports them)
-    spec = None
-    if exclude:
-        import pathspec
+    c = _Collector((cwd or Path.cwd()).resolve(), exclude, max_files, max_depth)
+    for given in paths:
+        c.given(Path(os.path.abspath(given)))
+    return c.collected()
 
-        spec = pathspec.PathSpec.from_lines("gitwildmatch", exclude)
 
-    def add(group: Group, file: Path) -> None:
+class _Collector:
+    """What :func:`collect` gathers over the paths given, one after the other."""
+
+    def __init__(self, cwd: Path, exclude: Sequence[str], max_files: int, max_depth: int) -> None:
+        self.cwd = cwd
+        self.max_files, self.max_depth = max_files, max_depth
+        self.notes: list[tuple[str, str]] = []  # (path, message) of the walks without a manifest
+        self.ignore_lines: dict[str, tuple[str, ...]] = {}  # code dir -> its .mseignore patterns
+        self.groups: dict[str, Group] = {}
+        self.notices: list[Notice] = []
+        self.said_no_toml = self.said_no_code = False
+        self.skipped = 0
+        self.seen: set[str] = set()
+        self.escaped: list[str] = []  # symlinks out of the project: never read (MSE207 says so)
+        self.spec = None
+        if exclude:
+            import pathspec
+
+            self.spec = pathspec.PathSpec.from_lines("gitwildmatch", exclude)
+
+    def add(self, group: Group, file: Path) -> None:
         key = str(file)
-        if key in seen:
+        if key in self.seen:
             return
-        shown = display(file, cwd)
-        if spec is not None and spec.match_file(shown):
+        shown = display(file, self.cwd)
+        if self.spec is not None and self.spec.match_file(shown):
             return
-        seen.add(key)
+        self.seen.add(key)
         group.jobs.append(FileJob(key, shown))
 
-    for given in paths:
-        absolute = Path(os.path.abspath(given))
+    def walk(self, group: Group, folder: Path) -> None:
+        """Every Python file under a folder no manifest describes."""
+        for f in python_files(folder, self.escaped, self.notes, self.max_files, self.max_depth):
+            self.add(group, f)
+
+    def given(self, absolute: Path) -> None:
+        """One path of the command line."""
         project = discover(absolute)
         key = str(project.mse_toml.path) if project.mse_toml else f"none:{absolute}"
-        group = groups.get(key)
-        project.max_files, project.max_depth = max_files, max_depth
+        group = self.groups.get(key)
+        project.max_files, project.max_depth = self.max_files, self.max_depth
         if group is None:
-            group = groups[key] = Group(project)
-            notices.extend(Notice(n) for n in project.notices)
+            group = self.groups[key] = Group(project)
+            self.notices.extend(Notice(n) for n in project.notices)
         toml = project.mse_toml
         if toml is not None and absolute.is_file() and absolute.resolve() == toml.path.resolve():
             group.config = True
-            continue
-        if project.mse_toml is not None and project.code_dir is None:
-            # mse.toml is broken or names a code dir that is not there: the config checks say
-            # so (MSE401/MSE407) when the run covers mse.toml's folder
-            if absolute.is_dir() and _within(project.root.resolve(), absolute.resolve()):
-                group.whole = True
-            if not said_no_code:
-                notices.append(
-                    Notice(
-                        f"{project.code_dir_error or 'mse.toml names no usable code dir'}: "
-                        "checking every Python file under the given path as if it ships"
-                    )
-                )
-                said_no_code = True
-        elif (project.mse_toml is None or project.code_dir is None) and not said_no_toml:
-            notices.append(
-                Notice(
-                    f"no mse.toml found in {display(absolute, cwd) or '.'} or above: "
-                    "checking every Python file there as if it ships; the mse.toml and "
-                    "app checks (MSE401-MSE410, MSE412) are skipped"
-                )
-            )
-            said_no_toml = True
+            return
         if project.mse_toml is None or project.code_dir is None:
-            if absolute.is_dir():
-                for f in python_files(absolute, escaped, notes, max_files, max_depth):
-                    add(group, f)
-            elif absolute.is_file():
-                add(group, absolute)
-            else:
-                notes.append((str(absolute), "not a regular file: not checked"))
-            continue
+            self.without_code_dir(group, absolute)
+            return
         code = project.code_dir.resolve()
         target = absolute.resolve()
         if target.is_file():
-            if not _within(target, code):
-                skipped += 1
-                continue
-            rel = target.relative_to(code).as_posix()
-            patterns = ignore_lines.get(str(code))
-            if patterns is None:
-                patterns = ignore_lines[str(code)] = read_mseignore(code)
-            fate, _ = fate_of(rel, patterns)
-            if fate.ships and target.suffix == ".py":
-                add(group, absolute)
-            else:
-                skipped += 1
-            continue
+            self.named_file(group, absolute, target, code)
+            return
         # the folder holding mse.toml stands for the project, wherever its code dir is
         at_root = target == project.root.resolve()
         if at_root or _within(code, target) or _within(target, code):
             group.whole = group.whole or at_root or _within(code, target)
-            manifest = project.manifest()
-            assert manifest is not None
-            roots = [str(code), str(project.root.resolve())]
-            for entry in manifest.shipped():
-                if entry.is_dir or not entry.rel.endswith(".py"):
-                    continue
-                file = code / entry.rel
-                if not at_root and not _within(file, target):
-                    continue
-                if entry.link is not None and not _inside(os.path.realpath(file), roots):
-                    escaped.append(str(file))
-                    continue
-                parts = entry.rel.split("/")
-                if "site-packages" in parts or any(
-                    _is_venv(str(code.joinpath(*parts[:i]))) for i in range(1, len(parts))
-                ):
-                    continue
-                add(group, file)
+            self.shipped(group, code, target, at_root)
         else:
-            notices.append(
+            cwd = self.cwd
+            self.notices.append(
                 Notice(
                     f"{display(absolute, cwd)} is outside the code dir "
                     f"({display(code, cwd)}): nothing there ships; checked because it was named"
                 )
             )
-            for f in python_files(absolute, escaped, notes, max_files, max_depth):
-                add(group, f)
-    for path, message in notes:
-        notices.append(Notice(message, display(Path(path), cwd) or "."))
-    for path in sorted(set(escaped)):
-        notices.append(
-            Notice(
-                "a symlink to outside the project: not read (mse-cli would copy its target)",
-                display(Path(path), cwd),
+            self.walk(group, absolute)
+
+    def without_code_dir(self, group: Group, absolute: Path) -> None:
+        """A path of no project, or of one whose mse.toml names no usable code dir: every
+        Python file there, as if it shipped."""
+        project = group.project
+        if project.mse_toml is not None:
+            # mse.toml is broken or names a code dir that is not there: the config checks say
+            # so (MSE401/MSE407) when the run covers mse.toml's folder
+            if absolute.is_dir() and _within(project.root.resolve(), absolute.resolve()):
+                group.whole = True
+            if not self.said_no_code:
+                self.notices.append(
+                    Notice(
+                        f"{project.code_dir_error or 'mse.toml names no usable code dir'}: "
+                        "checking every Python file under the given path as if it ships"
+                    )
+                )
+                self.said_no_code = True
+        elif not self.said_no_toml:
+            self.notices.append(
+                Notice(
+                    f"no mse.toml found in {display(absolute, self.cwd) or '.'} or above: "
+                    "checking every Python file there as if it ships; the mse.toml and "
+                    "app checks (MSE401-MSE410, MSE412) are skipped"
+                )
             )
-        )
-    return Collected(list(groups.values()), notices, skipped)
+            self.said_no_toml = True
+        if absolute.is_dir():
+            self.walk(group, absolute)
+        elif absolute.is_file():
+            self.add(group, absolute)
+        else:
+            self.notes.append((str(absolute), "not a regular file: not checked"))
+
+    def named_file(self, group: Group, absolute: Path, target: Path, code: Path) -> None:
+        """A file named on the command line: checked when it ships and is Python."""
+        if not _within(target, code):
+            self.skipped += 1
+            return
+        rel = target.relative_to(code).as_posix()
+        patterns = self.ignore_lines.get(str(code))
+        if patterns is None:
+            patterns = self.ignore_lines[str(code)] = read_mseignore(code)
+        fate, _ = fate_of(rel, patterns)
+        if fate.ships and target.suffix == ".py":
+            self.add(group, absolute)
+        else:
+            self.skipped += 1
+
+    def shipped(self, group: Group, code: Path, target: Path, at_root: bool) -> None:
+        """The Python files that ship from the code dir, under ``target`` unless ``at_root``."""
+        project = group.project
+        manifest = project.manifest()
+        assert manifest is not None
+        roots = [str(code), str(project.root.resolve())]
+        for entry in manifest.shipped():
+            if entry.is_dir or not entry.rel.endswith(".py"):
+                continue
+            file = code / entry.rel
+            if not at_root and not _within(file, target):
+                continue
+            if entry.link is not None and not _inside(os.path.realpath(file), roots):
+                self.escaped.append(str(file))
+                continue
+            parts = entry.rel.split("/")
+            if "site-packages" in parts or any(
+                _is_venv(str(code.joinpath(*parts[:i]))) for i in range(1, len(parts))
+            ):
+                continue
+            self.add(group, file)
+
+    def collected(self) -> Collected:
+        notices, cwd = self.notices, self.cwd
+        for path, message in self.notes:
+            notices.append(Notice(message, display(Path(path), cwd) or "."))
+        for path in sorted(set(self.escaped)):
+            notices.append(
+                Notice(
+                    "a symlink to outside the project: not read (mse-cli would copy its target)",
+                    display(Path(path), cwd),
+                )
+            )
+        return Collected(list(self.groups.values()), notices, self.skipped)

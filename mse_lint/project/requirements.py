@@ -12,11 +12,11 @@ import os
 import re
 import shlex
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
 from mse_lint.core.diagnostics import Span
+from mse_lint.core.record import Frozen
 from mse_lint.core.safeio import read_regular
 
 _COMMENT = re.compile(r"(^|\s)#")  # pip: (^|\s+)#.*$
@@ -91,8 +91,7 @@ _VALUED = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(Frozen):
     """A logical requirements line (continuations joined, comment removed, stripped) and the
     physical (line, 1-based column) of each of its characters."""
 
@@ -171,8 +170,7 @@ def read_text(
     return " " + text[1:] if text.startswith("\ufeff") else text
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(Frozen):
     """One requirement line of a file pip installs: the file, the logical line, and where the
     requirement text sits on it (``start``/``end``, options after it excluded)."""
 
@@ -238,8 +236,7 @@ def entries(
             yield Entry(path, line, 0, end)
 
 
-@dataclass(frozen=True)
-class Requirement:
+class Requirement(Frozen):
     """A requirement as pip would install it. ``name`` is canonical (PEP 503); ``pinned`` is
     an exact version (``==`` without wildcard, ``===``) or a fixed artifact."""
 
@@ -325,8 +322,7 @@ def marker_holds(marker: str, python: tuple[int, int]) -> bool:
 
 
 # -- Dockerfile ----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Dockerfile:
+class Dockerfile(Frozen):
     image: Optional[str]  # the final stage's FROM image
     installs: tuple[str, ...]  # requirement arguments of `pip install` in that stage
 

@@ -13,7 +13,6 @@ from typing import Any, Callable, Optional
 
 from mse_lint.core.catalog import Catalog
 from mse_lint.core.record import Frozen
-from mse_lint.core.record import set_field as _set
 from mse_lint.core.settings import DEFAULT_TARGET_PYTHON, Settings
 from mse_lint.project.model import Project
 
@@ -25,11 +24,6 @@ class Target(Frozen):
     version: tuple[int, int]
     reason: str  # why this version, in words for a notice
     inferred: bool  # from the project (not given by the user, not the default)
-
-    def __init__(self, version: tuple[int, int], reason: str, inferred: bool) -> None:
-        _set(self, "version", version)
-        _set(self, "reason", reason)
-        _set(self, "inferred", inferred)
 
     @property
     def label(self) -> str:

@@ -1,4 +1,5 @@
-"""Where each key of a TOML document is: tomllib gives values, not positions.
+"""Every position in a TOML document: where each key is (tomllib gives values, not
+positions), where the parser's error is, where the bytes stop being UTF-8.
 
 ``key_positions(text)`` scans the text once (strings, comments, arrays and inline tables are
 skipped as TOML defines them) and maps each key path, e.g. ``("cloud", "ssl", "domain_name")``,
@@ -10,17 +11,17 @@ from __future__ import annotations
 
 import contextlib
 import re
-from dataclasses import dataclass
 from typing import Optional
 
 from mse_lint.core.diagnostics import Span
+from mse_lint.core.record import Frozen
+from mse_lint.source.lines import LineIndex, byte_position
 
 _BARE = re.compile(r"[A-Za-z0-9_-]+")
 _ESCAPES = {"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r", '"': '"', "\\": "\\"}
 
 
-@dataclass(frozen=True)
-class KeyPos:
+class KeyPos(Frozen):
     key: Span  # the key as written (the whole ``[table]`` header for a table)
     value: Optional[Span] = None  # the value (None for a table header)
     value_text: str = ""  # the value as written
@@ -38,22 +39,11 @@ class _Scanner:
         self.text = text.replace("\r\n", "\n")
         self.i = 0
         self.found: dict[tuple[str, ...], KeyPos] = {}
-        # line starts, to turn offsets into (line, column)
-        self.starts = [0]
-        for n, ch in enumerate(self.text):
-            if ch == "\n":
-                self.starts.append(n + 1)
+        self.index = LineIndex(self.text)
 
     # -- positions -----------------------------------------------------------------------------
     def pos(self, offset: int) -> tuple[int, int]:
-        lo, hi = 0, len(self.starts) - 1
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if self.starts[mid] <= offset:
-                lo = mid
-            else:
-                hi = mid - 1
-        return lo + 1, offset - self.starts[lo] + 1
+        return self.index.position(offset)
 
     def span(self, start: int, end: int) -> Span:
         line, col = self.pos(start)
@@ -205,7 +195,7 @@ class _Scanner:
         )
         return True
 
-    def run(self) -> dict[tuple[str, ...], KeyPos]:
+    def scan(self) -> dict[tuple[str, ...], KeyPos]:
         table: tuple[str, ...] = ()
         t = self.text
         while True:
@@ -242,6 +232,39 @@ def _escaped(text: str, at: int) -> bool:
 
 def key_positions(text: str) -> dict[tuple[str, ...], KeyPos]:
     try:
-        return _Scanner(text).run()
+        return _Scanner(text).scan()
     except (IndexError, ValueError, RecursionError):  # never lose the run over a position
         return {}
+
+
+class TomlProblem(Frozen):
+    """Why a TOML file could not be read: where (1-based line and column) and what."""
+
+    line: int
+    col: int
+    message: str
+
+
+_TOML_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+
+
+def toml_problem(text: str, exc: Exception) -> TomlProblem:
+    """The position tomllib/tomli gives in its message ("(at line 3, column 7)")."""
+    message = str(exc)
+    line = getattr(exc, "lineno", None)
+    col = getattr(exc, "colno", None)
+    m = _TOML_AT.search(message)
+    if m:
+        line, col = int(m.group(1)), int(m.group(2))
+        message = message[: m.start()]
+    elif message.endswith("(at end of document)"):
+        message = message[: -len("(at end of document)")].rstrip()
+        lines = text.splitlines() or [""]
+        line, col = len(lines), len(lines[-1]) + 1
+    return TomlProblem(int(line or 1), int(col or 1), message)
+
+
+def not_utf8(raw: bytes, exc: UnicodeDecodeError) -> TomlProblem:
+    """Where a TOML file stops being UTF-8 (TOML text is UTF-8 only)."""
+    line, col = byte_position(raw, exc.start, "utf-8")
+    return TomlProblem(line, col, f"byte 0x{raw[exc.start]:02x} is not valid UTF-8")

@@ -16,6 +16,8 @@ import re
 from itertools import repeat
 from typing import Any, Optional
 
+from mse_lint.source.lines import position
+
 # Levels of arrays, inline tables, table headers and dotted-key parts, added up along the
 # deepest path: a real mse.toml or pyproject.toml needs a handful. 100 keeps every parser well
 # inside the default recursion limit (tomllib takes 2 frames a level for arrays, 3 for inline
@@ -44,12 +46,6 @@ def _pattern(source: str) -> re.Pattern[str]:
     if found is None:
         found = _COMPILED[source] = re.compile(source, re.S)
     return found
-
-
-def _position(text: str, offset: int) -> tuple[int, int]:
-    """1-based (line, column) of a character offset."""
-    line = text.count("\n", 0, offset) + 1
-    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
 
 
 def toml_too_deep(text: str, limit: int = TOML_MAX_DEPTH) -> Optional[tuple[int, int]]:
@@ -99,7 +95,7 @@ def _toml_scan(text: str, limit: int) -> Optional[tuple[int, int]]:
             if tok == ".":
                 header += 1
                 if header > limit:
-                    return _position(text, at)
+                    return position(text, at)
             elif tok == "]":
                 header_depth = header
                 base = header_depth
@@ -122,7 +118,7 @@ def _toml_scan(text: str, limit: int) -> Optional[tuple[int, int]]:
             if key is not None:
                 key += 1
                 if base + key > limit:  # each part but the last is a table
-                    return _position(text, at)
+                    return position(text, at)
         elif tok == "=":
             if key is not None:
                 base += key
@@ -131,7 +127,7 @@ def _toml_scan(text: str, limit: int) -> Optional[tuple[int, int]]:
             stack.append((tok, base))
             base += 1
             if base > limit:
-                return _position(text, at)
+                return position(text, at)
             key = 0 if tok == "{" else None
         elif tok in "]}":
             if stack:
@@ -152,13 +148,13 @@ def json_depth_problem(text: str, limit: int = JSON_MAX_DEPTH) -> str:
         if tok in "[{":
             depth += 1
             if depth > limit:
-                line, col = _position(text, m.start())
+                line, col = position(text, m.start())
                 return f"nested more than {limit} levels deep at line {line}, column {col}"
             if depth > deepest:
                 deepest, deepest_at = depth, m.start()
         elif tok in "]}":
             depth -= 1
-    line, col = _position(text, deepest_at)
+    line, col = position(text, deepest_at)
     return f"nested {deepest} levels deep at line {line}, column {col}"
 
 
