@@ -8,7 +8,6 @@ from typing import Optional
 from mse_lint.core.catalog import Catalog
 from mse_lint.core.diagnostics import Diagnostic, Notice
 from mse_lint.core.record import Frozen
-from mse_lint.core.record import set_field as _set
 from mse_lint.core.redact import Redactor
 
 
@@ -21,24 +20,6 @@ class Report(Frozen):
     catalog: Catalog
     # the run's secrets: what source windows and fingerprints mask (see mse_lint.core.redact)
     redactor: Optional[Redactor] = None
-
-    def __init__(
-        self,
-        diagnostics: list[Diagnostic],
-        suppressed: list[Diagnostic],
-        notices: list[Notice],
-        files_checked: int,
-        elapsed: float,
-        catalog: Catalog,
-        redactor: Optional[Redactor] = None,
-    ) -> None:
-        _set(self, "diagnostics", diagnostics)
-        _set(self, "suppressed", suppressed)
-        _set(self, "notices", notices)
-        _set(self, "files_checked", files_checked)
-        _set(self, "elapsed", elapsed)
-        _set(self, "catalog", catalog)
-        _set(self, "redactor", redactor)
 
 
 def learn_all(redactor: Redactor, notices: Sequence[Notice], debug: Sequence[str] = ()) -> None:
@@ -64,17 +45,3 @@ class Where(Frozen):
     docs: str
     category: str = "mse-lint/"
     include_suppressed: bool = False
-
-    def __init__(
-        self,
-        cwd: str,
-        root: str,
-        docs: str,
-        category: str = "mse-lint/",
-        include_suppressed: bool = False,
-    ) -> None:
-        _set(self, "cwd", cwd)
-        _set(self, "root", root)
-        _set(self, "docs", docs)
-        _set(self, "category", category)
-        _set(self, "include_suppressed", include_suppressed)
