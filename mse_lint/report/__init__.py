@@ -1,4 +1,9 @@
-"""Reporters: they render a finished run and never decide anything."""
+"""Reporters: they render a finished run and never decide anything.
+
+``FORMATS`` is the registry of output formats: a name (the value of ``--format``) and the module
+whose ``render`` writes it. A new format is one module here and one line in ``FORMATS``; the
+command line's choices and ``--help``, the README's option table and the check command's
+dispatch all come from this table."""
 
 from __future__ import annotations
 
@@ -9,6 +14,32 @@ from mse_lint.core.catalog import Catalog
 from mse_lint.core.diagnostics import Diagnostic, Notice
 from mse_lint.core.record import Frozen
 from mse_lint.core.redact import Redactor
+
+
+class Format(Frozen):
+    """An output format. ``render(report, where)`` of ``module`` returns the text when
+    ``where`` is true, ``render(report)`` otherwise; ``summary`` says what reads it (README).
+    ``console`` writes to a terminal itself (colours, the rule links, a broken pipe): the check
+    command calls its ``render`` with the stream."""
+
+    name: str
+    module: str
+    where: bool = False  # render takes the run's Where (paths relative to the repository)
+    summary: str = ""
+
+
+# In the order --help and the README list them; console is the default.
+FORMATS: dict[str, Format] = {
+    f.name: f
+    for f in (
+        Format("console", "mse_lint.report.console"),
+        Format("json", "mse_lint.report.json"),
+        Format("sarif", "mse_lint.report.sarif", True, "GitHub code scanning"),
+        Format("github", "mse_lint.report.github", True, "Actions annotations"),
+        Format("gitlab", "mse_lint.report.gitlab", True, "Code Quality"),
+        Format("junit", "mse_lint.report.junit"),
+    )
+}
 
 
 class Report(Frozen):
