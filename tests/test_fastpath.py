@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from mse_lint.cli import fastpath
+from mse_lint.cli.options import OPTIONS, CheckOptions
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "report-service"
@@ -80,18 +81,19 @@ def test_everything_else_goes_to_typer(args: list[str]) -> None:
 
 
 def test_parse() -> None:
-    values = fastpath.parse(["a.py", "-o", "-", "--select", "MSE1", "--select", "MSE2", "b.py"])
-    assert values is not None
-    assert values["paths"] == [Path("a.py"), Path("b.py")]
-    assert values["output"] == Path("-")
-    assert values["select"] == ["MSE1", "MSE2"]
-    assert fastpath.parse([])["paths"] == [Path(".")]  # type: ignore[index]
-    assert fastpath.parse(["--no-color"])["color"] is False  # type: ignore[index]
+    options = fastpath.parse(["a.py", "-o", "-", "--select", "MSE1", "--select", "MSE2", "b.py"])
+    assert options is not None
+    assert options.paths == (Path("a.py"), Path("b.py"))
+    assert options.output == Path("-")
+    assert options.select == ("MSE1", "MSE2")
+    assert fastpath.parse([]) == CheckOptions(paths=(Path("."),))  # every default
+    assert fastpath.parse(["--no-color"]).color is False  # type: ignore[union-attr]
 
 
 def test_tables_match_the_typer_app() -> None:
-    """A command or a check option added to the typer app must be added here too (or the
-    fast path would treat a command name as a path, or pass typer's defaults wrongly)."""
+    """The typer app and the fast path are made from the same option definitions: the same
+    flags reach the same fields with the same defaults, and a command of the typer app is never
+    taken for a path by the fast path."""
     import typer.main
 
     from mse_lint.cli.app import app
@@ -105,8 +107,12 @@ def test_tables_match_the_typer_app() -> None:
     names.pop("--help", None)
     names.pop("paths", None)  # the argument
     assert names == {k: d for k, (d, _) in fastpath.OPTIONS.items()}
-    defaults = {p.name: p.default for p in check.params if p.name in fastpath.DEFAULTS}
-    assert defaults == fastpath.DEFAULTS
+    defaults = CheckOptions()
+    for p in check.params:
+        if p.name in OPTIONS:
+            assert p.default == getattr(defaults, p.name), p.name
+            assert p.multiple == (OPTIONS[p.name].kind == "multi"), p.name
+    assert {p.name for p in check.params} == {"paths", *OPTIONS}
 
 
 def test_a_check_does_not_import_typer(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ not reported and do not count; --write-baseline exits 0 after recording."""
 from __future__ import annotations
 
 import functools
+import inspect
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -23,9 +24,7 @@ from mse_lint.cli.command import (
     EXIT_CLEAN,
     EXIT_ERROR,
     EXIT_FINDINGS,
-    FORMATS,
     UserError,
-    _check,
     _emit,
     _write,
     internal_error,
@@ -34,6 +33,9 @@ from mse_lint.cli.command import (
     silence_broken_pipe,
     tolerant_streams,
 )
+from mse_lint.cli.command import check as check_command
+from mse_lint.cli.options import OPTIONS, PATHS_HELP, check_options
+from mse_lint.report import FORMATS
 
 __all__ = [
     "EXIT_CLEAN",
@@ -109,98 +111,47 @@ def _root(
     mse.toml, or on files inside it."""
 
 
-@app.command("check")
-def check(
-    paths: list[Path] = typer.Argument(None, help="Project folders or files (default: .)."),
-    select: Optional[list[str]] = typer.Option(
-        None, "--select", help="Only these rule IDs or prefixes (repeat or comma-separate)."
-    ),
-    extend_select: Optional[list[str]] = typer.Option(
-        None, "--extend-select", help="Add rules to the selection (e.g. MSE003)."
-    ),
-    ignore: Optional[list[str]] = typer.Option(
-        None, "--ignore", help="Skip these rule IDs or prefixes."
-    ),
-    severity: Optional[list[str]] = typer.Option(
-        None, "--severity", help="Override a rule's severity: ID=error|warning|info."
-    ),
-    fail_on: Optional[str] = typer.Option(
-        None, "--fail-on", help="Lowest severity that makes the exit code 1 (default: info)."
-    ),
-    output_format: str = typer.Option(
-        "console", "--format", help="console, json, sarif, github, gitlab or junit."
-    ),
-    output: Optional[Path] = typer.Option(
-        None, "--output", "-o", help="Write the report to this file (- for stdout)."
-    ),
-    sarif_root: Optional[Path] = typer.Option(
-        None,
-        "--sarif-root",
-        help="The folder that sarif, github and gitlab paths are relative to "
-        "(default: the git repository root, else the current folder).",
-    ),
-    include_suppressed: bool = typer.Option(
-        False,
-        "--include-suppressed",
-        help="sarif: also list findings suppressed by comments, marked as suppressed.",
-    ),
-    config: Optional[Path] = typer.Option(
-        None, "--config", help="Read settings from this file instead of searching for one."
-    ),
-    isolated: bool = typer.Option(False, "--isolated", help="Ignore every configuration file."),
-    target_python: Optional[str] = typer.Option(
-        None,
-        "--target-python",
-        help="The enclave's Python version (default: from the docker image tag, else 3.10).",
-    ),
-    jobs: Optional[int] = typer.Option(
-        None, "--jobs", "-j", help="Worker processes (0: one per CPU)."
-    ),
-    no_cache: bool = typer.Option(
-        False,
-        "--no-cache",
-        help="Neither read nor write the results cache (.mse_lint_cache/, see README).",
-    ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print findings only."),
-    color: Optional[bool] = typer.Option(
-        None, "--color/--no-color", help="Force colours on or off (default: on a terminal)."
-    ),
-    debug: bool = typer.Option(
-        False, "--debug", help="Show how the run decided (target Python) and internal tracebacks."
-    ),
-    baseline: Optional[Path] = typer.Option(
-        None, "--baseline", help="Report only findings not recorded in this baseline file."
-    ),
-    write_baseline: Optional[Path] = typer.Option(
-        None,
-        "--write-baseline",
-        help="Record every current finding in this file (exit 0) instead of reporting them.",
-    ),
-) -> None:
-    """Check the code that ships to the enclave (the default command)."""
-    try:
-        code = _check(
-            paths or [Path(".")],
-            select,
-            extend_select,
-            ignore,
-            severity,
-            fail_on,
-            output_format,
-            output,
-            config,
-            isolated,
-            target_python,
-            jobs,
-            quiet,
-            color,
-            sarif_root,
-            include_suppressed,
-            baseline,
-            write_baseline,
-            debug,
-            no_cache,
+# The typer types of the option kinds (mse_lint.cli.options); a kind whose default is not None
+# takes the plain type (--format: str, a flag: bool).
+_TYPES: dict[str, Any] = {
+    "multi": list[str],
+    "value": str,
+    "path": Path,
+    "int": int,
+    "flag": bool,
+    "switch": bool,
+}
+
+
+def _check_parameters() -> list[inspect.Parameter]:
+    """The check command's signature as typer reads it, made from the option definitions: the
+    paths, then one keyword parameter per option with its ``typer.Option`` as the default."""
+    paths = inspect.Parameter(
+        "paths",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=typer.Argument(None, help=PATHS_HELP),
+        annotation=list[Path],
+    )
+    params = [paths]
+    for opt in OPTIONS.values():
+        kind = _TYPES[opt.kind]
+        decls = (f"{opt.flags[0]}/{opt.off}", *opt.flags[1:]) if opt.off else opt.flags
+        params.append(
+            inspect.Parameter(
+                opt.dest,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=typer.Option(opt.default, *decls, help=opt.help),
+                annotation=kind if opt.default is not None else Optional[kind],
+            )
         )
+    return params
+
+
+def check(**values: Any) -> None:
+    """Check the code that ships to the enclave (the default command)."""
+    options = check_options(values)
+    try:
+        code = check_command(options)
     except typer.Exit:
         raise
     except KeyboardInterrupt:
@@ -208,10 +159,15 @@ def check(
     except UserError as exc:
         raise _fail(str(exc)) from None
     except Exception as exc:  # internal error: a message, a traceback only on request
-        if debug:
+        if options.debug:
             raise
         raise _fail(internal_error(exc)) from None
     raise typer.Exit(code)
+
+
+# typer reads a command's parameters from its signature: this one is the option definitions'
+check.__signature__ = inspect.Signature(_check_parameters())  # type: ignore[attr-defined]
+app.command("check")(check)
 
 
 @app.command("rules")

@@ -1,18 +1,25 @@
 """The ``check`` command without its command-line parsing: settings, lint, report, exit code.
 
 Kept free of typer (and of everything a run does not use) so that ``mse-lint PATH``, the
-pre-commit case, starts fast: ``mse_lint.cli.fastpath`` parses a plain check invocation and calls
-``_check``; the typer app in ``mse_lint.cli.app`` calls the same function for everything else."""
+pre-commit case, starts fast: ``mse_lint.cli.fastpath`` parses a plain check invocation into a
+``CheckOptions`` record and calls ``check``; the typer app in ``mse_lint.cli.app`` makes the same
+record and calls the same function for everything else."""
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn, Optional
+from typing import TYPE_CHECKING, Any, NoReturn, Optional
+
+from mse_lint.cli.options import OPTIONS, CheckOptions
+from mse_lint.report import FORMATS
+
+if TYPE_CHECKING:
+    from mse_lint.core.settings import Settings
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
-FORMATS = ("console", "json", "sarif", "github", "gitlab", "junit")
 
 
 class UserError(Exception):
@@ -63,115 +70,31 @@ def silence_broken_pipe() -> None:
     sys.exit(EXIT_CLEAN)
 
 
-def _split(values: Optional[list[str]]) -> Optional[list[str]]:
+def _split(values: Optional[Sequence[str]]) -> Optional[list[str]]:
     if values is None:
         return None
     return [v for item in values for v in item.replace(" ", ",").split(",") if v]
 
 
-def _check(
-    paths: list[Path],
-    select: Optional[list[str]],
-    extend_select: Optional[list[str]],
-    ignore: Optional[list[str]],
-    severity: Optional[list[str]],
-    fail_on: Optional[str],
-    output_format: str,
-    output: Optional[Path],
-    config: Optional[Path],
-    isolated: bool,
-    target_python: Optional[str],
-    jobs: Optional[int],
-    quiet: bool,
-    color: Optional[bool],
-    sarif_root: Optional[Path] = None,
-    include_suppressed: bool = False,
-    baseline: Optional[Path] = None,
-    write_baseline: Optional[Path] = None,
-    debug: bool = False,
-    no_cache: bool = False,
-) -> int:
-    from mse_lint.core.catalog import CatalogError, load_catalog
-    from mse_lint.core.record import replace
+def check(options: CheckOptions) -> int:
+    """The check command: exit code 0 (nothing at or above --fail-on) or 1 (findings); a
+    usage, settings or project error raises UserError (exit code 2)."""
     from mse_lint.core.redact import Redactor, visible
-    from mse_lint.core.settings import (
-        ConfigError,
-        load_settings,
-        parse_python,
-        parse_severity_overrides,
-        settings_from_mapping,
-    )
-    from mse_lint.pipeline.runner import lint
-    from mse_lint.project.model import ProjectError
     from mse_lint.report import Report, learn_all
 
     started = time.perf_counter()
-    if output_format not in FORMATS:
-        raise UserError(f"--format {output_format!r}: choose {', '.join(FORMATS)}")
-    if include_suppressed and output_format != "sarif":
-        raise UserError("--include-suppressed applies to --format sarif only")
-    if sarif_root is not None and not sarif_root.is_dir():
-        raise UserError(f"--sarif-root {sarif_root}: no such folder")
-    for p in paths:
-        if not p.exists():
-            raise UserError(f"{p}: no such file or folder")
-    if baseline is not None and write_baseline is not None:
-        raise UserError(
-            "--baseline and --write-baseline exclude each other: --write-baseline records "
-            "every current finding, which is how a baseline is updated"
-        )
+    _refuse_bad_usage(options)
+    paths, baseline, quiet = list(options.paths), options.baseline, options.quiet
+    write_baseline = options.write_baseline
     known = _read_baseline(baseline) if baseline is not None else None
-    try:
-        settings = load_settings(paths[0], config, use_files=not isolated)
-        if no_cache:
-            settings = replace(settings, cache=False)
-        catalog = load_catalog()
-        cli: dict[str, Any] = {}
-        if select is not None:
-            cli["select"] = _split(select)
-        if extend_select is not None:
-            cli["extend-select"] = _split(extend_select)
-        if ignore is not None:
-            cli["ignore"] = _split(ignore)
-        if fail_on is not None:
-            cli["fail-on"] = fail_on
-        if jobs is not None:
-            cli["jobs"] = jobs
-        settings = settings_from_mapping(cli, "command line", settings)
-        if severity:
-            merged = dict(settings.severity)
-            merged.update(parse_severity_overrides(severity))
-            settings = replace(settings, severity=merged)
-        if target_python is not None:
-            settings = replace(
-                settings, target_python=parse_python(target_python, "--target-python")
-            )
-        unknown = [
-            p
-            for p in (*settings.select, *settings.extend_select, *settings.ignore)
-            if not any(r.startswith(p) for r in catalog.rules)
-        ]
-        if unknown:
-            raise ConfigError(f"no rule matches {unknown[0]!r} (see `mse-lint rules`)")
-        progress = None
-        if output_format == "console" and not quiet and sys.stderr.isatty():
-            from mse_lint.report.progress import ProgressBar
-
-            progress = ProgressBar(sys.stderr)
-        try:
-            outcome = lint(paths, catalog, settings, progress=progress)
-        finally:
-            if progress is not None:
-                progress.close()
-    except (ConfigError, ProjectError, CatalogError) as exc:
-        raise UserError(str(exc)) from None
+    catalog, settings, outcome = _lint(options)
     # the one redaction step (mse_lint.core.redact): from here on, only masked text
     redactor = outcome.redactor or Redactor()
     learn_all(redactor, outcome.notices, outcome.debug)
     diagnostics = redactor.diagnostics(outcome.diagnostics)
     suppressed = redactor.diagnostics(outcome.suppressed)
     notices = redactor.notices(outcome.notices)
-    if debug:
+    if options.debug:
         for line in outcome.debug:
             say(f"mse-lint: debug: {visible(redactor.text(line))}\n")
     if write_baseline is not None:
@@ -191,12 +114,97 @@ def _check(
         catalog,
         redactor,
     )
-    _emit(
-        report, output_format, output, quiet, color, _where(paths, sarif_root, include_suppressed)
-    )
+    where = _where(paths, options.sarif_root, options.include_suppressed)
+    _emit(report, options.output_format, options.output, quiet, options.color, where)
     from mse_lint.pipeline.filters import fails
 
     return EXIT_FINDINGS if fails(diagnostics, settings.fail_on) else EXIT_CLEAN
+
+
+def _refuse_bad_usage(options: CheckOptions) -> None:
+    """The usage errors found before anything is read."""
+    if options.output_format not in FORMATS:
+        raise UserError(f"--format {options.output_format!r}: choose {', '.join(FORMATS)}")
+    if options.include_suppressed and options.output_format != "sarif":
+        raise UserError("--include-suppressed applies to --format sarif only")
+    if options.sarif_root is not None and not options.sarif_root.is_dir():
+        raise UserError(f"--sarif-root {options.sarif_root}: no such folder")
+    for p in options.paths:
+        if not p.exists():
+            raise UserError(f"{p}: no such file or folder")
+    if options.baseline is not None and options.write_baseline is not None:
+        raise UserError(
+            "--baseline and --write-baseline exclude each other: --write-baseline records "
+            "every current finding, which is how a baseline is updated"
+        )
+
+
+def _lint(options: CheckOptions) -> tuple[Any, Any, Any]:
+    """The catalogue, the run's settings and the outcome of the pipeline on the paths."""
+    from mse_lint.core.catalog import CatalogError, load_catalog
+    from mse_lint.core.settings import ConfigError
+    from mse_lint.pipeline.runner import lint
+    from mse_lint.project.model import ProjectError
+
+    try:
+        settings = effective_settings(options)
+        catalog = load_catalog()
+        unknown = [
+            p
+            for p in (*settings.select, *settings.extend_select, *settings.ignore)
+            if not any(r.startswith(p) for r in catalog.rules)
+        ]
+        if unknown:
+            raise ConfigError(f"no rule matches {unknown[0]!r} (see `mse-lint rules`)")
+        progress = None
+        if options.output_format == "console" and not options.quiet and sys.stderr.isatty():
+            from mse_lint.report.progress import ProgressBar
+
+            progress = ProgressBar(sys.stderr)
+        try:
+            outcome = lint(list(options.paths), catalog, settings, progress=progress)
+        finally:
+            if progress is not None:
+                progress.close()
+    except (ConfigError, ProjectError, CatalogError) as exc:
+        raise UserError(str(exc)) from None
+    return catalog, settings, outcome
+
+
+# Options tied to a settings key whose command-line form is not the key's value: --severity's
+# ID=LEVEL items are merged over the file's table, --target-python's messages name the flag,
+# --no-cache only turns the cache off.
+_OWN_WAY = frozenset({"severity", "target-python", "cache"})
+
+
+def effective_settings(options: CheckOptions) -> Settings:
+    """The run's settings: the settings file's (none with --isolated, the named one with
+    --config), and over them every option tied to a settings key (mse_lint.cli.options)."""
+    from mse_lint.core.record import replace
+    from mse_lint.core.settings import (
+        load_settings,
+        parse_python,
+        parse_severity_overrides,
+        settings_from_mapping,
+    )
+
+    settings = load_settings(options.paths[0], options.config, use_files=not options.isolated)
+    if options.no_cache:
+        settings = replace(settings, cache=False)
+    given: dict[str, Any] = {}
+    for opt in OPTIONS.values():
+        value = getattr(options, opt.dest)
+        if opt.key and opt.key not in _OWN_WAY and value is not None:
+            given[opt.key] = _split(value) if opt.kind == "multi" else value
+    settings = settings_from_mapping(given, "command line", settings)
+    if options.severity:
+        merged = dict(settings.severity)
+        merged.update(parse_severity_overrides(options.severity))
+        settings = replace(settings, severity=merged)
+    if options.target_python is not None:
+        python = parse_python(options.target_python, "--target-python")
+        settings = replace(settings, target_python=python)
+    return settings
 
 
 def _repository_root(start: Path) -> Optional[Path]:
@@ -348,26 +356,12 @@ def _emit(
         buf = io.StringIO()
         console.render(report, buf, quiet, color=False)
         text = buf.getvalue()
-    elif fmt == "json":
-        from mse_lint.report import json as json_report
-
-        text = json_report.render(report)
-    elif fmt == "sarif":
-        from mse_lint.report import sarif
-
-        text = sarif.render(report, where)
-    elif fmt == "github":
-        from mse_lint.report import github
-
-        text = github.render(report, where)
-    elif fmt == "gitlab":
-        from mse_lint.report import gitlab
-
-        text = gitlab.render(report, where)
     else:
-        from mse_lint.report import junit
+        import importlib
 
-        text = junit.render(report)
+        entry = FORMATS[fmt]
+        module: Any = importlib.import_module(entry.module)
+        text = module.render(report, where) if entry.where else module.render(report)
     if to_stdout:
         try:
             sys.stdout.write(text)

@@ -2,8 +2,9 @@
 
 Importing typer (and the click it vendors) takes about as long as checking a small file, and
 a pre-commit hook runs mse-lint on every commit. So a plain check invocation -- an optional
-``check``, paths, and only the options listed in ``OPTIONS`` written the usual ways -- is
-parsed here and handed to the same ``command._check`` the typer app calls. Anything else
+``check``, paths, and only the options of ``OPTIONS`` written the usual ways -- is parsed here
+into the ``CheckOptions`` record the typer app makes too, and handed to ``command.check``; the
+table of flags comes from the option definitions (``mse_lint.cli.options``). Anything else
 (``--help``, ``--version``, another command, an option this table does not know, a value
 typer would reject) goes to the typer app in ``mse_lint.cli.app`` unchanged, so the command line
 behaves the same either way; tests/test_fastpath.py compares the two.
@@ -15,68 +16,25 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
+from mse_lint.cli.options import FLAGS, CheckOptions, check_options
+
 # The typer app's other commands: a first argument naming one is that command, not a path.
 COMMANDS = frozenset({"rules", "explain", "manifest"})
 
-# The check command's options: (parameter of command._check, kind). Kinds: "multi" (repeatable
-# value), "value", "path", "int", "flag", "true" / "false" (a --x/--no-x switch).
-OPTIONS: dict[str, tuple[str, str]] = {
-    "--select": ("select", "multi"),
-    "--extend-select": ("extend_select", "multi"),
-    "--ignore": ("ignore", "multi"),
-    "--severity": ("severity", "multi"),
-    "--fail-on": ("fail_on", "value"),
-    "--format": ("output_format", "value"),
-    "--output": ("output", "path"),
-    "-o": ("output", "path"),
-    "--config": ("config", "path"),
-    "--isolated": ("isolated", "flag"),
-    "--target-python": ("target_python", "value"),
-    "--jobs": ("jobs", "int"),
-    "-j": ("jobs", "int"),
-    "--no-cache": ("no_cache", "flag"),
-    "--quiet": ("quiet", "flag"),
-    "-q": ("quiet", "flag"),
-    "--color": ("color", "true"),
-    "--no-color": ("color", "false"),
-    "--debug": ("debug", "flag"),
-    "--sarif-root": ("sarif_root", "path"),
-    "--include-suppressed": ("include_suppressed", "flag"),
-    "--baseline": ("baseline", "path"),
-    "--write-baseline": ("write_baseline", "path"),
-}
-
-DEFAULTS: dict[str, Any] = {
-    "select": None,
-    "extend_select": None,
-    "ignore": None,
-    "severity": None,
-    "fail_on": None,
-    "output_format": "console",
-    "output": None,
-    "config": None,
-    "isolated": False,
-    "target_python": None,
-    "jobs": None,
-    "no_cache": False,
-    "quiet": False,
-    "color": None,
-    "debug": False,
-    "sarif_root": None,
-    "include_suppressed": False,
-    "baseline": None,
-    "write_baseline": None,
-}
+# Every flag of the check command: (field of CheckOptions, kind), from mse_lint.cli.options.
+# Kinds: "multi" (repeatable value), "value", "path", "int", "flag", "true" / "false" (the two
+# flags of a --x/--no-x switch).
+OPTIONS: dict[str, tuple[str, str]] = FLAGS
 
 
-def parse(argv: list[str]) -> Optional[dict[str, Any]]:
-    """The check's parameters, or None when typer should handle this command line."""
+def parse(argv: list[str]) -> Optional[CheckOptions]:
+    """The check's options, or None when typer should handle this command line."""
     args = list(argv)
     if args and args[0] == "check":
         args = args[1:]
     elif args and args[0] in COMMANDS:
         return None
-    values = dict(DEFAULTS)
+    values: dict[str, Any] = {}
     paths: list[Path] = []
     i = 0
     options_done = False
@@ -109,7 +67,7 @@ def parse(argv: list[str]) -> Optional[dict[str, Any]]:
         else:
             return None  # a missing value: typer's message
         if kind == "multi":
-            values[dest] = [*(values[dest] or []), value]
+            values[dest] = (*values.get(dest, ()), value)
         elif kind == "path":
             values[dest] = Path(value)
         elif kind == "int":
@@ -119,21 +77,20 @@ def parse(argv: list[str]) -> Optional[dict[str, Any]]:
                 return None
         else:
             values[dest] = value
-    values["paths"] = paths or [Path(".")]
-    return values
+    values["paths"] = paths
+    return check_options(values)
 
 
-def run(values: dict[str, Any]) -> int:
-    """What ``cli.check`` does with the same parameters, as an exit code."""
-    from mse_lint.cli.command import EXIT_ERROR, UserError, _check, internal_error
+def run(options: CheckOptions) -> int:
+    """What the typer app's check command does with the same options, as an exit code."""
+    from mse_lint.cli.command import EXIT_ERROR, UserError, check, internal_error
 
-    debug = values["debug"]
     try:
-        return _check(**values)
+        return check(options)
     except UserError as exc:
         message = str(exc)
     except Exception as exc:  # internal error: a message, a traceback only on request
-        if debug:
+        if options.debug:
             raise
         message = internal_error(exc)
     from mse_lint.cli.command import say
@@ -144,8 +101,8 @@ def run(values: dict[str, Any]) -> int:
 
 
 def main() -> None:
-    values = parse(sys.argv[1:])
-    if values is None:
+    options = parse(sys.argv[1:])
+    if options is None:
         from mse_lint.cli.app import main as typer_main
 
         typer_main()
@@ -154,7 +111,7 @@ def main() -> None:
 
     tolerant_streams()
     try:
-        code = run(values)
+        code = run(options)
         sys.stdout.flush()
     except KeyboardInterrupt:
         from mse_lint.cli.command import interrupted

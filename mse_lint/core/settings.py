@@ -16,7 +16,6 @@ from mse_lint.core.catalog import Catalog
 from mse_lint.core.diagnostics import Severity
 from mse_lint.core.record import Frozen, replace
 from mse_lint.core.record import field as record_field
-from mse_lint.core.record import set_field as _set
 from mse_lint.core.safeio import read_regular
 from mse_lint.project.model import DEFAULT_MAX_DEPTH, DEFAULT_MAX_FILES
 
@@ -61,16 +60,6 @@ class SecretSettings(Frozen):
     allowlist: tuple[str, ...] = ()  # literal values never reported
     allowlist_regex: tuple[str, ...] = ()  # values matching one of these are never reported
 
-    def __init__(
-        self,
-        extra_patterns: tuple[tuple[str, str], ...] = (),
-        allowlist: tuple[str, ...] = (),
-        allowlist_regex: tuple[str, ...] = (),
-    ) -> None:
-        _set(self, "extra_patterns", extra_patterns)
-        _set(self, "allowlist", allowlist)
-        _set(self, "allowlist_regex", allowlist_regex)
-
     def allows(self, value: str) -> bool:
         """The value is allowlisted: equal to a listed literal, or found by a listed regex."""
         if value in self.allowlist:
@@ -105,36 +94,6 @@ class Settings(Frozen):
     # the bounds of the walk over a code dir or a folder (mse_lint.project.model)
     max_files: int = DEFAULT_MAX_FILES
     max_depth: int = DEFAULT_MAX_DEPTH
-
-    def __init__(
-        self,
-        select: tuple[str, ...] = ("MSE",),
-        extend_select: tuple[str, ...] = (),
-        ignore: tuple[str, ...] = (),
-        severity: Optional[Mapping[str, Severity]] = None,
-        fail_on: Severity = Severity.INFO,
-        target_python: Optional[tuple[int, int]] = None,
-        exclude: tuple[str, ...] = (),
-        jobs: int = 0,
-        cache: bool = True,
-        secrets: Optional[SecretSettings] = None,
-        source: Optional[Path] = None,
-        max_files: int = DEFAULT_MAX_FILES,
-        max_depth: int = DEFAULT_MAX_DEPTH,
-    ) -> None:
-        _set(self, "select", select)
-        _set(self, "extend_select", extend_select)
-        _set(self, "ignore", ignore)
-        _set(self, "severity", {} if severity is None else severity)
-        _set(self, "fail_on", fail_on)
-        _set(self, "target_python", target_python)
-        _set(self, "exclude", exclude)
-        _set(self, "jobs", jobs)
-        _set(self, "cache", cache)
-        _set(self, "max_files", max_files)
-        _set(self, "max_depth", max_depth)
-        _set(self, "secrets", SecretSettings() if secrets is None else secrets)
-        _set(self, "source", source)
 
     def enabled(self, catalog: Catalog) -> frozenset[str]:
         """IDs of the rules that run. Rules off by default need their full ID selected."""

@@ -1,4 +1,9 @@
-"""Reporters: they render a finished run and never decide anything."""
+"""Reporters: they render a finished run and never decide anything.
+
+``FORMATS`` is the registry of output formats: a name (the value of ``--format``) and the module
+whose ``render`` writes it. A new format is one module here and one line in ``FORMATS``; the
+command line's choices and ``--help``, the README's option table and the check command's
+dispatch all come from this table."""
 
 from __future__ import annotations
 
@@ -8,8 +13,33 @@ from typing import Optional
 from mse_lint.core.catalog import Catalog
 from mse_lint.core.diagnostics import Diagnostic, Notice
 from mse_lint.core.record import Frozen
-from mse_lint.core.record import set_field as _set
 from mse_lint.core.redact import Redactor
+
+
+class Format(Frozen):
+    """An output format. ``render(report, where)`` of ``module`` returns the text when
+    ``where`` is true, ``render(report)`` otherwise; ``summary`` says what reads it (README).
+    ``console`` writes to a terminal itself (colours, the rule links, a broken pipe): the check
+    command calls its ``render`` with the stream."""
+
+    name: str
+    module: str
+    where: bool = False  # render takes the run's Where (paths relative to the repository)
+    summary: str = ""
+
+
+# In the order --help and the README list them; console is the default.
+FORMATS: dict[str, Format] = {
+    f.name: f
+    for f in (
+        Format("console", "mse_lint.report.console"),
+        Format("json", "mse_lint.report.json"),
+        Format("sarif", "mse_lint.report.sarif", True, "GitHub code scanning"),
+        Format("github", "mse_lint.report.github", True, "Actions annotations"),
+        Format("gitlab", "mse_lint.report.gitlab", True, "Code Quality"),
+        Format("junit", "mse_lint.report.junit"),
+    )
+}
 
 
 class Report(Frozen):
@@ -21,24 +51,6 @@ class Report(Frozen):
     catalog: Catalog
     # the run's secrets: what source windows and fingerprints mask (see mse_lint.core.redact)
     redactor: Optional[Redactor] = None
-
-    def __init__(
-        self,
-        diagnostics: list[Diagnostic],
-        suppressed: list[Diagnostic],
-        notices: list[Notice],
-        files_checked: int,
-        elapsed: float,
-        catalog: Catalog,
-        redactor: Optional[Redactor] = None,
-    ) -> None:
-        _set(self, "diagnostics", diagnostics)
-        _set(self, "suppressed", suppressed)
-        _set(self, "notices", notices)
-        _set(self, "files_checked", files_checked)
-        _set(self, "elapsed", elapsed)
-        _set(self, "catalog", catalog)
-        _set(self, "redactor", redactor)
 
 
 def learn_all(redactor: Redactor, notices: Sequence[Notice], debug: Sequence[str] = ()) -> None:
@@ -64,17 +76,3 @@ class Where(Frozen):
     docs: str
     category: str = "mse-lint/"
     include_suppressed: bool = False
-
-    def __init__(
-        self,
-        cwd: str,
-        root: str,
-        docs: str,
-        category: str = "mse-lint/",
-        include_suppressed: bool = False,
-    ) -> None:
-        _set(self, "cwd", cwd)
-        _set(self, "root", root)
-        _set(self, "docs", docs)
-        _set(self, "category", category)
-        _set(self, "include_suppressed", include_suppressed)
