@@ -88,10 +88,12 @@ def rules_of(catalog: Catalog) -> EntryRules:
     return EntryRules(catalog, settings.enabled(catalog), settings.severity_of)
 
 
-def test_a_fix_survives_the_cache_round_trip(tmp_path: Path, catalog: Catalog) -> None:
+def catalogued_with_fix(catalog: Catalog) -> tuple[Diagnostic, Diagnostic]:
+    """A finding with a fix, and the same finding as the catalogue would word it (what the
+    cache's entry check accepts)."""
     rule = catalog.get("MSE101")
     base = with_fix()
-    d = Diagnostic(
+    return base, Diagnostic(
         base.path,
         base.span,
         "MSE101",
@@ -101,6 +103,10 @@ def test_a_fix_survives_the_cache_round_trip(tmp_path: Path, catalog: Catalog) -
         2,
         autofix=base.autofix,
     )
+
+
+def test_a_fix_survives_the_cache_round_trip(tmp_path: Path, catalog: Catalog) -> None:
+    base, d = catalogued_with_fix(catalog)
     data = SOURCE.encode()
     folder = tmp_path / "cache"
     written = cache_mod.ResultCache(folder, "0" * 32, rules_of(catalog))
@@ -125,18 +131,7 @@ def test_a_fix_survives_the_cache_round_trip(tmp_path: Path, catalog: Catalog) -
     ids=["safe", "path", "line", "text", "shape"],
 )
 def test_a_damaged_fix_is_a_miss(catalog: Catalog, damage: object) -> None:
-    rule = catalog.get("MSE101")
-    base = with_fix()
-    d = Diagnostic(
-        base.path,
-        base.span,
-        "MSE101",
-        rule.severity,
-        rule.message,
-        rule.fix,
-        2,
-        autofix=base.autofix,
-    )
+    _, d = catalogued_with_fix(catalog)
     entry = encode([d], [], [], True)
     assert decode(entry, "a.py", SOURCE.encode(), rules_of(catalog))[0] == [d]
     damage(entry[0][0][11])  # type: ignore[operator]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Optional
@@ -10,6 +9,7 @@ from typing import Any, Optional
 from mse_lint.core.diagnostics import Severity
 from mse_lint.core.record import Frozen
 from mse_lint.core.record import set_field as _set
+from mse_lint.core.toml import toml_parser
 
 
 class CatalogError(Exception):
@@ -207,10 +207,7 @@ def _fingerprint(sources: list[tuple[Path, bytes]]) -> str:
 
 
 def _parse(sources: list[tuple[Path, bytes]]) -> list[tuple[Path, dict[str, Any]]]:
-    if sys.version_info >= (3, 11):
-        import tomllib  # here: a run served by the compiled catalogue never imports it
-    else:  # pragma: no cover - exercised on 3.9/3.10
-        import tomli as tomllib
+    tomllib = toml_parser()  # on demand (mse_lint.core.toml)
 
     docs: list[tuple[Path, dict[str, Any]]] = []
     for path, data in sources:

@@ -7,7 +7,6 @@ import functools
 import os
 import re
 import stat
-import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
@@ -17,6 +16,7 @@ from mse_lint.core.diagnostics import Severity
 from mse_lint.core.record import Frozen, replace
 from mse_lint.core.record import field as record_field
 from mse_lint.core.safeio import read_regular
+from mse_lint.core.toml import toml_parser
 from mse_lint.project.model import DEFAULT_MAX_DEPTH, DEFAULT_MAX_FILES
 
 if TYPE_CHECKING:
@@ -303,10 +303,7 @@ def _present(path: Path) -> bool:
 
 
 def _read(path: Path) -> dict[str, Any]:
-    if sys.version_info >= (3, 11):
-        import tomllib  # here, not at the top: a run without TOML to read never imports it
-    else:  # pragma: no cover
-        import tomli as tomllib
+    tomllib = toml_parser()  # on demand (mse_lint.core.toml)
     from mse_lint.source.nesting import TOML_TOO_DEEP, toml_too_deep
 
     try:
@@ -318,7 +315,8 @@ def _read(path: Path) -> dict[str, Any]:
         deep = toml_too_deep(text)
         if deep is not None:
             raise ConfigError(f"{path}:{deep[0]}:{deep[1]}: {TOML_TOO_DEEP}")
-        return tomllib.loads(text)
+        parsed: dict[str, Any] = tomllib.loads(text)
+        return parsed
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     except RecursionError:  # not expected within the depth limit: still never a crash

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import os
 import stat
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from mse_lint.core.record import Frozen, Mutable, replace
 from mse_lint.core.safeio import read_regular, refusal
+from mse_lint.core.toml import toml_parser
 from mse_lint.project.manifest import (
     DEFAULT_MAX_DEPTH,
     DEFAULT_MAX_FILES,
@@ -83,10 +83,7 @@ class MseToml(Frozen):
 def load_mse_toml(path: Path) -> MseToml:
     """mse.toml as data. A file that does not parse is not an error here: it is returned with
     ``error`` set (the config checks report it) and empty data."""
-    if sys.version_info >= (3, 11):
-        import tomllib  # here, not at the top: a run without TOML to read never imports it
-    else:  # pragma: no cover
-        import tomli as tomllib
+    tomllib = toml_parser()  # on demand (mse_lint.core.toml)
     from mse_lint.project.tomlpos import TomlProblem, not_utf8, toml_problem
 
     try:
